@@ -1,0 +1,1 @@
+"""Timecoin benchmarks: ``python -m benchmarks [NAME ...]`` (``make bench``)."""

@@ -1,0 +1,1 @@
+"""Timecoin core."""

@@ -1,0 +1,53 @@
+"""The exception hierarchy: one root, split by what went wrong.
+
+Every error raised by Timecoin derives from :class:`TimecoinError`. Errors about bad
+values a caller or peer supplied also derive from :class:`ValueError`, so generic
+handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AddressError",
+    "AmountError",
+    "DecodeError",
+    "InvalidKeyError",
+    "TimecoinError",
+    "VerifierError",
+]
+
+
+class TimecoinError(Exception):
+    """Root of every exception Timecoin raises on purpose."""
+
+
+class DecodeError(TimecoinError, ValueError):
+    """Bytes that are not the canonical encoding of the expected value.
+
+    ``offset`` is the position in the input where decoding failed and ``reason``
+    says why, for example ``"non-minimal varint"`` or ``"trailing bytes"``.
+    """
+
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(f"{reason} at offset {offset}")
+        self.reason = reason
+        self.offset = offset
+
+
+class AmountError(TimecoinError, ValueError):
+    """An amount outside 0..MAX_MONEY, a malformed decimal string, or an overflow."""
+
+
+class AddressError(TimecoinError, ValueError):
+    """A malformed address string, a bad checksum, or an address of another network."""
+
+
+class InvalidKeyError(TimecoinError, ValueError):
+    """Bytes that are not a valid Ed25519 key of the expected length."""
+
+
+class VerifierError(TimecoinError):
+    """A signature verifier could not produce verdicts (closed pool, crashed worker).
+
+    Never raised for an invalid signature: those are verdicts (``False``), not errors.
+    """

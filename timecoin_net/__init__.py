@@ -1,0 +1,1 @@
+"""Timecoin networking layer (anyio)."""
