@@ -1,0 +1,135 @@
+"""Network parameters: one frozen value per network, validated when constructed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Self
+
+from .amount import COIN, MAX_MONEY, check_amount
+from .errors import TimecoinError
+
+__all__ = ["DEVNET", "MAINNET", "NETWORKS", "TESTNET", "GenesisOutput", "Network", "NetworkError", "Tier"]
+
+
+class NetworkError(TimecoinError, ValueError):
+    """Inconsistent network parameters, or an unknown network name."""
+
+
+class Tier(IntEnum):
+    """Masternode tiers; the value is the collateral in whole TIME."""
+
+    FREE = 0
+    BRONZE = 1_000
+    SILVER = 10_000
+    GOLD = 100_000
+
+    @property
+    def collateral(self) -> int:
+        """Collateral in base units."""
+        return int(self.value) * COIN
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisOutput:
+    """An output created by the genesis block: ``amount`` base units to a 20-byte payload."""
+
+    payload: bytes
+    amount: int
+
+    def __post_init__(self) -> None:
+        if len(self.payload) != 20:
+            raise NetworkError("genesis output payload must be 20 bytes")
+        check_amount(self.amount)
+
+
+def _weights(free: int) -> dict[Tier, int]:
+    return {Tier.FREE: free, Tier.BRONZE: 1, Tier.SILVER: 10, Tier.GOLD: 100}
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Everything that differs between networks.
+
+    ``chain_id`` is committed to by every signature hash, so a transaction signed for
+    one network is invalid on every other. ``address_digit`` is the digit after
+    ``"TIME"`` in address strings (0 testnet-like, 1 mainnet).
+    """
+
+    name: str
+    magic: bytes
+    chain_id: int
+    address_digit: int
+    block_interval: float
+    min_fee_per_kb: int = 10_000
+    """Minimum relay and validity fee rate, base units per 1,000 bytes."""
+    dust_limit: int = 1_000
+    max_block_size: int = 4_000_000
+    genesis_timestamp: int = 1_767_225_600
+    genesis_outputs: tuple[GenesisOutput, ...] = ()
+    block_reward: int = 100 * COIN
+    reward_weights: dict[Tier, int] = field(
+        default_factory=lambda: {Tier.FREE: 1, Tier.BRONZE: 10, Tier.SILVER: 100, Tier.GOLD: 1000}
+    )
+    voting_weights: dict[Tier, int] = field(default_factory=lambda: _weights(0))
+    epoch_length: int = 144
+    finality_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if len(self.magic) != 4:
+            raise NetworkError("magic must be 4 bytes")
+        if not 0 <= self.chain_id <= 0xFFFFFFFF:
+            raise NetworkError("chain_id must fit in u32")
+        if self.address_digit not in (0, 1):
+            raise NetworkError("address_digit must be 0 or 1")
+        if self.block_interval <= 0:
+            raise NetworkError("block_interval must be positive")
+        if self.min_fee_per_kb < 0 or self.dust_limit < 0:
+            raise NetworkError("fees and dust limit must be non-negative")
+        if self.epoch_length < 1:
+            raise NetworkError("epoch_length must be at least 1")
+        if sum(o.amount for o in self.genesis_outputs) > MAX_MONEY:
+            raise NetworkError("genesis outputs exceed MAX_MONEY")
+        if set(self.voting_weights) != set(Tier) or set(self.reward_weights) != set(Tier):
+            raise NetworkError("voting and reward weights must name every tier")
+        if any(w < 0 for w in self.voting_weights.values()):
+            raise NetworkError("voting weights must be non-negative")
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.magic, self.chain_id))
+
+    def with_genesis(self, outputs: tuple[GenesisOutput, ...]) -> Self:
+        """A copy of this network whose genesis block creates ``outputs``."""
+        return replace(self, genesis_outputs=outputs)
+
+    @classmethod
+    def by_name(cls, name: str) -> Network:
+        """One of the built-in networks by name (``"mainnet"``, ``"testnet"``, ``"devnet"``)."""
+        try:
+            return NETWORKS[name]
+        except KeyError:
+            raise NetworkError(f"unknown network {name!r}; known: {', '.join(NETWORKS)}") from None
+
+
+MAINNET = Network(
+    name="mainnet", magic=b"TIM1", chain_id=1, address_digit=1, block_interval=600.0
+)
+TESTNET = Network(
+    name="testnet",
+    magic=b"TIM0",
+    chain_id=2,
+    address_digit=0,
+    block_interval=600.0,
+    voting_weights=_weights(1),
+)
+DEVNET = Network(
+    name="devnet",
+    magic=b"TIMD",
+    chain_id=3,
+    address_digit=0,
+    block_interval=1.0,
+    voting_weights=_weights(1),
+    epoch_length=10,
+    finality_timeout=5.0,
+)
+NETWORKS: dict[str, Network] = {n.name: n for n in (MAINNET, TESTNET, DEVNET)}

@@ -1,0 +1,331 @@
+"""Transaction validation: stateless checks, contextual checks, and batched signatures.
+
+Every failure is its own :class:`TransactionError` subclass naming the transaction
+and, where it applies, the input or output at fault. ``code`` is a short stable
+string used as the reject reason on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .amount import MAX_MONEY
+from .errors import TimecoinError
+from .fees import FeeRate
+from .keys import address_payload
+from .network import Network
+from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
+from .verify import SignatureCheck, SyncVerifier, Verifier
+
+__all__ = [
+    "BadSignatureError",
+    "DuplicateInputError",
+    "FeeTooLowError",
+    "InputsBelowOutputsError",
+    "MissingInputError",
+    "NoInputsError",
+    "NoOutputsError",
+    "OutputSumError",
+    "OutputView",
+    "TransactionError",
+    "TxTooLargeError",
+    "TxVerdict",
+    "WrongKeyError",
+    "ZeroOutputError",
+    "check_transaction",
+    "validate_transaction",
+    "validate_transactions",
+]
+
+
+class TransactionError(TimecoinError, ValueError):
+    """A transaction that is not valid. ``input_index``/``output_index`` say where."""
+
+    code = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        txid: bytes | None = None,
+        *,
+        input_index: int | None = None,
+        output_index: int | None = None,
+    ) -> None:
+        where = ""
+        if input_index is not None:
+            where = f" (input {input_index})"
+        elif output_index is not None:
+            where = f" (output {output_index})"
+        prefix = f"transaction {txid.hex()}: " if txid is not None else ""
+        super().__init__(f"{prefix}{message}{where}")
+        self.txid = txid
+        self.input_index = input_index
+        self.output_index = output_index
+
+
+class NoInputsError(TransactionError):
+    """The transaction spends nothing."""
+
+    code = "no-inputs"
+
+
+class NoOutputsError(TransactionError):
+    """The transaction creates nothing."""
+
+    code = "no-outputs"
+
+
+class TxTooLargeError(TransactionError):
+    """The encoded transaction exceeds MAX_TX_SIZE."""
+
+    code = "too-large"
+
+
+class DuplicateInputError(TransactionError):
+    """Two inputs spend the same outpoint."""
+
+    code = "duplicate-input"
+
+
+class ZeroOutputError(TransactionError):
+    """An output of amount zero (it would bloat the UTXO set for nothing)."""
+
+    code = "zero-output"
+
+
+class OutputSumError(TransactionError):
+    """The outputs add up to more than MAX_MONEY."""
+
+    code = "output-overflow"
+
+
+class MissingInputError(TransactionError):
+    """An input spends an outpoint that is not unspent in the view."""
+
+    code = "missing-input"
+
+
+class WrongKeyError(TransactionError):
+    """An input's public key does not hash to the address of the output it spends."""
+
+    code = "wrong-key"
+
+
+class InputsBelowOutputsError(TransactionError):
+    """The outputs add up to more than the inputs."""
+
+    code = "inputs-below-outputs"
+
+
+class FeeTooLowError(TransactionError):
+    """The fee is below the network minimum for the transaction's size."""
+
+    code = "fee-too-low"
+
+    def __init__(self, message: str, txid: bytes | None = None, *, fee: int, required: int) -> None:
+        super().__init__(message, txid)
+        self.fee = fee
+        self.required = required
+
+
+class BadSignatureError(TransactionError):
+    """An input's signature does not verify under the signature policy."""
+
+    code = "bad-signature"
+
+
+class OutputView(Protocol):
+    """Read access to unspent outputs: what contextual validation needs."""
+
+    def get_output(self, outpoint: OutPoint, /) -> TxOut | None:
+        """The unspent output at ``outpoint``, or None when it does not exist or is spent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TxVerdict:
+    """The outcome of validating one transaction of a batch: its fee, or its error."""
+
+    tx: Transaction
+    fee: int | None
+    error: TransactionError | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the transaction is valid."""
+        return self.error is None
+
+    def raise_for_error(self) -> int:
+        """Return the fee, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        assert self.fee is not None
+        return self.fee
+
+
+def check_transaction(tx: Transaction) -> None:
+    """Stateless checks: everything that can be decided from the transaction alone."""
+    txid = tx.txid
+    if not tx.inputs:
+        raise NoInputsError("no inputs", txid)
+    if not tx.outputs:
+        raise NoOutputsError("no outputs", txid)
+    if tx.size > MAX_TX_SIZE:
+        raise TxTooLargeError(f"{tx.size} bytes exceeds {MAX_TX_SIZE}", txid)
+    seen: set[OutPoint] = set()
+    for index, txin in enumerate(tx.inputs):
+        if txin.outpoint in seen:
+            raise DuplicateInputError(f"outpoint {txin.outpoint} spent twice", txid, input_index=index)
+        seen.add(txin.outpoint)
+    total = 0
+    for index, out in enumerate(tx.outputs):
+        if out.amount == 0:
+            raise ZeroOutputError("zero amount", txid, output_index=index)
+        total += out.amount
+        if total > MAX_MONEY:
+            raise OutputSumError("outputs exceed MAX_MONEY", txid, output_index=index)
+
+
+def _contextual(
+    tx: Transaction, lookup: Mapping[OutPoint, TxOut] | OutputView, network: Network
+) -> tuple[int, list[TxOut]]:
+    """Check inputs against the view; return the fee and the spent outputs (no signatures)."""
+    check_transaction(tx)
+    txid = tx.txid
+    get = lookup.get if isinstance(lookup, Mapping) else lookup.get_output
+    spent: list[TxOut] = []
+    total_in = 0
+    for index, txin in enumerate(tx.inputs):
+        out = get(txin.outpoint)
+        if out is None:
+            raise MissingInputError(f"outpoint {txin.outpoint} is not unspent", txid, input_index=index)
+        if address_payload(txin.public_key) != out.payload:
+            raise WrongKeyError("public key does not match the spent address", txid, input_index=index)
+        spent.append(out)
+        total_in += out.amount
+    total_out = sum(o.amount for o in tx.outputs)
+    if total_in < total_out:
+        raise InputsBelowOutputsError(
+            f"outputs {total_out} exceed inputs {total_in}", txid
+        )
+    fee = total_in - total_out
+    required = FeeRate(network.min_fee_per_kb).fee(tx.size)
+    if fee < required:
+        raise FeeTooLowError(
+            f"fee {fee} below the minimum {required} for {tx.size} bytes", txid, fee=fee, required=required
+        )
+    return fee, spent
+
+
+class _Overlay:
+    """The view plus outputs created, minus outputs spent, by earlier valid transactions."""
+
+    def __init__(self, base: Mapping[OutPoint, TxOut] | OutputView) -> None:
+        self._get = base.get if isinstance(base, Mapping) else base.get_output
+        self.created: dict[OutPoint, TxOut] = {}
+        self.spent: set[OutPoint] = set()
+
+    def get_output(self, outpoint: OutPoint, /) -> TxOut | None:
+        if outpoint in self.spent:
+            return None
+        out = self.created.get(outpoint)
+        return out if out is not None else self._get(outpoint)
+
+    def apply(self, tx: Transaction) -> None:
+        for txin in tx.inputs:
+            self.spent.add(txin.outpoint)
+        txid = tx.txid
+        for index, out in enumerate(tx.outputs):
+            self.created[OutPoint(txid, index)] = out
+
+
+def validate_transactions(
+    txs: Sequence[Transaction],
+    view: Mapping[OutPoint, TxOut] | OutputView,
+    network: Network,
+    verifier: Verifier | None = None,
+) -> list[TxVerdict]:
+    """Validate a sequence of transactions, verifying all their signatures in one batch.
+
+    Transactions are taken in order: one may spend outputs of an earlier valid one, and
+    the second of two spending the same coin fails with :class:`MissingInputError`.
+    ``view`` is not modified. Returns one :class:`TxVerdict` per transaction, in order.
+    """
+    own_verifier = verifier is None
+    active = verifier if verifier is not None else SyncVerifier()
+    try:
+        return _validate(txs, view, network, active)
+    finally:
+        if own_verifier:
+            active.close()
+
+
+def _validate(
+    txs: Sequence[Transaction],
+    view: Mapping[OutPoint, TxOut] | OutputView,
+    network: Network,
+    verifier: Verifier,
+) -> list[TxVerdict]:
+    # Signatures are checked in one batch after the cheap contextual pass. A bad
+    # signature invalidates its transaction, which can change what later ones may
+    # spend, so the pass repeats until no new bad signature appears; each signature
+    # is verified at most once.
+    bad_sig: dict[int, int] = {}
+    sig_ok: set[int] = set()
+    while True:
+        overlay = _Overlay(view)
+        verdicts: list[TxVerdict] = []
+        pending: list[tuple[int, list[SignatureCheck]]] = []
+        for position, tx in enumerate(txs):
+            if position in bad_sig:
+                verdicts.append(
+                    TxVerdict(tx, None, BadSignatureError("invalid signature", tx.txid, input_index=bad_sig[position]))
+                )
+                continue
+            try:
+                fee, spent = _contextual(tx, overlay, network)
+            except TransactionError as exc:
+                verdicts.append(TxVerdict(tx, None, exc))
+                continue
+            overlay.apply(tx)
+            verdicts.append(TxVerdict(tx, fee, None))
+            if position not in sig_ok:
+                txid = tx.txid
+                chain_id = network.chain_id
+                pending.append(
+                    (
+                        position,
+                        [
+                            SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature)
+                            for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True))
+                        ],
+                    )
+                )
+        if not pending:
+            return verdicts
+        flat = [check for _, checks in pending for check in checks]
+        results = verifier.verify_many(flat)
+        cursor = 0
+        new_bad = False
+        for position, checks in pending:
+            chunk = results[cursor : cursor + len(checks)]
+            cursor += len(checks)
+            if all(chunk):
+                sig_ok.add(position)
+            else:
+                bad_sig[position] = chunk.index(False)
+                new_bad = True
+        if not new_bad:
+            return verdicts
+
+
+def validate_transaction(
+    tx: Transaction,
+    view: Mapping[OutPoint, TxOut] | OutputView,
+    network: Network,
+    verifier: Verifier | None = None,
+) -> int:
+    """Fully validate one transaction against ``view``; return its fee or raise."""
+    return validate_transactions([tx], view, network, verifier)[0].raise_for_error()
