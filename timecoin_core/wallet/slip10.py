@@ -55,6 +55,7 @@ _MAX_SEED = 64
 # BIP-0032 serialises depth in one byte; longer paths could not be exported anywhere.
 _MAX_DEPTH = 255
 _SEGMENT = re.compile(r"(0|[1-9][0-9]*)(['h]?)")
+_LEADING_ZERO = re.compile(r"0[0-9]+['h]?")
 
 
 class DerivationError(TimecoinError, ValueError):
@@ -134,6 +135,11 @@ def parse_path(path: str) -> tuple[int, ...]:
     for position, segment in enumerate(segments[1:], start=1):
         match = _SEGMENT.fullmatch(segment)
         if match is None:
+            if _LEADING_ZERO.fullmatch(segment):
+                raise DerivationError(
+                    f"derivation path {path!r}: segment {position} {segment!r} has a leading "
+                    "zero; write each index in one canonical form"
+                )
             raise DerivationError(
                 f"derivation path {path!r}: segment {position} {segment!r} is not a "
                 "decimal index followed by ' or h"
