@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Row", "Table", "rate", "best_time"]
+__all__ = ["Row", "Table", "best_time", "rate"]
 
 
 @dataclass(frozen=True)

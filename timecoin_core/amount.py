@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 DECIMALS = 8
-COIN = 10**DECIMALS
+COIN: int = 100_000_000  # 10**DECIMALS
 MAX_MONEY = 1_000_000_000 * COIN
 """Largest amount any output, sum or balance may hold: one billion TIME."""
 

@@ -27,7 +27,7 @@ class Tier(IntEnum):
     @property
     def collateral(self) -> int:
         """Collateral in base units."""
-        return int(self.value) * COIN
+        return int(self) * COIN
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,9 @@ class Transaction:
     outputs: tuple[TxOut, ...]
     lock_time: int
     memo: bytes
+    _encoded: bytes
+    _base_size: int
+    _txid: bytes
 
     def __init__(
         self,
@@ -217,7 +220,7 @@ class Transaction:
     @property
     def txid(self) -> bytes:
         """Tagged hash of the encoding without witnesses."""
-        return self._txid  # type: ignore[no-any-return]
+        return self._txid
 
     @property
     def wtxid(self) -> bytes:
@@ -232,16 +235,16 @@ class Transaction:
     @property
     def base_size(self) -> int:
         """Size in bytes of the encoding without witnesses."""
-        return self._base_size  # type: ignore[no-any-return]
+        return self._base_size
 
     def to_bytes(self) -> bytes:
         """The canonical encoding."""
-        return self._encoded  # type: ignore[no-any-return]
+        return self._encoded
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Transaction):
             return NotImplemented
-        return self._encoded == other._encoded  # type: ignore[no-any-return]
+        return self._encoded == other._encoded
 
     def __hash__(self) -> int:
         return hash(self._encoded)

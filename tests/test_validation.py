@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import pytest
+
+from timecoin_core.amount import MAX_MONEY, coins
+from timecoin_core.builder import BuilderError, TransactionBuilder
+from timecoin_core.errors import AddressError
+from timecoin_core.keys import PrivateKey
+from timecoin_core.network import DEVNET, MAINNET
+from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
+from timecoin_core.validation import (
+    BadSignatureError,
+    DuplicateInputError,
+    FeeTooLowError,
+    InputsBelowOutputsError,
+    MissingInputError,
+    NoInputsError,
+    NoOutputsError,
+    OutputSumError,
+    WrongKeyError,
+    ZeroOutputError,
+    check_transaction,
+    validate_transaction,
+    validate_transactions,
+)
+from timecoin_core.verify import make_verifier
+
+ALICE = PrivateKey.from_seed(b"\x01" * 32)
+BOB = PrivateKey.from_seed(b"\x02" * 32)
+COINS = {OutPoint(bytes([i]) * 32, 0): TxOut(coins("10"), ALICE.public_key.payload) for i in range(1, 6)}
+OPS = list(COINS)
+
+
+def pay(op: OutPoint, amount: int, to: PrivateKey = BOB, key: PrivateKey = ALICE) -> Transaction:
+    return TransactionBuilder(DEVNET).spend(op, COINS[op], key).pay(to.address(DEVNET), amount).build()
+
+
+def test_valid_transaction_returns_fee() -> None:
+    assert validate_transaction(pay(OPS[0], coins("9")), COINS, DEVNET) == coins("1")
+
+
+def test_stateless_errors() -> None:
+    out = TxOut(1, b"\x00" * 20)
+    txin = TxIn(OPS[0])
+    with pytest.raises(NoInputsError):
+        check_transaction(Transaction([], [out]))
+    with pytest.raises(NoOutputsError):
+        check_transaction(Transaction([txin], []))
+    with pytest.raises(DuplicateInputError) as dup:
+        check_transaction(Transaction([txin, txin], [out]))
+    assert dup.value.input_index == 1
+    with pytest.raises(ZeroOutputError) as zero:
+        check_transaction(Transaction([txin], [out, TxOut(0, b"\x00" * 20)]))
+    assert zero.value.output_index == 1
+    with pytest.raises(OutputSumError):
+        check_transaction(Transaction([txin], [TxOut(MAX_MONEY, b"\x00" * 20), out]))
+
+
+def test_missing_input_names_the_input() -> None:
+    tx = pay(OPS[0], coins("9"))
+    with pytest.raises(MissingInputError) as info:
+        validate_transaction(tx, {}, DEVNET)
+    assert info.value.input_index == 0
+    assert info.value.txid == tx.txid
+    assert "input 0" in str(info.value)
+
+
+def test_wrong_key_rejected() -> None:
+    tx = TransactionBuilder(DEVNET).spend(OPS[0], TxOut(coins("10"), BOB.public_key.payload), BOB).pay(
+        BOB.address(DEVNET), coins("9")
+    ).build()
+    with pytest.raises(WrongKeyError):
+        validate_transaction(tx, COINS, DEVNET)
+
+
+def test_outputs_above_inputs_and_low_fee() -> None:
+    with pytest.raises(InputsBelowOutputsError):
+        validate_transaction(pay(OPS[0], coins("11")), COINS, DEVNET)
+    with pytest.raises(FeeTooLowError) as info:
+        validate_transaction(pay(OPS[0], coins("10") - 1), COINS, DEVNET)
+    assert info.value.fee == 1 and info.value.required > 1
+
+
+def test_signature_for_another_network_is_bad() -> None:
+    tx = TransactionBuilder(MAINNET).spend(OPS[0], COINS[OPS[0]], ALICE).pay(
+        BOB.address(MAINNET), coins("9")
+    ).build()
+    with pytest.raises(BadSignatureError) as info:
+        validate_transaction(tx, COINS, DEVNET)
+    assert info.value.input_index == 0
+
+
+def test_bad_signature_names_the_input() -> None:
+    tx = (
+        TransactionBuilder(DEVNET)
+        .spend(OPS[0], COINS[OPS[0]], ALICE)
+        .spend(OPS[1], COINS[OPS[1]], ALICE)
+        .pay(BOB.address(DEVNET), coins("19"))
+        .build()
+    )
+    witnesses = [(i.public_key, i.signature) for i in tx.inputs]
+    witnesses[1] = (witnesses[1][0], witnesses[0][1])
+    with pytest.raises(BadSignatureError) as info:
+        validate_transaction(tx.with_witnesses(witnesses), COINS, DEVNET)
+    assert info.value.input_index == 1
+
+
+class CountingVerifier:
+    """Wraps a real verifier and records each verify_many call's size."""
+
+    def __init__(self) -> None:
+        self.inner = make_verifier("sync")
+        self.backend = self.inner.backend
+        self.calls: list[int] = []
+
+    def verify_many(self, checks):  # type: ignore[no-untyped-def]
+        self.calls.append(len(checks))
+        return self.inner.verify_many(checks)
+
+    def submit_many(self, checks):  # type: ignore[no-untyped-def]
+        return self.inner.submit_many(checks)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> CountingVerifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_batch_verifies_all_inputs_in_one_call_and_chains() -> None:
+    first = pay(OPS[0], coins("9.9"), to=ALICE)
+    child = TransactionBuilder(DEVNET).spend(first.outpoint(0), first.outputs[0], ALICE).pay(
+        BOB.address(DEVNET), coins("9.8")
+    ).build()
+    others = [pay(op, coins("9")) for op in OPS[1:]]
+    conflict = pay(OPS[0], coins("8"))
+    verifier = CountingVerifier()
+    verdicts = validate_transactions([first, child, *others, conflict], COINS, DEVNET, verifier)
+    assert [v.ok for v in verdicts] == [True, True, True, True, True, True, False]
+    assert isinstance(verdicts[-1].error, MissingInputError)
+    assert verifier.calls == [6]
+
+
+def test_bad_signature_invalidates_descendants_and_frees_the_coin() -> None:
+    good = pay(OPS[0], coins("9.9"), to=ALICE)
+    forged = good.with_witnesses([(good.inputs[0].public_key, bytes(64))])
+    child = TransactionBuilder(DEVNET).spend(good.outpoint(0), good.outputs[0], ALICE).pay(
+        BOB.address(DEVNET), coins("9.8")
+    ).build()
+    rival = pay(OPS[0], coins("9"))
+    verdicts = validate_transactions([forged, child, rival], COINS, DEVNET)
+    assert isinstance(verdicts[0].error, BadSignatureError)
+    assert isinstance(verdicts[1].error, MissingInputError)
+    assert verdicts[2].ok
+
+
+def test_builder_errors() -> None:
+    with pytest.raises(BuilderError, match="does not own"):
+        TransactionBuilder(DEVNET).spend(OPS[0], COINS[OPS[0]], BOB)
+    with pytest.raises(AddressError):
+        TransactionBuilder(DEVNET).pay(BOB.address(MAINNET), 1)
+    with pytest.raises(BuilderError):
+        TransactionBuilder(DEVNET).pay(BOB.address(DEVNET), coins("1")).build()
+    with pytest.raises(BuilderError):
+        TransactionBuilder(DEVNET).spend(OPS[0], COINS[OPS[0]], ALICE).build()
