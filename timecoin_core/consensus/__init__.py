@@ -1,0 +1,1 @@
+"""Consensus: masternode registry, instant-finality voting and BFT block commits (sans-IO)."""
