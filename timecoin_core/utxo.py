@@ -1,0 +1,635 @@
+"""The UTXO set: every coin this node knows, its lifecycle state, and a set commitment.
+
+Theory of operation
+-------------------
+A *coin* is an unspent-or-being-spent output, named by its :class:`OutPoint`. Besides
+the output it carries the height of the block that confirmed the transaction creating
+it (``None`` while that transaction is final but not yet in a block) and a lifecycle
+state. The states, in the order a spend normally moves through them:
+
+``UNSPENT``
+    Nobody claims the coin; validation may spend it (it is what
+    :meth:`UtxoSet.get_output` returns).
+``LOCKED``
+    A fully validated transaction (the *spender*) claims it locally: this node will
+    accept no other transaction spending the coin. A local, revocable claim.
+``SPENT_PENDING``
+    The spender was accepted (voted on) and awaits finality.
+``SPENT_FINALIZED``
+    The spender has a finality certificate. Finality is irreversible: the coin can
+    only go on to ``CONFIRMED``.
+``CONFIRMED``
+    The spend is in a committed block. The coin leaves the set; the state is only
+    ever seen on the :class:`Coin` value the confirming call returns.
+
+Every state change is an *event* looked up in the single table :data:`TRANSITIONS`
+(``TRANSITIONS[state][event] -> new state``, in the style of h11's ``_state.py``);
+anything not in the table raises :class:`IllegalTransitionError`. The table also
+holds the direct jumps the network forces on a node: a finality certificate or a
+block can arrive for a transaction this node never locked or voted on, so
+``FINALIZE`` is legal from ``UNSPENT`` and ``LOCKED``, and ``CONFIRM_SPEND`` (a block
+is authoritative) from every live state. ``RELEASE`` (the spender was rejected or
+expired) returns ``LOCKED`` and ``SPENT_PENDING`` coins to ``UNSPENT``; nothing
+releases a finalized coin.
+
+Identity is checked separately from the table: ``LOCK``, ``ACCEPT``, ``FINALIZE`` and
+``RELEASE`` name a txid, and a coin already held by another txid raises
+:class:`CoinHeldError` naming the holder. So a conflicting transaction cannot take
+over a claimed coin; the caller (the transaction pool) resolves the conflict first by
+releasing the loser. ``CONFIRM_SPEND`` names no txid: a committed block overrides any
+local claim.
+
+Creating a coin is not a lifecycle event: :meth:`UtxoSet.add` makes an ``UNSPENT``
+coin, and :meth:`UtxoSet.confirm_created` gives a coin created by a final transaction
+the height of the block that later includes that transaction.
+
+Commitment
+----------
+:meth:`UtxoSet.commitment` commits to exactly the coins whose creation is confirmed
+(``height`` is not ``None``): the chain's UTXO set as of the last applied block. Local
+claims (locks, votes, finality not yet in a block) do not change it, so two honest
+nodes that applied the same blocks compare equal whatever their mempools hold.
+
+It is an additive multiset hash (Bellare-Micciancio "AdHash") over a 4096-bit
+modulus: each coin maps to ``e = SHAKE-256(tagged_hash(UTXO, outpoint | output |
+height:u64))`` read as a 4096-bit little-endian integer, and the accumulator is the sum
+of those ``e`` modulo ``2**4096``. Adding or removing a coin is one hash and one
+addition, O(1) and independent of order; the 32-byte commitment is
+``tagged_hash(UTXO, count:u64 | accumulator:512 bytes)``. The wide modulus is what
+makes it a commitment rather than a checksum: Wagner's generalised-birthday attack
+finds a different multiset with the same sum in about ``2**(2*sqrt(n))`` work, about
+``2**128`` for ``n = 4096`` (a 256-bit sum, or XOR, would fall to ``2**32`` or to
+linear algebra).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import struct
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from itertools import islice
+from types import MappingProxyType
+from typing import Final
+
+from sortedcontainers import SortedList
+
+from .errors import TimecoinError
+from .hashing import Tag, tagged_hash
+from .transaction import OutPoint, TxOut
+
+__all__ = [
+    "LIVE_STATES",
+    "MAX_PAGE_SIZE",
+    "TRANSITIONS",
+    "Balance",
+    "Coin",
+    "CoinEvent",
+    "CoinHeightError",
+    "CoinHeldError",
+    "CoinPage",
+    "CoinState",
+    "DuplicateCoinError",
+    "IllegalTransitionError",
+    "UnknownCoinError",
+    "UtxoError",
+    "UtxoSet",
+    "next_state",
+]
+
+
+class CoinState(Enum):
+    """Where a coin is in its lifecycle (see the module docstring)."""
+
+    UNSPENT = "unspent"
+    LOCKED = "locked"
+    SPENT_PENDING = "spent-pending"
+    SPENT_FINALIZED = "spent-finalized"
+    CONFIRMED = "confirmed"
+
+
+class CoinEvent(Enum):
+    """What can happen to a coin; each maps to one :class:`UtxoSet` method."""
+
+    LOCK = "lock"
+    """A validated transaction claims the coin locally (:meth:`UtxoSet.lock`)."""
+    ACCEPT = "accept"
+    """The claiming transaction was accepted by vote (:meth:`UtxoSet.mark_spent_pending`)."""
+    FINALIZE = "finalize"
+    """The spending transaction has a finality certificate (:meth:`UtxoSet.finalize`)."""
+    RELEASE = "release"
+    """The claiming transaction was rejected or expired (:meth:`UtxoSet.release`)."""
+    CONFIRM_SPEND = "confirm-spend"
+    """A committed block spends the coin (:meth:`UtxoSet.confirm_spend`)."""
+
+
+_S = CoinState
+_E = CoinEvent
+
+TRANSITIONS: Final[Mapping[CoinState, Mapping[CoinEvent, CoinState]]] = MappingProxyType(
+    {
+        _S.UNSPENT: MappingProxyType(
+            {
+                _E.LOCK: _S.LOCKED,
+                # A node may adopt a transaction the network already accepted, or learn
+                # of its certificate or block, without ever having locked it itself.
+                _E.ACCEPT: _S.SPENT_PENDING,
+                _E.FINALIZE: _S.SPENT_FINALIZED,
+                _E.CONFIRM_SPEND: _S.CONFIRMED,
+            }
+        ),
+        _S.LOCKED: MappingProxyType(
+            {
+                _E.ACCEPT: _S.SPENT_PENDING,
+                _E.FINALIZE: _S.SPENT_FINALIZED,
+                _E.RELEASE: _S.UNSPENT,
+                _E.CONFIRM_SPEND: _S.CONFIRMED,
+            }
+        ),
+        _S.SPENT_PENDING: MappingProxyType(
+            {
+                _E.FINALIZE: _S.SPENT_FINALIZED,
+                _E.RELEASE: _S.UNSPENT,
+                _E.CONFIRM_SPEND: _S.CONFIRMED,
+            }
+        ),
+        # Finality is irreversible: no RELEASE from here.
+        _S.SPENT_FINALIZED: MappingProxyType({_E.CONFIRM_SPEND: _S.CONFIRMED}),
+        _S.CONFIRMED: MappingProxyType({}),
+    }
+)
+"""The whole coin lifecycle: ``TRANSITIONS[state][event]`` is the state after ``event``."""
+
+LIVE_STATES: Final[frozenset[CoinState]] = frozenset(
+    (_S.UNSPENT, _S.LOCKED, _S.SPENT_PENDING, _S.SPENT_FINALIZED)
+)
+"""The states a coin inside a :class:`UtxoSet` can be in (``CONFIRMED`` coins have left)."""
+
+MAX_PAGE_SIZE: Final = 10_000
+"""Largest ``limit`` :meth:`UtxoSet.coins_of` accepts."""
+
+_HELD_STATES: Final = frozenset((_S.LOCKED, _S.SPENT_PENDING, _S.SPENT_FINALIZED))
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+class UtxoError(TimecoinError, ValueError):
+    """A UTXO-set operation that does not apply to the set as it is. Nothing changed."""
+
+
+class DuplicateCoinError(UtxoError):
+    """:meth:`UtxoSet.add` of an outpoint that is already in the set."""
+
+    def __init__(self, outpoint: OutPoint) -> None:
+        super().__init__(f"coin {outpoint} is already in the UTXO set")
+        self.outpoint = outpoint
+
+
+class UnknownCoinError(UtxoError):
+    """An operation on an outpoint that is not in the set (never created, or confirmed spent)."""
+
+    def __init__(self, outpoint: OutPoint) -> None:
+        super().__init__(f"coin {outpoint} is not in the UTXO set")
+        self.outpoint = outpoint
+
+
+class IllegalTransitionError(UtxoError):
+    """An event that :data:`TRANSITIONS` does not allow from the coin's current state."""
+
+    def __init__(
+        self, outpoint: OutPoint, state: CoinState, event: CoinEvent, message: str | None = None
+    ) -> None:
+        allowed = ", ".join(e.value for e in TRANSITIONS[state]) or "none"
+        super().__init__(
+            message
+            or f"coin {outpoint} is {state.value}: cannot {event.value} (allowed: {allowed})"
+        )
+        self.outpoint = outpoint
+        self.state = state
+        self.event = event
+
+
+class CoinHeldError(IllegalTransitionError):
+    """A transaction other than the coin's holder tried to lock, accept, finalize or release it."""
+
+    def __init__(
+        self, outpoint: OutPoint, state: CoinState, event: CoinEvent, holder: bytes, txid: bytes
+    ) -> None:
+        super().__init__(
+            outpoint,
+            state,
+            event,
+            f"coin {outpoint} is {state.value} by transaction {holder.hex()}: "
+            f"transaction {txid.hex()} cannot {event.value} it",
+        )
+        self.holder = holder
+        self.txid = txid
+
+
+class CoinHeightError(UtxoError):
+    """A block height that contradicts the coin: already confirmed, or spent before created."""
+
+    def __init__(self, outpoint: OutPoint, message: str) -> None:
+        super().__init__(f"coin {outpoint}: {message}")
+        self.outpoint = outpoint
+
+
+def next_state(outpoint: OutPoint, state: CoinState, event: CoinEvent) -> CoinState:
+    """The state after ``event``, or :class:`IllegalTransitionError` naming ``outpoint``."""
+    new = TRANSITIONS[state].get(event)
+    if new is None:
+        raise IllegalTransitionError(outpoint, state, event)
+    return new
+
+
+# -- values ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Coin:
+    """One coin and where it is in its lifecycle.
+
+    ``height`` is the height of the block that confirmed the creating transaction, or
+    ``None`` while that transaction is final but not yet in a block. ``spender`` is the
+    txid holding the coin (``LOCKED``, ``SPENT_PENDING``, ``SPENT_FINALIZED``; on a
+    ``CONFIRMED`` coin the spending txid if known), else ``None``. ``spent_height`` is
+    set only on the ``CONFIRMED`` value :meth:`UtxoSet.confirm_spend` returns.
+    """
+
+    outpoint: OutPoint
+    output: TxOut
+    height: int | None
+    state: CoinState
+    spender: bytes | None
+    spent_height: int | None = None
+
+    @property
+    def amount(self) -> int:
+        """The output's amount in base units."""
+        return self.output.amount
+
+    @property
+    def payload(self) -> bytes:
+        """The 20-byte address payload the coin pays to."""
+        return self.output.payload
+
+
+@dataclass(frozen=True, slots=True)
+class CoinPage:
+    """One page of :meth:`UtxoSet.coins_of`: coins in outpoint order and the next cursor.
+
+    ``next_cursor`` is ``None`` on the last page; otherwise pass it as ``after`` to get
+    the next page.
+    """
+
+    coins: tuple[Coin, ...]
+    next_cursor: OutPoint | None
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What one address holds, in base units, by how far its coins are settled.
+
+    * ``confirmed``: ``UNSPENT`` coins created in a block. Spendable.
+    * ``finalized``: ``UNSPENT`` coins created by a final transaction not yet in a
+      block. Spendable too: finality is irreversible.
+    * ``pending``: coins claimed by an outgoing spend that is not final yet
+      (``LOCKED`` or ``SPENT_PENDING``). They return to ``confirmed`` or
+      ``finalized`` if that spend is rejected or expires.
+
+    Coins in ``SPENT_FINALIZED`` count nowhere: they are spent for good. Incoming
+    outputs of transactions that are not final are not in the UTXO set, so they count
+    nowhere either.
+    """
+
+    confirmed: int = 0
+    finalized: int = 0
+    pending: int = 0
+
+    @property
+    def spendable(self) -> int:
+        """``confirmed + finalized``: what the address can spend now."""
+        return self.confirmed + self.finalized
+
+    @property
+    def total(self) -> int:
+        """``confirmed + finalized + pending``."""
+        return self.confirmed + self.finalized + self.pending
+
+
+# -- the set --------------------------------------------------------------------------
+
+_ACC_BYTES: Final = 512
+_ACC_MASK: Final = (1 << (8 * _ACC_BYTES)) - 1
+_U64: Final = struct.Struct("<Q")
+_IDX_BE: Final = struct.Struct(">I")
+_CONFIRMED_BUCKET: Final = 0
+_FINALIZED_BUCKET: Final = 1
+_PENDING_BUCKET: Final = 2
+_COUNT_SLOT: Final = 3
+
+
+def _element(outpoint: OutPoint, output: TxOut, height: int) -> int:
+    digest = tagged_hash(Tag.UTXO, outpoint.to_bytes() + output.to_bytes() + _U64.pack(height))
+    return int.from_bytes(hashlib.shake_256(digest).digest(_ACC_BYTES), "little")
+
+
+def _index_key(payload: bytes, outpoint: OutPoint) -> bytes:
+    # Big-endian index so that byte order is (payload, txid, index) numeric order,
+    # the same order as OutPoint's own.
+    return payload + outpoint.txid + _IDX_BE.pack(outpoint.index)
+
+
+def _key_outpoint(key: bytes) -> OutPoint:
+    return OutPoint(key[20:52], _IDX_BE.unpack_from(key, 52)[0])
+
+
+def _bucket(state: CoinState, height: int | None) -> int | None:
+    if state is _S.UNSPENT:
+        return _CONFIRMED_BUCKET if height is not None else _FINALIZED_BUCKET
+    if state is _S.LOCKED or state is _S.SPENT_PENDING:
+        return _PENDING_BUCKET
+    return None
+
+
+def _check_txid(txid: bytes) -> None:
+    if type(txid) is not bytes or len(txid) != 32:
+        raise TypeError("txid must be 32 bytes")
+
+
+def _check_height(height: int) -> None:
+    if type(height) is not int or height < 0:
+        raise TypeError("height must be a non-negative int")
+
+
+class UtxoSet:
+    """The coins this node knows, indexed by outpoint and by address, with a commitment.
+
+    Pure and synchronous. Every method either applies completely or raises a
+    :class:`UtxoError` and changes nothing. Implements
+    :class:`~timecoin_core.validation.OutputView` through :meth:`get_output`.
+
+    Costs: lookups O(1); lifecycle changes O(log n) (the per-address index);
+    :meth:`coins_of` O(log n + page); :meth:`balance` O(1); :meth:`commitment` O(1)
+    plus one hash; :meth:`copy` O(n).
+    """
+
+    __slots__ = ("_acc", "_balances", "_coins", "_committed", "_index")
+
+    def __init__(self) -> None:
+        self._coins: dict[OutPoint, Coin] = {}
+        # One sorted index per live state, of keys payload | txid | index:u32be, so a
+        # page of one address's coins in some states is a merge of range scans.
+        self._index: dict[CoinState, SortedList] = {s: SortedList() for s in LIVE_STATES}
+        # payload -> [confirmed, finalized, pending, coin count]
+        self._balances: dict[bytes, list[int]] = {}
+        self._acc = 0
+        self._committed = 0
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get_output(self, outpoint: OutPoint, /) -> TxOut | None:
+        """The output at ``outpoint`` if the coin exists and is ``UNSPENT``, else ``None``."""
+        coin = self._coins.get(outpoint)
+        if coin is None or coin.state is not _S.UNSPENT:
+            return None
+        return coin.output
+
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        """The coin at ``outpoint`` in whatever state, or ``None`` if it is not in the set."""
+        return self._coins.get(outpoint)
+
+    def __len__(self) -> int:
+        return len(self._coins)
+
+    def __contains__(self, item: object) -> bool:
+        """True for an :class:`OutPoint` in the set, or a :class:`Coin` equal to the stored one."""
+        if isinstance(item, OutPoint):
+            return item in self._coins
+        if isinstance(item, Coin):
+            return self._coins.get(item.outpoint) == item
+        return False
+
+    def __iter__(self) -> Iterator[Coin]:
+        """The coins, in no particular order."""
+        return iter(list(self._coins.values()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UtxoSet):
+            return NotImplemented
+        return self._coins == other._coins
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"UtxoSet(coins={len(self._coins)}, confirmed={self._committed})"
+
+    def coins_of(
+        self,
+        payload: bytes,
+        after: OutPoint | None = None,
+        limit: int = 100,
+        states: Collection[CoinState] = LIVE_STATES,
+    ) -> CoinPage:
+        """One page of the coins paying to ``payload`` whose state is in ``states``.
+
+        Keyset pagination: coins come in outpoint order, starting after the cursor
+        ``after``; a page holds at most ``limit`` (1..:data:`MAX_PAGE_SIZE`) coins. The
+        cursor is an outpoint, not a position, so pages stay stable while the set
+        changes: walking with ``next_cursor`` visits every coin that stays in the set
+        (and in ``states``) exactly once, and no coin twice. O(log n + limit).
+        """
+        if type(payload) is not bytes or len(payload) != 20:
+            raise TypeError("payload must be 20 bytes")
+        if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be an int in 1..{MAX_PAGE_SIZE}")
+        lo = payload if after is None else _index_key(payload, after)
+        hi = payload + b"\xff" * 36
+        scans = [
+            self._index[s].irange(lo, hi, inclusive=(False, True))
+            for s in LIVE_STATES
+            if s in states
+        ]
+        merged = scans[0] if len(scans) == 1 else heapq.merge(*scans)
+        keys = list(islice(merged, limit + 1))
+        coins = tuple(self._coins[_key_outpoint(k)] for k in keys[:limit])
+        return CoinPage(coins, coins[-1].outpoint if len(keys) > limit else None)
+
+    def balance(self, payload: bytes) -> Balance:
+        """The :class:`Balance` of the address with ``payload``. O(1)."""
+        slots = self._balances.get(payload)
+        if slots is None:
+            return Balance()
+        return Balance(slots[_CONFIRMED_BUCKET], slots[_FINALIZED_BUCKET], slots[_PENDING_BUCKET])
+
+    def commitment(self) -> bytes:
+        """The 32-byte commitment to the coins created in blocks (see the module docstring)."""
+        return tagged_hash(
+            Tag.UTXO, _U64.pack(self._committed) + self._acc.to_bytes(_ACC_BYTES, "little")
+        )
+
+    def copy(self) -> UtxoSet:
+        """An independent copy: changing either set never affects the other. O(n)."""
+        clone = UtxoSet.__new__(UtxoSet)
+        clone._coins = dict(self._coins)
+        clone._index = {s: SortedList(keys) for s, keys in self._index.items()}
+        clone._balances = {p: list(slots) for p, slots in self._balances.items()}
+        clone._acc = self._acc
+        clone._committed = self._committed
+        return clone
+
+    # -- creating ---------------------------------------------------------------------
+
+    def add(self, outpoint: OutPoint, output: TxOut, height: int | None) -> Coin:
+        """Add a new ``UNSPENT`` coin; :class:`DuplicateCoinError` if ``outpoint`` is present.
+
+        ``height`` is the height of the block confirming the creating transaction, or
+        ``None`` when that transaction is final but not yet in a block.
+        """
+        if not isinstance(outpoint, OutPoint) or not isinstance(output, TxOut):
+            raise TypeError("add takes an OutPoint and a TxOut")
+        if height is not None:
+            _check_height(height)
+        if outpoint in self._coins:
+            raise DuplicateCoinError(outpoint)
+        coin = Coin(outpoint, output, height, _S.UNSPENT, None)
+        self._coins[outpoint] = coin
+        self._index[_S.UNSPENT].add(_index_key(output.payload, outpoint))
+        slots = self._balances.get(output.payload)
+        if slots is None:
+            slots = self._balances[output.payload] = [0, 0, 0, 0]
+        slots[_COUNT_SLOT] += 1
+        slots[_CONFIRMED_BUCKET if height is not None else _FINALIZED_BUCKET] += output.amount
+        if height is not None:
+            self._commit(coin, +1)
+        return coin
+
+    def confirm_created(self, outpoint: OutPoint, height: int) -> Coin:
+        """Give a coin created by a final transaction the height of the block including it.
+
+        Legal in any live state (a chained transaction may already spend the coin);
+        :class:`CoinHeightError` if the coin already has a height.
+        """
+        _check_height(height)
+        coin = self._get(outpoint)
+        if coin.height is not None:
+            raise CoinHeightError(outpoint, f"creation already confirmed at height {coin.height}")
+        new = Coin(outpoint, coin.output, height, coin.state, coin.spender)
+        self._coins[outpoint] = new
+        if coin.state is _S.UNSPENT:
+            slots = self._balances[coin.output.payload]
+            slots[_FINALIZED_BUCKET] -= coin.output.amount
+            slots[_CONFIRMED_BUCKET] += coin.output.amount
+        self._commit(new, +1)
+        return new
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def lock(self, outpoint: OutPoint, txid: bytes) -> Coin:
+        """``UNSPENT -> LOCKED`` by ``txid``, a fully validated transaction spending the coin.
+
+        :class:`CoinHeldError` (naming the holder) if another transaction holds it.
+        """
+        return self._transition(outpoint, _E.LOCK, txid)
+
+    def release(self, outpoint: OutPoint, txid: bytes) -> Coin:
+        """``LOCKED``/``SPENT_PENDING -> UNSPENT``: the holder ``txid`` was rejected or expired.
+
+        Only the holder can release; a finalized coin cannot be released.
+        """
+        return self._transition(outpoint, _E.RELEASE, txid)
+
+    def mark_spent_pending(self, outpoint: OutPoint, txid: bytes) -> Coin:
+        """``-> SPENT_PENDING``: ``txid`` was accepted by vote and awaits finality."""
+        return self._transition(outpoint, _E.ACCEPT, txid)
+
+    def finalize(self, outpoint: OutPoint, txid: bytes) -> Coin:
+        """``-> SPENT_FINALIZED``: ``txid`` has a finality certificate."""
+        return self._transition(outpoint, _E.FINALIZE, txid)
+
+    def confirm_spend(self, outpoint: OutPoint, height: int, txid: bytes | None = None) -> Coin:
+        """A block at ``height`` spends the coin: it reaches ``CONFIRMED`` and leaves the set.
+
+        Legal from every live state, whoever holds the coin: a committed block is
+        authoritative. The coin's creation must be confirmed at a height no greater than
+        ``height`` (apply a block's transactions in order and confirm each one's outputs
+        before a later one spends them), else :class:`CoinHeightError`. Returns the
+        ``CONFIRMED`` coin; its ``spender`` is ``txid`` when given, else the previous
+        holder.
+        """
+        _check_height(height)
+        if txid is not None:
+            _check_txid(txid)
+        coin = self._get(outpoint)
+        new_state = next_state(outpoint, coin.state, _E.CONFIRM_SPEND)
+        if coin.height is None:
+            raise CoinHeightError(outpoint, "spent in a block before its creation was confirmed")
+        if height < coin.height:
+            raise CoinHeightError(
+                outpoint, f"spent at height {height}, before its creation at height {coin.height}"
+            )
+        del self._coins[outpoint]
+        payload = coin.output.payload
+        self._index[coin.state].remove(_index_key(payload, outpoint))
+        slots = self._balances[payload]
+        bucket = _bucket(coin.state, coin.height)
+        if bucket is not None:
+            slots[bucket] -= coin.output.amount
+        slots[_COUNT_SLOT] -= 1
+        if slots[_COUNT_SLOT] == 0:
+            del self._balances[payload]
+        self._commit(coin, -1)
+        return Coin(
+            outpoint,
+            coin.output,
+            coin.height,
+            new_state,
+            txid if txid is not None else coin.spender,
+            height,
+        )
+
+    # -- internals --------------------------------------------------------------------
+
+    def _get(self, outpoint: OutPoint) -> Coin:
+        coin = self._coins.get(outpoint)
+        if coin is None:
+            raise UnknownCoinError(outpoint)
+        return coin
+
+    def _commit(self, coin: Coin, sign: int) -> None:
+        assert coin.height is not None
+        self._acc = (self._acc + sign * _element(coin.outpoint, coin.output, coin.height)) & _ACC_MASK
+        self._committed += sign
+
+    def _transition(self, outpoint: OutPoint, event: CoinEvent, txid: bytes) -> Coin:
+        _check_txid(txid)
+        coin = self._get(outpoint)
+        state = coin.state
+        holder = coin.spender
+        if holder is not None and holder != txid and state in _HELD_STATES:
+            raise CoinHeldError(outpoint, state, event, holder, txid)
+        new_state = next_state(outpoint, state, event)
+        new = Coin(
+            outpoint,
+            coin.output,
+            coin.height,
+            new_state,
+            None if new_state is _S.UNSPENT else txid,
+        )
+        self._coins[outpoint] = new
+        payload = coin.output.payload
+        key = _index_key(payload, outpoint)
+        self._index[state].remove(key)
+        self._index[new_state].add(key)
+        old_bucket = _bucket(state, coin.height)
+        new_bucket = _bucket(new_state, coin.height)
+        if old_bucket != new_bucket:
+            slots = self._balances[payload]
+            if old_bucket is not None:
+                slots[old_bucket] -= coin.output.amount
+            if new_bucket is not None:
+                slots[new_bucket] += coin.output.amount
+        return new
