@@ -168,7 +168,7 @@ def test_decode_limits() -> None:
     data = block.to_bytes()
     with pytest.raises(DecodeError, match="exceeds"):
         Block.from_bytes(data, max_size=len(data) - 1)
-    assert Block.from_bytes(bytearray(data), max_size=len(data))  # type: ignore[arg-type] == block
+    assert Block.from_bytes(bytearray(data), max_size=len(data)) == block  # type: ignore[arg-type]
     with pytest.raises(DecodeError, match="trailing"):
         Block.from_bytes(data + b"\x00")
     with pytest.raises(TypeError):
