@@ -9,7 +9,7 @@ from typing import Self
 from .amount import COIN, MAX_MONEY, check_amount
 from .errors import TimecoinError
 
-__all__ = ["DEVNET", "MAINNET", "NETWORKS", "TESTNET", "GenesisOutput", "Network", "NetworkError", "Tier"]
+__all__ = ["DEVNET", "MAINNET", "NETWORKS", "TESTNET", "GenesisMasternode", "GenesisOutput", "Network", "NetworkError", "Tier"]
 
 
 class NetworkError(TimecoinError, ValueError):
@@ -28,6 +28,24 @@ class Tier(IntEnum):
     def collateral(self) -> int:
         """Collateral in base units."""
         return int(self) * COIN
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisMasternode:
+    """A masternode registered by the genesis block.
+
+    ``operator`` is its 32-byte Ed25519 voting key; its collateral is genesis output
+    number ``collateral_index`` (whose amount decides the tier).
+    """
+
+    operator: bytes
+    collateral_index: int
+
+    def __post_init__(self) -> None:
+        if type(self.operator) is not bytes or len(self.operator) != 32:
+            raise NetworkError("genesis masternode operator key must be 32 bytes")
+        if self.collateral_index < 0:
+            raise NetworkError("collateral_index must be non-negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +85,7 @@ class Network:
     max_block_size: int = 4_000_000
     genesis_timestamp: int = 1_767_225_600
     genesis_outputs: tuple[GenesisOutput, ...] = ()
+    genesis_masternodes: tuple[GenesisMasternode, ...] = ()
     block_reward: int = 100 * COIN
     reward_weights: dict[Tier, int] = field(
         default_factory=lambda: {Tier.FREE: 1, Tier.BRONZE: 10, Tier.SILVER: 100, Tier.GOLD: 1000}
@@ -88,6 +107,11 @@ class Network:
             raise NetworkError("fees and dust limit must be non-negative")
         if self.epoch_length < 1:
             raise NetworkError("epoch_length must be at least 1")
+        for mn in self.genesis_masternodes:
+            if mn.collateral_index >= len(self.genesis_outputs):
+                raise NetworkError("genesis masternode collateral_index is not a genesis output")
+        if len({mn.operator for mn in self.genesis_masternodes}) != len(self.genesis_masternodes):
+            raise NetworkError("genesis masternode operator keys must be distinct")
         if sum(o.amount for o in self.genesis_outputs) > MAX_MONEY:
             raise NetworkError("genesis outputs exceed MAX_MONEY")
         if set(self.voting_weights) != set(Tier) or set(self.reward_weights) != set(Tier):
@@ -98,9 +122,11 @@ class Network:
     def __hash__(self) -> int:
         return hash((self.name, self.magic, self.chain_id))
 
-    def with_genesis(self, outputs: tuple[GenesisOutput, ...]) -> Self:
-        """A copy of this network whose genesis block creates ``outputs``."""
-        return replace(self, genesis_outputs=outputs)
+    def with_genesis(
+        self, outputs: tuple[GenesisOutput, ...], masternodes: tuple[GenesisMasternode, ...] = ()
+    ) -> Self:
+        """A copy of this network whose genesis block creates ``outputs`` and registers ``masternodes``."""
+        return replace(self, genesis_outputs=outputs, genesis_masternodes=masternodes)
 
     @classmethod
     def by_name(cls, name: str) -> Network:

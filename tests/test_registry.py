@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+
+from timecoin_core.amount import coins
+from timecoin_core.builder import TransactionBuilder
+from timecoin_core.consensus.registry import (
+    Masternode,
+    Registry,
+    RegistryError,
+    block_rewards,
+    epoch_of,
+    parse_registration,
+    registration_memo,
+    tier_for,
+)
+from timecoin_core.keys import PrivateKey
+from timecoin_core.network import DEVNET, MAINNET, GenesisMasternode, GenesisOutput, Tier
+from timecoin_core.transaction import OutPoint, TxOut
+
+GENESIS_TXID = b"\x99" * 32
+OWNER = PrivateKey.from_seed(b"\x01" * 32)
+OPERATORS = [PrivateKey.from_seed(bytes([10 + i]) * 32).public_key.data for i in range(4)]
+
+
+def network_with(tiers: list[Tier]):  # type: ignore[no-untyped-def]
+    outputs = tuple(GenesisOutput(OWNER.public_key.payload, max(t.collateral, 1)) for t in tiers)
+    masternodes = tuple(GenesisMasternode(OPERATORS[i], i) for i in range(len(tiers)))
+    return DEVNET.with_genesis(outputs, masternodes)
+
+
+def test_tiers_by_collateral() -> None:
+    assert tier_for(0) is Tier.FREE
+    assert tier_for(coins("999.99999999")) is Tier.FREE
+    assert tier_for(coins("1000")) is Tier.BRONZE
+    assert tier_for(coins("10000")) is Tier.SILVER
+    assert tier_for(coins("250000")) is Tier.GOLD
+
+
+def test_epochs() -> None:
+    assert [epoch_of(h, 10) for h in (0, 1, 10, 11, 20, 21)] == [0, 0, 0, 1, 1, 2]
+
+
+def test_genesis_voting_set_uses_network_weights_not_declared_ones() -> None:
+    net = network_with([Tier.FREE, Tier.BRONZE, Tier.SILVER, Tier.GOLD])
+    registry = Registry(net, GENESIS_TXID)
+    vs = registry.voting_set(0)
+    assert vs.weight(OPERATORS[0]) == 1  # devnet lets Free vote
+    assert [vs.weight(k) for k in OPERATORS[1:]] == [1, 10, 100]
+    mainnet_like = MAINNET.with_genesis(net.genesis_outputs, net.genesis_masternodes)
+    assert Registry(mainnet_like, GENESIS_TXID).voting_set(0).weight(OPERATORS[0]) == 0
+
+
+def test_registration_takes_effect_at_next_epoch_and_spending_collateral_deregisters() -> None:
+    net = network_with([Tier.BRONZE])
+    registry = Registry(net, GENESIS_TXID)
+    funding = OutPoint(b"\x05" * 32, 0)
+    new_operator = PrivateKey.from_seed(b"\x77" * 32).public_key.data
+    reg = (
+        TransactionBuilder(net)
+        .spend(funding, TxOut(coins("20000"), OWNER.public_key.payload), OWNER)
+        .pay(OWNER.address(net), coins("10000"))
+        .memo(registration_memo(new_operator))
+        .build()
+    )
+    assert parse_registration(reg) == (new_operator, reg.outputs[0])
+    registry.apply_block(1, [reg], participants=[OPERATORS[0]])
+    assert registry.masternode(new_operator) is not None
+    assert new_operator not in registry.voting_set(0)
+    for h in range(2, net.epoch_length + 1):
+        registry.apply_block(h, [], participants=[OPERATORS[0]])
+    assert registry.voting_set(1).weight(new_operator) == 10
+    spend = (
+        TransactionBuilder(net)
+        .spend(OutPoint(reg.txid, 0), reg.outputs[0], OWNER)
+        .pay(OWNER.address(net), coins("9999"))
+        .build()
+    )
+    registry.apply_block(net.epoch_length + 1, [spend], participants=[OPERATORS[0], new_operator])
+    assert registry.masternode(new_operator) is None
+    assert new_operator in registry.voting_set(1)  # fixed for the running epoch
+    for h in range(net.epoch_length + 2, 2 * net.epoch_length + 1):
+        registry.apply_block(h, [], participants=[OPERATORS[0]])
+    assert new_operator not in registry.voting_set(2)
+
+
+def test_evidence_bans_and_absence_deactivates_at_epoch_boundary() -> None:
+    net = network_with([Tier.BRONZE, Tier.BRONZE, Tier.BRONZE, Tier.BRONZE])
+    registry = Registry(net, GENESIS_TXID)
+    for h in range(1, net.epoch_length + 1):
+        offenders = [OPERATORS[0]] if h == 3 else []
+        registry.apply_block(h, [], offenders=offenders, participants=OPERATORS[:3])
+        assert len(registry.voting_set(0)) == 4
+    vs = registry.voting_set(1)
+    assert OPERATORS[0] not in vs  # banned by evidence
+    assert OPERATORS[3] not in vs  # absent for the whole epoch
+    assert set(vs.voters) == {OPERATORS[1], OPERATORS[2]}
+    assert registry.is_banned(OPERATORS[0])
+
+
+def test_blocks_must_be_applied_in_order_and_future_epochs_are_unknown() -> None:
+    registry = Registry(network_with([Tier.BRONZE]), GENESIS_TXID)
+    with pytest.raises(RegistryError):
+        registry.apply_block(2, [])
+    with pytest.raises(RegistryError):
+        registry.voting_set(1)
+
+
+# Test vectors for the reward function: tiers of masternodes 0..n-1 (operator key
+# bytes([i]) * 32, owner payload bytes([i]) * 20) and fees -> expected (owner, amount)
+# outputs; owner 0xee is the proposer.
+REWARD_VECTORS = [
+    ([Tier.BRONZE], 0, [(0, 10_000_000_000)]),
+    (
+        [Tier.FREE, Tier.BRONZE, Tier.SILVER, Tier.GOLD],
+        0,
+        [(0, 9_000_900), (1, 90_009_000), (2, 900_090_009), (3, 9_000_900_090), (0xEE, 1)],
+    ),
+    (
+        [Tier.BRONZE, Tier.BRONZE, Tier.BRONZE],
+        5_000,
+        [(0, 3_333_333_333), (1, 3_333_333_333), (2, 3_333_333_333), (0xEE, 5_001)],
+    ),
+    ([], 7, [(0xEE, 10_000_000_007)]),
+]
+
+
+@pytest.mark.parametrize(("tiers", "fees", "expected"), REWARD_VECTORS)
+def test_reward_vectors(tiers: list[Tier], fees: int, expected: list[tuple[int, int]]) -> None:
+    masternodes = [
+        Masternode(bytes([i]) * 32, OutPoint(GENESIS_TXID, i), bytes([i]) * 20, tier, 0)
+        for i, tier in enumerate(tiers)
+    ]
+    outputs = block_rewards(DEVNET, list(reversed(masternodes)), fees, b"\xee" * 20)
+    assert [(o.payload[0], o.amount) for o in outputs] == expected
+    assert sum(o.amount for o in outputs) == DEVNET.block_reward + fees
