@@ -36,10 +36,11 @@ UTXO set as they were: all checks run before the first change.
 Block building (:meth:`TxPool.block_template`) takes only final entries, highest fee
 rate first, a child after all its in-pool parents, within a byte cap.
 
-Integration with block application: apply a committed block to the UTXO set (outputs
-that a final entry already added need ``confirm_created``, not ``add``), then call
-:meth:`TxPool.remove_confirmed` with the block's transactions; calling it before the
-block is applied works as well.
+Integration with blocks: the chain keeps its own UTXO set of confirmed coins; the
+pool's set starts as a copy of it (``chain.utxos.copy()``) and mirrors every committed
+block through :meth:`TxPool.remove_confirmed` with the block's height, which applies the
+block to the pool's set and removes what it confirms or conflicts with. Both sets then
+hold the same confirmed coins, so their commitments agree.
 """
 
 from __future__ import annotations
@@ -708,18 +709,34 @@ class TxPool:
                 removed += self._drop_with_descendants(txid)
         return removed
 
-    def remove_confirmed(self, txs: Iterable[Transaction]) -> Removal:
+    def remove_confirmed(
+        self,
+        txs: Iterable[Transaction],
+        height: int | None = None,
+        created: Iterable[tuple[OutPoint, TxOut]] = (),
+    ) -> Removal:
         """Remove what a committed block with transactions ``txs`` confirms or conflicts with.
 
-        Included transactions leave without touching the UTXO set (the block settles
-        their coins); their children stay, now without that parent. Pool transactions
-        spending a coin the block spends with another transaction are dropped with their
-        descendants, releasing the coins they still hold. A final transaction can only
-        conflict with a block after a consensus safety failure; it is dropped too, but
-        its finalized inputs and its outputs stay in the UTXO set for an operator to
-        examine.
+        With ``height`` (the usual setup: the chain keeps its own confirmed UTXO set and
+        the pool's set mirrors it plus local claims) the pool first applies the block to
+        its UTXO set: every input is ``confirm_spend``-ed, every output added at
+        ``height`` (or ``confirm_created`` when a final entry already added it), and
+        ``created`` (coins the block makes outside its transactions: rewards) is added.
+        Without ``height`` the caller has already applied the block to this set. A block
+        the set cannot apply (a spent coin it does not know) raises :class:`PoolError`
+        before anything changes.
+
+        Included transactions then leave without releasing anything; their children
+        stay, now without that parent. Pool transactions spending a coin the block
+        spends with another transaction are dropped with their descendants, releasing
+        the coins they still hold. A final transaction can only conflict with a block
+        after a consensus safety failure; it is dropped too, but its finalized inputs
+        and its outputs stay in the UTXO set for an operator to examine.
         """
         block = list(txs)
+        extra = list(created)
+        if height is not None:
+            self._apply_block(block, height, extra)
         block_txids = {tx.txid for tx in block}
         confirmed: list[bytes] = []
         for tx in block:
@@ -733,6 +750,55 @@ class TxPool:
                 if holder is not None and holder not in block_txids:
                     conflicted += self._drop_with_descendants(holder)
         return Removal(tuple(confirmed), tuple(conflicted))
+
+    def _apply_block(
+        self, block: list[Transaction], height: int, extra: list[tuple[OutPoint, TxOut]]
+    ) -> None:
+        if type(height) is not int or height < 0:
+            raise TypeError("height must be a non-negative int")
+        utxos = self.utxos
+        # Dry run first, so that a block this set cannot apply changes nothing.
+        created: set[OutPoint] = set()
+        spent: set[OutPoint] = set()
+        for tx in block:
+            for txin in tx.inputs:
+                outpoint = txin.outpoint
+                coin = utxos.coin(outpoint)
+                known = outpoint in created or (coin is not None and outpoint not in spent)
+                if not known or outpoint in spent:
+                    raise PoolError(
+                        f"block at height {height} spends {outpoint}, which the pool's UTXO "
+                        "set does not hold"
+                    )
+                if coin is not None and coin.height is not None and coin.height > height:
+                    raise PoolError(f"block at height {height} spends {outpoint}, created later")
+                spent.add(outpoint)
+            txid = tx.txid
+            for index in range(len(tx.outputs)):
+                outpoint = OutPoint(txid, index)
+                coin = utxos.coin(outpoint)
+                if outpoint in created or (coin is not None and coin.height is not None):
+                    raise PoolError(f"block at height {height} creates {outpoint} twice")
+                created.add(outpoint)
+        for outpoint, _ in extra:
+            if outpoint in created or outpoint in utxos:
+                raise PoolError(f"block at height {height} creates {outpoint} twice")
+            created.add(outpoint)
+        for tx in block:
+            txid = tx.txid
+            for txin in tx.inputs:
+                coin = utxos.coin(txin.outpoint)
+                if coin is not None and coin.height is None:
+                    utxos.confirm_created(txin.outpoint, height)
+                utxos.confirm_spend(txin.outpoint, height, txid)
+            for index, out in enumerate(tx.outputs):
+                outpoint = OutPoint(txid, index)
+                if outpoint in utxos:
+                    utxos.confirm_created(outpoint, height)
+                else:
+                    utxos.add(outpoint, out, height)
+        for outpoint, out in extra:
+            utxos.add(outpoint, out, height)
 
     def block_template(self, max_bytes: int) -> list[Transaction]:
         """Final transactions for a block: highest fee rate first, parents before children.
