@@ -29,7 +29,14 @@ from timecoin_core.errors import DecodeError
 from timecoin_core.hashing import Tag, tagged_hash
 from timecoin_core.keys import PrivateKey
 from timecoin_core.merkle import EMPTY_ROOT, merkle_root
-from timecoin_core.network import DEVNET, MAINNET, NETWORKS, TESTNET, GenesisOutput
+from timecoin_core.network import (
+    DEVNET,
+    MAINNET,
+    NETWORKS,
+    TESTNET,
+    GenesisMasternode,
+    GenesisOutput,
+)
 from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
 
 KEY = PrivateKey.from_seed(b"\x07" * 32)
@@ -204,7 +211,7 @@ def test_tag_block_purposes_are_separated() -> None:
     assert reward_txid(block_hash) == tagged_hash(Tag.BLOCK, b"\x01" + block_hash)
     assert signing_message(3, block_hash) == tagged_hash(Tag.BLOCK, b"\x02\x03\x00\x00\x00" + block_hash)
     assert signing_message(1, block_hash) != signing_message(2, block_hash)
-    assert genesis_proposer(DEVNET) == tagged_hash(Tag.BLOCK, b"\x04\x03\x00\x00\x00TIMD")
+    assert genesis_proposer(DEVNET) == tagged_hash(Tag.BLOCK, b"\x04\x03\x00\x00\x00TIMD\x00")
     with pytest.raises(ValueError):
         reward_txid(b"short")
     with pytest.raises(ValueError):
@@ -228,6 +235,16 @@ def test_genesis_outputs_become_rewards() -> None:
     assert g.rewards == (TxOut(500, b"\x01" * 20), TxOut(700, b"\x02" * 20))
     assert g.header.rewards_root == rewards_root(g.rewards)
     assert g.hash != genesis_block(DEVNET).hash
+
+
+def test_genesis_commits_to_masternodes() -> None:
+    outputs = (GenesisOutput(b"\x01" * 20, 1_000), GenesisOutput(b"\x02" * 20, 2_000))
+    net = DEVNET.with_genesis(outputs)
+    one = DEVNET.with_genesis(outputs, (GenesisMasternode(b"\x0a" * 32, 0),))
+    other = DEVNET.with_genesis(outputs, (GenesisMasternode(b"\x0a" * 32, 1),))
+    assert len({genesis_block(n).hash for n in (net, one, other)}) == 3
+    expected = b"\x04\x03\x00\x00\x00TIMD\x01" + b"\x0a" * 32 + b"\x01\x00\x00\x00"
+    assert genesis_proposer(other) == tagged_hash(Tag.BLOCK, expected)
 
 
 def test_create_signs_and_computes_roots() -> None:

@@ -26,7 +26,8 @@ byte   preimage                                   purpose
 0x01   0x01 | block_hash (33 bytes)               :func:`reward_txid`
 0x02   0x02 | chain_id:u32 | block_hash (37)      :func:`signing_message`
 0x03   0x03 | n:varint | outputs (2 + 28n, ...)   :func:`rewards_root` (n > 0)
-0x04   0x04 | chain_id:u32 | magic:4 (9 bytes)    :func:`genesis_proposer`
+0x04   0x04 | chain_id | magic | masternodes      :func:`genesis_proposer`
+       (10 + 36m bytes, ...)
 =====  =========================================  ============================
 """
 
@@ -220,10 +221,16 @@ def signing_message(chain_id: int, block_hash: bytes) -> bytes:
 def genesis_proposer(network: Network) -> bytes:
     """The genesis header's ``proposer`` field: the network's identity, not a key.
 
-    ``tagged_hash(BLOCK, 0x04 | chain_id:u32 | magic)``. It makes the genesis hash of
-    every network distinct even when their genesis outputs and timestamps agree.
+    ``tagged_hash(BLOCK, 0x04 | chain_id:u32 | magic:4 | m:varint | (operator:32 |
+    collateral_index:u32) * m)`` over the genesis masternodes. So the genesis hash
+    commits to everything genesis decides: the network (here), the genesis outputs
+    (``rewards_root``) and the time (``timestamp``), and two networks that differ in
+    any of them have different genesis hashes.
     """
-    return tagged_hash(Tag.BLOCK, _GENESIS + _CHAIN_ID.pack(network.chain_id) + network.magic)
+    masternodes = network.genesis_masternodes
+    parts = [_GENESIS, _CHAIN_ID.pack(network.chain_id), network.magic, encode_varint(len(masternodes))]
+    parts += [mn.operator + _CHAIN_ID.pack(mn.collateral_index) for mn in masternodes]
+    return tagged_hash(Tag.BLOCK, b"".join(parts))
 
 
 def _check_body(
