@@ -1,0 +1,426 @@
+"""Where verification runs: the :class:`Verifier` protocol and its three implementations.
+
+* :class:`SyncVerifier` verifies on the calling thread. No pool, no overhead.
+* :class:`ThreadVerifier` uses a thread pool. Both backends release the GIL inside the
+  curve arithmetic, so threads scale across cores while each worker's Python work per
+  check stays a few percent of the verify itself.
+* :class:`ProcessVerifier` uses a process pool; it scales with any backend and pays
+  for pickling, which chunks of a few thousand checks amortise.
+
+Every implementation gives the verdicts of :func:`~timecoin_core.verify.verify_one`
+with its backend, in input order. Pools live as long as the verifier. If a pool breaks
+(a worker process was killed), the batches in flight fail with
+:class:`~timecoin_core.errors.VerifierError`, never with a verdict, and the next batch
+starts a fresh pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Literal, Protocol, Self, runtime_checkable
+
+from ..errors import VerifierError
+from .backends import DEFAULT_BACKEND, VerifyFunction, verify_function
+from .batching import gather, plan_chunks
+from .check import SignatureCheck
+from .errors import VerifierConfigError
+
+__all__ = [
+    "ProcessVerifier",
+    "SyncVerifier",
+    "ThreadVerifier",
+    "Verifier",
+    "VerifierKind",
+    "make_verifier",
+]
+
+VerifierKind = Literal["sync", "thread", "process"]
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Verifies batches of signatures; the verdicts are :func:`verify_one`'s, in order.
+
+    Use it as a context manager, or call :meth:`close` when done. After ``close`` every
+    method but ``close`` raises :class:`~timecoin_core.errors.VerifierError`.
+    """
+
+    @property
+    def backend(self) -> str:
+        """The backend name (``"cryptography"`` or ``"pynacl"``)."""
+        ...
+
+    def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        """The verdict of every check, in order; blocks until all are done.
+
+        :raises VerifierError: the verifier is closed or a worker died.
+        """
+        ...
+
+    def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        """Start verifying ``checks``; the future resolves to :meth:`verify_many`'s result.
+
+        An async caller awaits it without blocking its event loop, e.g. with
+        ``asyncio.wrap_future``. Cancelling the future drops the chunks not yet started.
+        The future fails with :class:`~timecoin_core.errors.VerifierError` if a worker
+        dies or the verifier is closed before it finishes.
+
+        :raises VerifierError: the verifier is already closed.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the pool (if any); waits for running chunks. Idempotent."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def _closed_error() -> VerifierError:
+    return VerifierError("the verifier is closed")
+
+
+class _VerifierBase:
+    """What all verifiers share: the backend, the closed flag, context management."""
+
+    def __init__(self, backend: str) -> None:
+        # Resolving the backend here makes a bad name or a missing library fail at
+        # construction, not at the first batch.
+        self._verify: VerifyFunction = verify_function(backend)
+        self._backend = backend
+        self._closed = False
+
+    @property
+    def backend(self) -> str:
+        """The backend name."""
+        return self._backend
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        """The verdict of every check, in order; blocks until all are done.
+
+        :raises VerifierError: the verifier is closed or a worker died.
+        """
+        return self.submit_many(checks).result()
+
+    def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        """Start verifying ``checks``; the future resolves to the verdicts in order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Mark the verifier closed. Idempotent."""
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        if self._closed:
+            raise _closed_error()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SyncVerifier(_VerifierBase):
+    """Verifies on the calling thread.
+
+    :meth:`submit_many` does all the work before it returns a completed future, so it
+    blocks; an event loop that must stay responsive wants a pool verifier.
+
+    :raises UnknownBackendError: ``backend`` is not known.
+    :raises BackendUnavailableError: the backend's library is not installed.
+    """
+
+    def __init__(self, backend: str = DEFAULT_BACKEND) -> None:
+        super().__init__(backend)
+
+    def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        """The verdict of every check, in order.
+
+        :raises VerifierError: the verifier is closed.
+        """
+        if self._closed:
+            raise _closed_error()
+        verify = self._verify
+        return [verify(c.public_key, c.message, c.signature) for c in checks]
+
+    def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        """Verify ``checks`` now and return a completed future of the verdicts.
+
+        :raises VerifierError: the verifier is closed.
+        """
+        if self._closed:
+            raise _closed_error()
+        future: Future[list[bool]] = Future()
+        try:
+            future.set_result(self.verify_many(checks))
+        except Exception as exc:  # a caller's bad input, delivered like the pools do
+            future.set_exception(exc)
+        return future
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<SyncVerifier backend={self._backend!r}{state}>"
+
+
+def _check_workers(workers: int | None) -> int:
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise VerifierConfigError(f"workers must be an int or None, not {workers!r}")
+    if workers < 1:
+        raise VerifierConfigError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
+def _check_chunk_size(chunk_size: int) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise VerifierConfigError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    return chunk_size
+
+
+class _PoolVerifier(_VerifierBase):
+    """A verifier that cuts batches into chunks and runs them on an executor."""
+
+    _MIN_CHUNK = 1
+    _CANCELS_PARTS = True
+
+    def __init__(self, workers: int | None, backend: str, chunk_size: int) -> None:
+        super().__init__(backend)
+        self._workers = _check_workers(workers)
+        self._chunk_size = _check_chunk_size(chunk_size)
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    @property
+    def workers(self) -> int:
+        """The number of workers in the pool."""
+        return self._workers
+
+    @property
+    def chunk_size(self) -> int:
+        """The largest number of checks sent to a worker as one task."""
+        return self._chunk_size
+
+    def _new_pool(self) -> Executor:
+        raise NotImplementedError
+
+    def _submit_chunk(
+        self, pool: Executor, checks: Sequence[SignatureCheck], span: range
+    ) -> Future[list[bool]]:
+        raise NotImplementedError
+
+    def _submit_all(
+        self, pool: Executor, checks: Sequence[SignatureCheck], spans: list[range]
+    ) -> list[Future[list[bool]]]:
+        parts: list[Future[list[bool]]] = []
+        try:
+            for span in spans:
+                parts.append(self._submit_chunk(pool, checks, span))
+        except BaseException:
+            for part in parts:
+                part.cancel()
+            raise
+        return parts
+
+    def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        """Start verifying ``checks`` on the pool; the future resolves to the verdicts.
+
+        :raises VerifierError: the verifier is closed, or its pool broke and could not
+            be restarted.
+        """
+        spans = plan_chunks(len(checks), self._workers, self._chunk_size, self._MIN_CHUNK)
+        with self._lock:
+            if self._closed:
+                raise _closed_error()
+            try:
+                parts = self._submit_all(self._pool, checks, spans)
+            except BrokenExecutor:
+                # A worker died since the last batch (that batch, if any, already
+                # failed with VerifierError); no verdict depends on the old pool.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                try:
+                    parts = self._submit_all(self._pool, checks, spans)
+                except BrokenExecutor as exc:
+                    raise VerifierError(f"the verifier's worker pool is broken: {exc}") from exc
+        return gather(parts, cancel=self._CANCELS_PARTS)
+
+    def close(self) -> None:
+        """Shut the pool down: waits for running chunks, cancels queued ones. Idempotent.
+
+        Batches still in flight fail with :class:`~timecoin_core.errors.VerifierError`.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool = self._pool
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return (
+            f"<{type(self).__name__} backend={self._backend!r} "
+            f"workers={self._workers}{state}>"
+        )
+
+
+def _verify_span(
+    verify: VerifyFunction, checks: Sequence[SignatureCheck], span: range
+) -> list[bool]:
+    return [verify(c.public_key, c.message, c.signature) for c in checks[span.start : span.stop]]
+
+
+class ThreadVerifier(_PoolVerifier):
+    """Verifies on a pool of ``workers`` threads (``None``: ``os.cpu_count()``).
+
+    Scales with cores because both backends release the GIL while verifying.
+
+    :raises VerifierConfigError: ``workers < 1`` or ``chunk_size < 1``.
+    :raises UnknownBackendError: ``backend`` is not known.
+    :raises BackendUnavailableError: the backend's library is not installed.
+    """
+
+    _MIN_CHUNK = 16
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        backend: str = DEFAULT_BACKEND,
+        *,
+        chunk_size: int = 512,
+    ) -> None:
+        super().__init__(workers, backend, chunk_size)
+
+    def _new_pool(self) -> Executor:
+        return ThreadPoolExecutor(self._workers, thread_name_prefix="timecoin-verify")
+
+    def _submit_chunk(
+        self, pool: Executor, checks: Sequence[SignatureCheck], span: range
+    ) -> Future[list[bool]]:
+        return pool.submit(_verify_span, self._verify, checks, span)
+
+
+def _process_worker_init(backend: str) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides what to do about it,
+    # a worker dying of KeyboardInterrupt would only break the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    verify_function(backend)
+
+
+def _verify_triples(backend: str, triples: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    verify = verify_function(backend)
+    return [verify(pk, msg, sig) for pk, msg, sig in triples]
+
+
+def _default_start_method() -> str:
+    # fork is unsafe in a process that already runs threads (an event loop's executor,
+    # a ThreadVerifier); forkserver forks from a clean single-threaded server instead.
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+class ProcessVerifier(_PoolVerifier):
+    """Verifies on a pool of ``workers`` processes (``None``: ``os.cpu_count()``).
+
+    Checks travel as raw ``(public_key, message, signature)`` bytes in chunks of up to
+    ``chunk_size``; a batch is split into equal chunks across the workers.
+    ``start_method`` is a :mod:`multiprocessing` start method (default ``"forkserver"``
+    where available, else ``"spawn"``). Worker processes start with the verifier.
+
+    :raises VerifierConfigError: ``workers < 1``, ``chunk_size < 1`` or an unknown
+        ``start_method``.
+    :raises UnknownBackendError: ``backend`` is not known.
+    :raises BackendUnavailableError: the backend's library is not installed.
+    """
+
+    _MIN_CHUNK = 64
+    # See batching.gather: cancelling queued process-pool futures is unsafe on 3.11.
+    _CANCELS_PARTS = False
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        backend: str = DEFAULT_BACKEND,
+        *,
+        chunk_size: int = 2048,
+        start_method: str | None = None,
+    ) -> None:
+        method = _default_start_method() if start_method is None else start_method
+        if method not in multiprocessing.get_all_start_methods():
+            raise VerifierConfigError(
+                f"unknown start method {method!r}; "
+                f"here: {', '.join(multiprocessing.get_all_start_methods())}"
+            )
+        self._start_method = method
+        super().__init__(workers, backend, chunk_size)
+
+    @property
+    def start_method(self) -> str:
+        """The :mod:`multiprocessing` start method of the workers."""
+        return self._start_method
+
+    def _new_pool(self) -> Executor:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context(self._start_method),
+            initializer=_process_worker_init,
+            initargs=(self._backend,),
+        )
+        # Start the workers now rather than at the first batch, so the first batch is
+        # not billed for interpreter start-up. One no-op per worker spawns them all.
+        for _ in range(self._workers):
+            pool.submit(os.getpid)
+        return pool
+
+    def _submit_chunk(
+        self, pool: Executor, checks: Sequence[SignatureCheck], span: range
+    ) -> Future[list[bool]]:
+        triples = [(c.public_key, c.message, c.signature) for c in checks[span.start : span.stop]]
+        return pool.submit(_verify_triples, self._backend, triples)
+
+
+def make_verifier(
+    kind: VerifierKind, workers: int | None = None, backend: str = DEFAULT_BACKEND
+) -> Verifier:
+    """A new verifier of ``kind`` (``"sync"``, ``"thread"`` or ``"process"``).
+
+    ``workers`` sizes the pool (``None``: ``os.cpu_count()``); it is validated for every
+    kind and ignored by ``"sync"``.
+
+    :raises VerifierConfigError: unknown ``kind`` or ``workers < 1``.
+    :raises UnknownBackendError: ``backend`` is not known.
+    :raises BackendUnavailableError: the backend's library is not installed.
+    """
+    if kind == "sync":
+        _check_workers(workers)
+        return SyncVerifier(backend)
+    if kind == "thread":
+        return ThreadVerifier(workers, backend)
+    if kind == "process":
+        return ProcessVerifier(workers, backend)
+    raise VerifierConfigError(f"unknown verifier kind {kind!r}; known: sync, thread, process")
