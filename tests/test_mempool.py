@@ -410,6 +410,16 @@ def test_template_takes_final_entries_by_rate_parents_first() -> None:
     assert pool.block_template(100) == []
 
 
+def test_template_skips_what_does_not_fit_and_keeps_looking() -> None:
+    pool = new_pool()
+    big = spend(COINS[0:3], KEYS[1], fee=10**6)  # the best rate, but large
+    small = spend([COINS[3]], KEYS[1], fee=20_000)
+    finalize_all(pool, [big, small])
+    assert big.size > small.size + 100
+    assert pool.block_template(big.size - 1) == [small]
+    assert pool.block_template(big.size + small.size) == [big, small]
+
+
 def test_remove_confirmed_applies_the_block_and_drops_conflicts() -> None:
     pool = new_pool()
     parent = spend([COINS[0]], KEYS[1])
