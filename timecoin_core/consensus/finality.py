@@ -69,6 +69,7 @@ from .finality_messages import (
     ConflictingVotesEvidence,
     FinalityCertificate,
     VoteBatch,
+    transaction_base,
 )
 from .merkle_proof import MerkleTree
 from .sansio import Broadcast, CheckSignatures, SetTimer, TimerFired
@@ -140,7 +141,7 @@ class FinalityConfig:
     max_tracked_txs: int = 100_000
     max_conflicts_per_outpoint: int = 8
     max_signature_cache: int = 65_536
-    max_future_batches: int = 4096
+    max_future_votes: int = 65_536
     retained_epochs: int = 2
 
     def __post_init__(self) -> None:
@@ -156,7 +157,7 @@ class FinalityConfig:
             "max_tracked_txs",
             "max_conflicts_per_outpoint",
             "max_signature_cache",
-            "max_future_batches",
+            "max_future_votes",
             "retained_epochs",
         ):
             value = getattr(self, name)
@@ -406,8 +407,10 @@ class _Record:
         self.state = state
         self.outpoints: tuple[OutPoint, ...] | None = None
         self.tx: Transaction | None = None
-        # voter -> the first batch of the current epoch in which it voted for txid
-        self.votes: dict[bytes, VoteBatch] = {}
+        # voter -> its first vote for txid in the current epoch, as a certificate entry:
+        # root, proof and signature, never the whole batch, so one huge batch cannot
+        # pin megabytes through every record it touches.
+        self.votes: dict[bytes, CertificateEntry] = {}
         self.weight = 0
         self.deadline: float | None = None
         self.certificate: FinalityCertificate | None = None
@@ -444,6 +447,7 @@ class FinalityEngine:
         self.chain_id = chain_id
         self.stats = FinalityStats()
         self._key = key
+        self._me = key.public_key.data if key is not None else None
         self._check: CheckSignatures = (
             check_signatures if check_signatures is not None else verify_all
         )
@@ -456,10 +460,9 @@ class FinalityEngine:
             self._voted[outpoint] = txid
         self._records: OrderedDict[bytes, _Record] = OrderedDict()
         self._spenders: dict[OutPoint, list[bytes]] = {}
-        self._unknown: dict[bytes, dict[bytes, VoteBatch]] = {}
+        self._unknown: dict[bytes, dict[bytes, CertificateEntry]] = {}
         self._unknown_order: dict[bytes, OrderedDict[bytes, None]] = {}
         self._sig_cache: OrderedDict[tuple[bytes, int, bytes], bytes] = OrderedDict()
-        self._trees: OrderedDict[tuple[bytes, bytes], MerkleTree] = OrderedDict()
         self._queue: dict[bytes, None] = {}
         self._batch_timer = False
         self._deadlines: list[tuple[float, bytes]] = []
@@ -467,6 +470,7 @@ class FinalityEngine:
         self._own_batches: list[VoteBatch] = []
         self._rebroadcast_timer = False
         self._future: list[VoteBatch] = []
+        self._future_votes = 0
 
     # -- public surface ----------------------------------------------------------------
 
@@ -483,10 +487,8 @@ class FinalityEngine:
     @property
     def voter(self) -> bytes | None:
         """This node's voting key when it votes in the current epoch, else ``None``."""
-        if self._key is None:
-            return None
-        me = self._key.public_key.data
-        return me if me in self._vs else None
+        me = self._me
+        return me if me is not None and me in self._vs else None
 
     def voted_outpoints(self) -> dict[OutPoint, bytes]:
         """A copy of this voter's outpoint -> txid choices: persist it, pass it as ``restore=``."""
@@ -561,14 +563,15 @@ class FinalityEngine:
             record.outpoints = outpoints
             for outpoint in outpoints:
                 self._spenders.setdefault(outpoint, []).append(txid)
+            if record.state is TxState.FINAL:
+                # Final through a certificate before its outpoints were known.
+                self._settle_conflicts(record, actions)
             # Votes that arrived before the transaction count now.
             waiting = self._unknown.pop(txid, None)
             if waiting:
-                for voter, batch in waiting.items():
+                for voter, entry in waiting.items():
                     self._unknown_order[voter].pop(txid, None)
-                    self._count(record, voter, batch, actions)
-            if record.state is TxState.FINAL:
-                self._settle_conflicts(record, actions)
+                    self._count(record, voter, entry, actions)
         return record
 
     def _on_admitted(self, event: TxAdmitted, now: float) -> list[FinalityAction]:
@@ -619,13 +622,16 @@ class FinalityEngine:
 
     def _vote(self, record: _Record, now: float, actions: list[FinalityAction]) -> None:
         me = self.voter
-        if (
-            me is None
-            or record.outpoints is None
-            or me in record.votes
-            or record.txid in self._queue
-        ):
+        if me is None or record.outpoints is None or record.txid in self._queue:
             return
+        if me in record.votes:
+            # Signed already in this epoch (the transaction timed out and came back):
+            # put that batch back on the wire rather than sign again.
+            for batch in self._own_batches:
+                if batch.index_of(record.txid) is not None:
+                    actions.append(Broadcast(batch))
+                    self._arm_rebroadcast(now, actions)
+                    return
         txid = record.txid
         if any(self._voted.get(o, txid) != txid for o in record.outpoints):
             # This voter already accepted a conflicting transaction: never again.
@@ -655,6 +661,9 @@ class FinalityEngine:
             actions.append(Broadcast(batch))
             self._own_batches.append(batch)
             self._apply_batch(batch, now, actions)
+        self._arm_rebroadcast(now, actions)
+
+    def _arm_rebroadcast(self, now: float, actions: list[FinalityAction]) -> None:
         if self._own_batches and not self._rebroadcast_timer:
             self._rebroadcast_timer = True
             actions.append(SetTimer(REBROADCAST_TIMER, now + self.config.rebroadcast_interval))
@@ -666,8 +675,11 @@ class FinalityEngine:
         self.stats.batches_received += 1
         if batch.epoch != self._vs.epoch:
             if batch.epoch == self._vs.epoch + 1:
-                if len(self._future) < self.config.max_future_batches:
+                # Early votes of the next epoch (a peer switched first). Their voters
+                # cannot be checked yet, so the buffer is bounded by txids, not batches.
+                if self._future_votes + len(batch.txids) <= self.config.max_future_votes:
                     self._future.append(batch)
+                    self._future_votes += len(batch.txids)
                     self.stats.future_batches_buffered += 1
                 else:
                     self.stats.future_batches_dropped += 1
@@ -704,18 +716,20 @@ class FinalityEngine:
     def _apply_batch(self, batch: VoteBatch, now: float, actions: list[FinalityAction]) -> None:
         """Count an authentic batch's votes. Idempotent, so duplicates recover lost state."""
         voter = batch.voter
+        me = self.voter
+        entries = _Entries(batch)
         replies: dict[bytes, FinalityCertificate] = {}
-        for txid in batch.txids:
+        for index, txid in enumerate(batch.txids):
             record = self._records.get(txid)
             if record is None or record.outpoints is None:
-                if record is None or record.state is not TxState.FINAL:
-                    self._buffer_unknown(voter, txid, batch)
+                if record is None:
+                    self._buffer_unknown(voter, txid, entries, index)
                 elif record.certificate is not None:
                     self._maybe_reply(record, record.certificate, now, replies)
                 continue
             if voter not in record.votes:
-                self._count(record, voter, batch, actions)
-            elif voter != self.voter:
+                self._count(record, voter, entries.entry(index), actions)
+            elif voter != me:
                 # A resend: the voter has not seen this settled; tell it.
                 if record.state is TxState.FINAL and record.certificate is not None:
                     self._maybe_reply(record, record.certificate, now, replies)
@@ -738,7 +752,7 @@ class FinalityEngine:
             record.last_reply = now
             replies[certificate.txid] = certificate
 
-    def _buffer_unknown(self, voter: bytes, txid: bytes, batch: VoteBatch) -> None:
+    def _buffer_unknown(self, voter: bytes, txid: bytes, entries: _Entries, index: int) -> None:
         waiting = self._unknown.setdefault(txid, {})
         if voter in waiting:
             return
@@ -751,16 +765,16 @@ class FinalityEngine:
                 if not old_waiting:
                     del self._unknown[old]
             self.stats.unknown_votes_evicted += 1
-        waiting[voter] = batch
+        waiting[voter] = entries.entry(index)
         order[txid] = None
         self.stats.unknown_votes_buffered += 1
 
     def _count(
-        self, record: _Record, voter: bytes, batch: VoteBatch, actions: list[FinalityAction]
+        self, record: _Record, voter: bytes, entry: CertificateEntry, actions: list[FinalityAction]
     ) -> None:
         if voter in record.votes:
             return
-        record.votes[voter] = batch
+        record.votes[voter] = entry
         record.weight += self._vs.weight(voter)
         self.stats.votes_counted += 1
         for other in self._conflicts(record):
@@ -777,24 +791,16 @@ class FinalityEngine:
         if a.tx is None or b.tx is None:
             self.stats.evidence_unprovable += 1
             return
+        epoch = self._vs.epoch
         evidence = ConflictingVotesEvidence.of(
             voter,
-            AcceptVote.from_batch(a.votes[voter], a.tx),
-            AcceptVote.from_batch(b.votes[voter], b.tx),
+            _accept_vote(epoch, a.votes[voter], a.tx),
+            _accept_vote(epoch, b.votes[voter], b.tx),
         )
         self.stats.evidence_found += 1
         actions.append(EvidenceFound(evidence))
 
     # -- finality ----------------------------------------------------------------------
-
-    def _tree(self, batch: VoteBatch) -> MerkleTree:
-        key = (batch.voter, batch.root)
-        tree = self._trees.get(key)
-        if tree is None:
-            tree = self._trees[key] = MerkleTree(batch.txids)
-            if len(self._trees) > 256:
-                self._trees.popitem(last=False)
-        return tree
 
     def _build_certificate(self, record: _Record) -> FinalityCertificate:
         # The smallest certificate: heaviest voters first until the quorum holds.
@@ -806,10 +812,7 @@ class FinalityEngine:
             weight += vs.weight(voter)
             if quorum_reached(weight, vs.total):
                 break
-        entries = tuple(
-            CertificateEntry.from_batch(record.votes[v], record.txid, self._tree(record.votes[v]))
-            for v in sorted(chosen)
-        )
+        entries = tuple(record.votes[v] for v in sorted(chosen))
         return FinalityCertificate(record.txid, vs.epoch, entries)
 
     def _finalize(
@@ -902,21 +905,27 @@ class FinalityEngine:
                 actions.append(SetTimer(TIMEOUT_TIMER, self._timeout_at))
         elif event.key == REBROADCAST_TIMER:
             self._rebroadcast_timer = False
+            # Batches are kept while any of their transactions is undecided (a timed
+            # out one may be admitted again) and sent while any is pending.
             keep = []
+            pending = False
             for batch in self._own_batches:
-                if any(self._is_pending(t) for t in batch.txids):
-                    keep.append(batch)
+                states = {self._state_of(t) for t in batch.txids}
+                if TxState.PENDING in states:
+                    pending = True
                     self.stats.rebroadcasts += 1
                     actions.append(Broadcast(batch))
+                if states & {TxState.PENDING, TxState.TIMED_OUT}:
+                    keep.append(batch)
             self._own_batches = keep
-            if keep:
+            if pending:
                 self._rebroadcast_timer = True
                 actions.append(SetTimer(REBROADCAST_TIMER, now + self.config.rebroadcast_interval))
         return actions
 
-    def _is_pending(self, txid: bytes) -> bool:
+    def _state_of(self, txid: bytes) -> TxState | None:
         record = self._records.get(txid)
-        return record is not None and record.state is TxState.PENDING
+        return None if record is None else record.state
 
     # -- epochs and checkpoints --------------------------------------------------------
 
@@ -941,7 +950,7 @@ class FinalityEngine:
         for record in list(self._records.values()):
             if record.state is TxState.PENDING:
                 self._vote(record, now, actions)
-        future, self._future = self._future, []
+        future, self._future, self._future_votes = self._future, [], 0
         for batch in future:
             actions += self._on_batch(VoteBatchReceived(batch), now)
         return actions
@@ -991,3 +1000,26 @@ class FinalityEngine:
                 self.stats.records_evicted += 1
         record = self._records[txid] = _Record(txid, TxState.CONFLICTED)
         return record
+
+
+class _Entries:
+    """Certificate entries of one batch, with its Merkle tree built on first need.
+
+    A duplicate batch whose votes are all counted already never pays for the tree.
+    """
+
+    __slots__ = ("_batch", "_tree")
+
+    def __init__(self, batch: VoteBatch) -> None:
+        self._batch = batch
+        self._tree: MerkleTree | None = None
+
+    def entry(self, index: int) -> CertificateEntry:
+        batch = self._batch
+        if self._tree is None:
+            self._tree = MerkleTree(batch.txids)
+        return CertificateEntry(batch.voter, batch.root, self._tree.proof(index), batch.signature)
+
+
+def _accept_vote(epoch: int, entry: CertificateEntry, tx: Transaction) -> AcceptVote:
+    return AcceptVote(epoch, entry.root, entry.proof, entry.signature, transaction_base(tx))
