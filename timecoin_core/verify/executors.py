@@ -27,7 +27,7 @@ from typing import Literal, Protocol, Self, runtime_checkable
 
 from ..errors import VerifierError
 from .backends import DEFAULT_BACKEND, VerifyFunction, verify_function
-from .batching import gather, plan_chunks
+from ._batching import gather, plan_chunks
 from .check import SignatureCheck
 from .errors import VerifierConfigError
 
@@ -357,7 +357,7 @@ class ProcessVerifier(_PoolVerifier):
     """
 
     _MIN_CHUNK = 64
-    # See batching.gather: cancelling queued process-pool futures is unsafe on 3.11.
+    # See _batching.gather: cancelling queued process-pool futures is unsafe on 3.11.
     _CANCELS_PARTS = False
 
     def __init__(
