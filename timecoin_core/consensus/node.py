@@ -1,0 +1,770 @@
+"""One node's consensus: the ledger and both engines behind one sans-IO ``handle``.
+
+Theory of operation
+-------------------
+:class:`ConsensusNode` owns a node's state — the :class:`~timecoin_core.chain.ChainState`
+of committed blocks, the :class:`~timecoin_core.mempool.TxPool`, the masternode
+:class:`~timecoin_core.consensus.registry.Registry`, the finality certificates of
+transactions not yet in a block, and pending evidence — and drives the two engines:
+
+* the :class:`~timecoin_core.consensus.finality.FinalityEngine` votes on transactions
+  the pool admitted and reports which became final;
+* the :class:`~timecoin_core.consensus.bft.BlockEngine` commits, every
+  ``block_interval``, a block of final transactions proposed by a weighted,
+  deterministic leader.
+
+Like the engines, the node never does I/O and never reads a clock:
+``handle(event, now)`` takes a message from a peer, a transaction from a client or a
+fired timer, and returns actions for the shell (the simulator, LocalChain, the
+network runtime): :class:`~timecoin_core.consensus.sansio.Broadcast`,
+:class:`~timecoin_core.consensus.sansio.SetTimer` (keys are namespaced
+``("finality", k)``, ``("bft", k)``, ``("node", name)``), and the notifications
+:class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`.
+
+A proposal's value is a :class:`ProposalValue`: the block plus the finality
+certificates of its transactions. The block itself stores only the certificates'
+digests; the certificates travel with the proposal so every validator checks that
+each transaction really is final before it votes for the block.
+
+Consensus records
+-----------------
+``Block.evidence`` holds typed *consensus records*, each ``kind:u8 | payload``:
+
+==========  ==============================================================
+kind        payload
+==========  ==============================================================
+1           :class:`~timecoin_core.consensus.bft_messages.DoubleVoteEvidence`
+2           :class:`~timecoin_core.consensus.finality_messages.ConflictingVotesEvidence`
+3           :class:`~timecoin_core.consensus.bft_messages.CommitCertificate` of the parent
+==========  ==============================================================
+
+Every block above height 1 carries exactly one kind-3 record, the commit certificate
+of its parent: that is how participation is recorded on chain (the registry
+deactivates voters absent from a whole epoch). Evidence records remove the offender
+from the next epoch's voting set.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Final
+
+from ..block import Block
+from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
+from ..codec import Reader, Writer
+from ..errors import DecodeError, TimecoinError
+from ..keys import PrivateKey
+from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
+from ..network import Network
+from ..transaction import OutPoint, Transaction, TxOut
+from ..validation import MissingInputError, TransactionError, validate_transaction
+from ..verify import SignatureCheck, SyncVerifier, Verifier
+from ..verify.cache import CachingVerifier
+from .bft import BftTimeouts, BlockEngine, CommitReceived, Decide, ProposalReceived, VoteReceived
+from .bft import EvidenceFound as BftEvidenceFound
+from .bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEvidence, Proposal
+from .finality import (
+    CertificateReceived,
+    Checkpointed,
+    EpochChanged,
+    FinalityConfig,
+    FinalityEngine,
+    Finalized,
+    Rejected,
+    TxAdmitted,
+    TxConflicted,
+    VoteBatchReceived,
+    VoteRecorded,
+)
+from .finality import EvidenceFound as FinalityEvidenceFound
+from .finality_messages import (
+    ConflictingVotesEvidence,
+    FinalityCertificate,
+    VoteBatch,
+    verify_certificates,
+)
+from .registry import Registry, block_rewards, epoch_of
+from .sansio import Broadcast, SetTimer, TimerFired
+
+__all__ = [
+    "RECORD_COMMIT",
+    "RECORD_CONFLICTING_VOTES",
+    "RECORD_DOUBLE_VOTE",
+    "BlockCommitted",
+    "ConsensusNode",
+    "ConsensusRecordError",
+    "NodeAction",
+    "NodeConfig",
+    "NodeEvent",
+    "ProposalValue",
+    "SignatureCounts",
+    "TxDropped",
+    "TxFinal",
+    "decode_record",
+    "encode_record",
+]
+
+RECORD_DOUBLE_VOTE: Final = 1
+RECORD_CONFLICTING_VOTES: Final = 2
+RECORD_COMMIT: Final = 3
+
+MAX_PROPOSAL_CERTIFICATES: Final = 100_000
+_CERTIFICATE_MAX: Final = 1 << 20
+
+Evidence = DoubleVoteEvidence | ConflictingVotesEvidence
+
+
+class ConsensusRecordError(BlockError):
+    """A block whose consensus records (evidence, parent commit) are missing or invalid."""
+
+    code = "bad-consensus-record"
+
+
+def encode_record(record: Evidence | CommitCertificate) -> bytes:
+    """The ``kind:u8 | payload`` encoding of a consensus record."""
+    if isinstance(record, DoubleVoteEvidence):
+        kind = RECORD_DOUBLE_VOTE
+    elif isinstance(record, ConflictingVotesEvidence):
+        kind = RECORD_CONFLICTING_VOTES
+    else:
+        kind = RECORD_COMMIT
+    return bytes((kind,)) + record.to_bytes()
+
+
+def decode_record(data: bytes) -> Evidence | CommitCertificate:
+    """Decode a consensus record; :class:`DecodeError` for anything else."""
+    if not data:
+        raise DecodeError("empty consensus record", 0)
+    kind, payload = data[0], data[1:]
+    if kind == RECORD_DOUBLE_VOTE:
+        return DoubleVoteEvidence.from_bytes(payload)
+    if kind == RECORD_CONFLICTING_VOTES:
+        return ConflictingVotesEvidence.from_bytes(payload)
+    if kind == RECORD_COMMIT:
+        return CommitCertificate.from_bytes(payload)
+    raise DecodeError(f"unknown consensus record kind {kind}", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalValue:
+    """What a block proposal carries: the block and its transactions' finality certificates."""
+
+    block: Block
+    certificates: tuple[FinalityCertificate, ...]
+
+    def to_bytes(self) -> bytes:
+        """``block:varbytes | n:varint | certificate:varbytes * n``."""
+        w = Writer().var_bytes(self.block.to_bytes()).varint(len(self.certificates))
+        for certificate in self.certificates:
+            w.var_bytes(certificate.to_bytes())
+        return bytes(w)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, max_block_size: int) -> ProposalValue:
+        """Decode; :class:`DecodeError` for anything that is not a canonical encoding."""
+        r = Reader(data)
+        block = Block.from_bytes(r.var_bytes(max_block_size, "block"), max_size=max_block_size)
+        n = r.varint(MAX_PROPOSAL_CERTIFICATES, "certificate count")
+        certificates = tuple(
+            FinalityCertificate.from_bytes(r.var_bytes(_CERTIFICATE_MAX, "certificate")) for _ in range(n)
+        )
+        r.end()
+        return cls(block, certificates)
+
+
+@dataclass(frozen=True, slots=True)
+class TxFinal:
+    """Transaction ``txid`` is final at this node; ``certificate`` proves it."""
+
+    txid: bytes
+    certificate: FinalityCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class TxDropped:
+    """This node dropped transaction ``txid``; ``reason`` is a short code."""
+
+    txid: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCommitted:
+    """``block`` is committed at this node; ``certificate`` is its commit certificate."""
+
+    block: Block
+    certificate: CommitCertificate
+
+
+NodeEvent = (
+    Transaction
+    | VoteBatch
+    | FinalityCertificate
+    | Proposal
+    | BlockVote
+    | Commit
+    | DoubleVoteEvidence
+    | ConflictingVotesEvidence
+    | TimerFired
+)
+"""What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
+
+NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted
+"""What :meth:`ConsensusNode.handle` returns."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Tunables of a :class:`ConsensusNode`, validated on construction.
+
+    ``timeouts``/``finality`` default from the network (``block_interval``,
+    ``finality_timeout``). ``regossip_interval``: how often pending transactions are
+    re-announced (recovers from lost messages). ``max_orphans``: transactions kept
+    while their parents are unknown. ``max_clock_drift``: how far in the future a
+    proposed block's timestamp may be.
+    """
+
+    timeouts: BftTimeouts | None = None
+    finality: FinalityConfig | None = None
+    regossip_interval: float = 2.0
+    max_orphans: int = 10_000
+    max_evidence: int = 1_000
+    max_clock_drift: float = 60.0
+    pool_max_bytes: int = 100_000_000
+    pool_max_count: int = 500_000
+
+    def __post_init__(self) -> None:
+        if not self.regossip_interval > 0 or not self.max_clock_drift >= 0:
+            raise ValueError("regossip_interval must be positive and max_clock_drift non-negative")
+        if self.max_orphans < 0 or self.max_evidence < 0:
+            raise ValueError("max_orphans and max_evidence must be non-negative")
+
+    def bft_timeouts(self, network: Network) -> BftTimeouts:
+        """The BFT timeouts for ``network`` (explicit ones win)."""
+        if self.timeouts is not None:
+            return self.timeouts
+        interval = network.block_interval
+        return BftTimeouts(
+            propose=max(1.0, interval / 2), prevote=max(0.5, interval / 6),
+            precommit=max(0.5, interval / 6), delta=max(0.5, interval / 6),
+        )
+
+    def finality_config(self, network: Network) -> FinalityConfig:
+        """The finality engine's configuration for ``network``."""
+        if self.finality is not None:
+            return self.finality
+        return FinalityConfig(finality_timeout=network.finality_timeout)
+
+
+@dataclass
+class SignatureCounts:
+    """Signatures this node actually verified (cache hits excluded), by purpose."""
+
+    transactions: int = 0
+    finality_votes: int = 0
+    block_votes: int = 0
+    cache_hits: int = 0
+
+    def total(self) -> int:
+        """All signatures verified."""
+        return self.transactions + self.finality_votes + self.block_votes
+
+
+class _Checker:
+    """Checks signatures through the node's cache and counts what the cache did not answer.
+
+    Callable (the engines' ``check_signatures``) and a
+    :class:`~timecoin_core.verify.Verifier` (for chain and pool validation).
+    """
+
+    def __init__(self, verifier: CachingVerifier, counts: SignatureCounts, purpose: str) -> None:
+        self.verifier = verifier
+        self.backend = verifier.backend
+        self.counts = counts
+        self.purpose = purpose
+
+    def __call__(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        before = self.verifier.misses
+        verdicts = self.verifier.verify_many(checks)
+        spent = self.verifier.misses - before
+        setattr(self.counts, self.purpose, getattr(self.counts, self.purpose) + spent)
+        self.counts.cache_hits += len(checks) - spent
+        return verdicts
+
+    verify_many = __call__
+
+    def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        future: Future[list[bool]] = Future()
+        future.set_result(self(checks))
+        return future
+
+    def close(self) -> None:
+        """The node owns the wrapped verifier; closing a checker does nothing."""
+
+    def __enter__(self) -> _Checker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class ConsensusNode:
+    """A node's ledger and consensus engines behind one sans-IO :meth:`handle`.
+
+    ``key`` is the masternode's operator key (``None``: a node that follows and
+    validates but never votes). ``verifier`` checks signatures (default: a
+    :class:`~timecoin_core.verify.SyncVerifier`); it is wrapped in a
+    :class:`~timecoin_core.verify.cache.CachingVerifier` so a signature is verified
+    once however often the node meets it.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        key: PrivateKey | None = None,
+        *,
+        verifier: Verifier | None = None,
+        config: NodeConfig | None = None,
+    ) -> None:
+        self.network = network
+        self.key = key
+        self.config = config if config is not None else NodeConfig()
+        self.verifier = CachingVerifier(verifier if verifier is not None else SyncVerifier())
+        self.signatures = SignatureCounts()
+        self.chain = ChainState(network, reward_rule=self._check_rewards, block_validator=self._check_records)
+        self.registry = Registry(network, self.chain.genesis.reward_txid)
+        self.pool = TxPool(
+            network,
+            self.chain.utxos.copy(),
+            max_bytes=self.config.pool_max_bytes,
+            max_count=self.config.pool_max_count,
+        )
+        self.certificates: dict[bytes, FinalityCertificate] = {}
+        self.evidence: OrderedDict[bytes, Evidence] = OrderedDict()
+        self.commits: dict[int, CommitCertificate] = {}
+        self._tx_checker = _Checker(self.verifier, self.signatures, "transactions")
+        self._orphans: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._conflicts: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._validated: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._now = 0.0
+        self.finality = FinalityEngine(
+            self.registry.voting_set(0),
+            chain_id=network.chain_id,
+            key=key,
+            check_signatures=_Checker(self.verifier, self.signatures, "finality_votes"),
+            config=self.config.finality_config(network),
+        )
+        self.bft = BlockEngine(
+            network.chain_id,
+            key,
+            self.registry.voting_set_for_height,
+            self._seed_for,
+            _Source(self),
+            _Checker(self.verifier, self.signatures, "block_votes"),
+            self.config.bft_timeouts(network),
+        )
+
+    # -- public surface ------------------------------------------------------------------
+
+    @property
+    def operator(self) -> bytes | None:
+        """This node's operator key, or None for a non-voting node."""
+        return self.key.public_key.data if self.key is not None else None
+
+    def start(self, now: float) -> list[NodeAction]:
+        """Start the node: the first height begins one ``block_interval`` from ``now``."""
+        self._now = now
+        return [
+            SetTimer(("node", "next-height"), now + self.network.block_interval),
+            SetTimer(("node", "regossip"), now + self.config.regossip_interval),
+        ]
+
+    def submit(self, tx: Transaction, now: float) -> list[NodeAction]:
+        """Admit a transaction from a local client, raising if it is not acceptable.
+
+        Raises :class:`~timecoin_core.validation.TransactionError` for an invalid
+        transaction and :class:`~timecoin_core.mempool.PoolError` (for example
+        :class:`~timecoin_core.mempool.DoubleSpendError`) when the pool refuses it.
+        """
+        self._now = now
+        if tx.txid in self.pool or self.chain.transaction(tx.txid) is not None:
+            return []
+        self.pool.add(tx, now, self._tx_checker)
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+
+    def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
+        """Process one event at time ``now`` and return the actions to carry out, in order."""
+        self._now = now
+        if isinstance(event, Transaction):
+            return self._on_transaction(event, now)
+        if isinstance(event, VoteBatch):
+            return self._finality(VoteBatchReceived(event), now)
+        if isinstance(event, FinalityCertificate):
+            return self._finality(CertificateReceived(event), now)
+        if isinstance(event, Proposal):
+            return self._bft(ProposalReceived(event), now)
+        if isinstance(event, BlockVote):
+            return self._bft(VoteReceived(event), now)
+        if isinstance(event, Commit):
+            return self._bft(CommitReceived.of(event), now)
+        if isinstance(event, DoubleVoteEvidence | ConflictingVotesEvidence):
+            return self._on_evidence(event)
+        if isinstance(event, TimerFired):
+            return self._on_timer(event.key, now)
+        raise TypeError(f"unknown event {type(event).__name__}")
+
+    # -- transactions --------------------------------------------------------------------
+
+    def _on_transaction(self, tx: Transaction, now: float) -> list[NodeAction]:
+        txid = tx.txid
+        if (
+            txid in self.pool
+            or txid in self._conflicts
+            or txid in self._orphans
+            or self.chain.transaction(txid) is not None
+        ):
+            return []
+        try:
+            self.pool.add(tx, now, self._tx_checker)
+        except DoubleSpendError:
+            return self._on_conflict(tx, now)
+        except (PendingParentError, MissingInputError):
+            self._keep(self._orphans, tx, self.config.max_orphans)
+            return []
+        except (TransactionError, PoolError) as exc:
+            return [TxDropped(txid, getattr(exc, "code", "invalid"))]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+
+    def _on_conflict(self, tx: Transaction, now: float) -> list[NodeAction]:
+        # A double spend is only worth telling the finality engine (and peers) about
+        # if it is otherwise valid: the engine uses it to refuse votes and build evidence.
+        try:
+            validate_transaction(tx, _LiveCoins(self.pool), self.network, self._tx_checker)
+        except TransactionError as exc:
+            return [TxDropped(tx.txid, exc.code)]
+        self._keep(self._conflicts, tx, self.config.max_orphans)
+        return [Broadcast(tx), *self._finality(TxConflicted.of(tx), now)]
+
+    @staticmethod
+    def _keep(store: OrderedDict[bytes, Transaction], tx: Transaction, limit: int) -> None:
+        store[tx.txid] = tx
+        while len(store) > limit:
+            store.popitem(last=False)
+
+    def _retry_orphans(self, now: float) -> list[NodeAction]:
+        actions: list[NodeAction] = []
+        progress = True
+        while progress and self._orphans:
+            progress = False
+            for txid, tx in list(self._orphans.items()):
+                if all(self.pool.utxos.coin(i.outpoint) is not None for i in tx.inputs):
+                    del self._orphans[txid]
+                    before = len(self.pool)
+                    actions += self._on_transaction(tx, now)
+                    progress = progress or len(self.pool) != before
+        return actions
+
+    # -- finality ------------------------------------------------------------------------
+
+    def _finality(self, event: object, now: float) -> list[NodeAction]:
+        out: list[NodeAction] = []
+        for action in self.finality.handle(event, now):  # type: ignore[arg-type]
+            if isinstance(action, Broadcast):
+                out.append(action)
+            elif isinstance(action, SetTimer):
+                out.append(SetTimer(("finality", action.key), action.at))
+            elif isinstance(action, Finalized):
+                out += self._on_finalized(action.txid, action.certificate, now)
+            elif isinstance(action, Rejected):
+                out += self._on_rejected(action.txid, action.reason.value)
+            elif isinstance(action, FinalityEvidenceFound):
+                out += self._on_evidence(action.evidence)
+            elif isinstance(action, VoteRecorded):
+                pass  # durable vote records are the store's business (issue #5)
+        return out
+
+    def _on_finalized(self, txid: bytes, certificate: FinalityCertificate, now: float) -> list[NodeAction]:
+        if self.chain.transaction(txid) is not None:
+            return []
+        self.certificates[txid] = certificate
+        entry = self.pool.get(txid)
+        if entry is not None:
+            if not entry.final:
+                self.pool.mark_final(txid)
+        else:
+            tx = self._conflicts.pop(txid, None) or self._orphans.pop(txid, None)
+            if tx is not None:
+                try:
+                    self.pool.add(tx, now, self._tx_checker, final=True)
+                except (TransactionError, PoolError):
+                    self._keep(self._orphans, tx, self.config.max_orphans)
+        return [TxFinal(txid, certificate), *self._retry_orphans(now)]
+
+    def _on_rejected(self, txid: bytes, reason: str) -> list[NodeAction]:
+        self._conflicts.pop(txid, None)
+        entry = self.pool.get(txid)
+        if entry is None or entry.final:
+            return []
+        self.pool.reject(txid)
+        return [TxDropped(txid, reason)]
+
+    # -- evidence ------------------------------------------------------------------------
+
+    def _on_evidence(self, evidence: Evidence) -> list[NodeAction]:
+        digest = evidence.digest()
+        if digest in self.evidence or not self._evidence_admissible(evidence):
+            return []
+        self.evidence[digest] = evidence
+        while len(self.evidence) > self.config.max_evidence:
+            self.evidence.popitem(last=False)
+        return [Broadcast(evidence)]
+
+    def _evidence_admissible(self, evidence: Evidence) -> bool:
+        offender = evidence.offender
+        if self.registry.masternode(offender) is None or self.registry.is_banned(offender):
+            return False
+        checker = _Checker(self.verifier, self.signatures, "block_votes")
+        return evidence.verify(self.network.chain_id, checker)
+
+    # -- blocks --------------------------------------------------------------------------
+
+    def _bft(self, event: object, now: float) -> list[NodeAction]:
+        out: list[NodeAction] = []
+        for action in self.bft.handle(event, now):  # type: ignore[arg-type]
+            out += self._bft_action(action, now)
+        return out
+
+    def _bft_action(self, action: object, now: float) -> list[NodeAction]:
+        if isinstance(action, Broadcast):
+            return [action]
+        if isinstance(action, SetTimer):
+            return [SetTimer(("bft", action.key), action.at)]
+        if isinstance(action, Decide):
+            return self._on_decide(action, now)
+        if isinstance(action, BftEvidenceFound):
+            return self._on_evidence(action.evidence)
+        return []
+
+    def _seed_for(self, height: int) -> bytes:
+        parent = self.chain.block_at(height - 1)
+        if parent is None:
+            raise ValueError(f"no block at height {height - 1} yet")
+        return parent.hash
+
+    def _proposer_payload(self, operator: bytes) -> bytes:
+        masternode = self.registry.masternode(operator)
+        if masternode is None:
+            raise ProposerError(f"proposer {operator.hex()} is not a registered masternode")
+        return masternode.owner
+
+    def build_value(self, height: int, round: int) -> tuple[bytes, bytes]:
+        """The block this node proposes at ``height`` (``ValueSource.build``)."""
+        if self.key is None:
+            raise ValueError("a node without a key cannot propose")
+        if height != self.chain.height + 1:
+            raise ValueError(f"cannot build height {height} on a chain at {self.chain.height}")
+        budget = self.network.max_block_size - 100_000
+        txs = _certified_closure(self.pool.block_template(budget), self.certificates)
+        fees = sum(self._fee_of(tx) for tx in txs)
+        rewards = block_rewards(self.network, self.registry.active(), fees, self._proposer_payload(self.key.public_key.data))
+        records = [encode_record(e) for e in self.evidence.values() if not self.registry.is_banned(e.offender)]
+        if height > 1:
+            records.append(encode_record(self.commits[height - 1]))
+        certificates = tuple(self.certificates[tx.txid] for tx in txs)
+        block = self.chain.build_block(
+            self.key,
+            txs,
+            timestamp=max(int(self._now), self.chain.tip.header.timestamp + 1),
+            rewards=list(rewards),
+            certificate_digests=[c.digest() for c in certificates],
+            evidence=records,
+        )
+        value = ProposalValue(block, certificates).to_bytes()
+        self._validated[block.hash] = block.hash
+        return block.hash, value
+
+    def _fee_of(self, tx: Transaction) -> int:
+        entry = self.pool.get(tx.txid)
+        assert entry is not None
+        return entry.fee
+
+    def validate_value(self, height: int, value: bytes) -> bytes | None:
+        """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``)."""
+        try:
+            proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
+        except DecodeError:
+            return None
+        block = proposal.block
+        known = self._validated.get(block.hash, b"")
+        if known != b"":
+            return known
+        verdict = self._check_proposal(height, proposal)
+        self._validated[block.hash] = verdict
+        while len(self._validated) > 64:
+            self._validated.popitem(last=False)
+        return verdict
+
+    def _check_proposal(self, height: int, proposal: ProposalValue) -> bytes | None:
+        block = proposal.block
+        if block.height != height or height != self.chain.height + 1:
+            return None
+        if block.header.timestamp > self._now + self.config.max_clock_drift:
+            return None
+        certificates = proposal.certificates
+        if len(certificates) != len(block.transactions):
+            return None
+        for tx, certificate, digest in zip(
+            block.transactions, certificates, block.certificate_digests, strict=False
+        ):
+            if certificate.txid != tx.txid or certificate.digest() != digest:
+                return None
+        sets = {}
+        for certificate in certificates:
+            try:
+                sets[certificate.epoch] = self.registry.voting_set(certificate.epoch)
+            except TimecoinError:
+                return None
+        checker = _Checker(self.verifier, self.signatures, "finality_votes")
+        if not all(verify_certificates(certificates, sets, self.network.chain_id, checker)):
+            return None
+        try:
+            self.chain.check_block(block, self._tx_checker)
+        except (BlockError, TimecoinError):
+            return None
+        return block.hash
+
+    def _check_rewards(self, block: Block, fees: int) -> None:
+        expected = block_rewards(
+            self.network, self.registry.active(), fees, self._proposer_payload(block.header.proposer)
+        )
+        if block.rewards != expected:
+            raise ConsensusRecordError("reward outputs differ from the reward schedule", block.hash)
+
+    def _check_records(self, block: Block, chain: ChainState, verifier: Verifier) -> None:
+        check_proposer_signature(block, chain, verifier)
+        height = block.height
+        if block.header.proposer not in self.registry.voting_set_for_height(height):
+            raise ProposerError(f"proposer {block.header.proposer.hex()} is not a voter at height {height}")
+        commits = 0
+        offenders: set[bytes] = set()
+        for raw in block.evidence:
+            try:
+                record = decode_record(raw)
+            except DecodeError as exc:
+                raise ConsensusRecordError(f"undecodable consensus record: {exc}", block.hash) from None
+            if isinstance(record, CommitCertificate):
+                commits += 1
+                parent = chain.tip
+                if (
+                    record.height != height - 1
+                    or record.value_id != parent.hash
+                    or not record.verify(
+                        self.registry.voting_set_for_height(height - 1),
+                        self.network.chain_id,
+                        _Checker(self.verifier, self.signatures, "block_votes"),
+                    )
+                ):
+                    raise ConsensusRecordError("parent commit record is invalid", block.hash)
+            else:
+                if record.offender in offenders or not self._evidence_admissible(record):
+                    raise ConsensusRecordError("evidence record is invalid or duplicated", block.hash)
+                offenders.add(record.offender)
+        if commits != (1 if height > 1 else 0):
+            raise ConsensusRecordError("a block must carry exactly its parent's commit", block.hash)
+
+    def _on_decide(self, decide: Decide, now: float) -> list[NodeAction]:
+        proposal = ProposalValue.from_bytes(decide.value, self.network.max_block_size)
+        block = proposal.block
+        self.chain.apply_block(block, self._tx_checker)
+        offenders: list[bytes] = []
+        participants: tuple[bytes, ...] = ()
+        for raw in block.evidence:
+            record = decode_record(raw)
+            if isinstance(record, CommitCertificate):
+                participants = record.voters
+            else:
+                offenders.append(record.offender)
+                self.evidence.pop(record.digest(), None)
+        old_epoch = epoch_of(block.height, self.network.epoch_length)
+        self.registry.apply_block(block.height, block.transactions, offenders, participants)
+        self.commits[block.height] = decide.certificate
+        self.commits.pop(block.height - 64, None)
+        created = [(OutPoint(block.reward_txid, i), out) for i, out in enumerate(block.rewards)]
+        self.pool.remove_confirmed(block.transactions, block.height, created)
+        for tx in block.transactions:
+            self.certificates.pop(tx.txid, None)
+            self._conflicts.pop(tx.txid, None)
+            self._orphans.pop(tx.txid, None)
+        out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
+        out += self._finality(
+            Checkpointed(block.txids, tuple(i.outpoint for tx in block.transactions for i in tx.inputs)), now
+        )
+        new_epoch = epoch_of(block.height + 1, self.network.epoch_length)
+        if new_epoch != old_epoch:
+            out += self._finality(EpochChanged(self.registry.voting_set(new_epoch)), now)
+        out.append(SetTimer(("node", "next-height"), now + self.network.block_interval))
+        out += self._retry_orphans(now)
+        return out
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _on_timer(self, key: Hashable, now: float) -> list[NodeAction]:
+        if not isinstance(key, tuple) or len(key) != 2:
+            raise ValueError(f"unknown timer {key!r}")
+        owner, inner = key
+        if owner == "finality":
+            return self._finality(TimerFired(inner), now)
+        if owner == "bft":
+            return self._bft(TimerFired(inner), now)
+        if inner == "next-height":
+            out: list[NodeAction] = []
+            for action in self.bft.start(self.chain.height + 1, now):
+                out += self._bft_action(action, now)
+            return out
+        if inner == "regossip":
+            out = [SetTimer(("node", "regossip"), now + self.config.regossip_interval)]
+            for txid in self.pool.expire(now):
+                out.append(TxDropped(txid, "expired"))
+            out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
+            return out
+        raise ValueError(f"unknown timer {key!r}")
+
+
+class _Source:
+    """The :class:`~timecoin_core.consensus.bft.ValueSource` of a node."""
+
+    def __init__(self, node: ConsensusNode) -> None:
+        self._node = node
+
+    def build(self, height: int, round: int) -> tuple[bytes, bytes]:
+        return self._node.build_value(height, round)
+
+    def validate(self, height: int, value: bytes) -> bytes | None:
+        return self._node.validate_value(height, value)
+
+
+class _LiveCoins:
+    """Outputs of coins that exist in the pool's set, whoever holds them."""
+
+    def __init__(self, pool: TxPool) -> None:
+        self._utxos = pool.utxos
+
+    def get_output(self, outpoint: OutPoint, /) -> TxOut | None:
+        coin = self._utxos.coin(outpoint)
+        return coin.output if coin is not None else None
+
+
+def _certified_closure(template: list[Transaction], certified: dict[bytes, FinalityCertificate]) -> list[Transaction]:
+    # Only transactions whose certificate this node holds may go in; a child of one
+    # left out must wait for it too. The template lists parents before children.
+    chosen: list[Transaction] = []
+    left_out: set[bytes] = set()
+    for tx in template:
+        if tx.txid not in certified or any(i.outpoint.txid in left_out for i in tx.inputs):
+            left_out.add(tx.txid)
+        else:
+            chosen.append(tx)
+    return chosen

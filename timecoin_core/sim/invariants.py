@@ -1,0 +1,88 @@
+"""The invariants every simulated run must satisfy, checked on the real nodes' state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .world import World
+
+__all__ = ["Violation", "check_liveness", "check_safety"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant in one seed."""
+
+    seed: int
+    invariant: str
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"seed": self.seed, "invariant": self.invariant, "detail": self.detail}
+
+
+def check_safety(world: World) -> list[Violation]:
+    """Safety: must hold at every moment, whatever the faults."""
+    seed, record = world.seed, world.record
+    out: list[Violation] = []
+    # 1. No two conflicting transactions final anywhere (across all honest nodes).
+    spent_by: dict[object, bytes] = {}
+    for i in world.honest:
+        for txid in record.final_at[i]:
+            tx = record.transactions.get(txid)
+            if tx is None:
+                continue
+            for txin in tx.inputs:
+                other = spent_by.setdefault(txin.outpoint, txid)
+                if other != txid:
+                    out.append(Violation(seed, "conflicting-final", f"{txin.outpoint} final in {other.hex()} and {txid.hex()}"))
+    # 2./3. One block per height, and every honest chain a prefix of the longest.
+    by_height: dict[int, bytes] = {}
+    for i in world.honest:
+        for height, block_hash in record.committed[i].items():
+            other_hash = by_height.setdefault(height, block_hash)
+            if other_hash != block_hash:
+                out.append(Violation(seed, "fork", f"two blocks committed at height {height}"))
+    chains = [[world.nodes[i].chain.block_at(h).hash for h in range(world.nodes[i].chain.height + 1)] for i in world.honest]  # type: ignore[union-attr]
+    longest = max(chains, key=len)
+    for chain in chains:
+        if longest[: len(chain)] != chain:
+            out.append(Violation(seed, "not-a-prefix", "an honest chain is not a prefix of another"))
+            break
+    # 4. Money supply equals the reward schedule, and the UTXO set holds exactly it.
+    genesis = sum(o.amount for o in world.network.genesis_outputs)
+    for i in world.honest:
+        chain = world.nodes[i].chain
+        expected = genesis + chain.height * world.network.block_reward
+        held = sum(coin.amount for coin in chain.utxos)
+        if chain.supply() != expected or held != expected:
+            out.append(Violation(seed, "money-supply", f"node {i}: supply {chain.supply()}, held {held}, schedule {expected}"))
+    return out
+
+
+def check_liveness(world: World) -> list[Violation]:
+    """Liveness: after the faults end and the network settles, everything progressed."""
+    seed, record = world.seed, world.record
+    out: list[Violation] = []
+    honest = world.honest
+    heights = [world.nodes[i].chain.height for i in honest]
+    expected_blocks = int(world.config.settle / (2 * world.config.block_interval))
+    if min(heights) < expected_blocks:
+        out.append(Violation(seed, "no-progress", f"honest heights {heights} after settling"))
+    # Every valid transaction that is not part of a double spend is final at every honest node.
+    for txid in record.submitted:
+        if txid in record.conflicting:
+            continue
+        missing = [i for i in honest if txid not in record.final_at[i]]
+        if missing:
+            out.append(Violation(seed, "not-final", f"tx {txid.hex()} not final at nodes {missing}"))
+            break
+    # Every final transaction is eventually in a block (of every honest node).
+    for i in honest:
+        chain = world.nodes[i].chain
+        for txid in record.final_at[i]:
+            if chain.transaction(txid) is None:
+                out.append(Violation(seed, "final-not-in-block", f"tx {txid.hex()} final at node {i} but in no block"))
+                break
+    return out

@@ -1,0 +1,358 @@
+"""A deterministic world: real consensus nodes over a simulated network in virtual time.
+
+Everything random comes from one ``random.Random(seed)``, every event carries a
+sequence number that breaks time ties in insertion order, and nodes are the real
+:class:`~timecoin_core.consensus.node.ConsensusNode` — so a seed number alone replays
+a run exactly, failures included.
+
+Faults (when ``SimConfig.faults``): random message delay (which reorders), loss and
+duplication; one partition that splits the nodes in two halves and heals; one honest
+node that crashes (receives nothing, its timers stop) and restarts with its durable
+state; double-spend floods (a client sends two conflicting transactions to disjoint
+halves of the network); and byzantine masternodes, each with one behaviour:
+
+* ``equivocate``: every block vote it sends has a conflicting twin sent to the other
+  half, and it signs accept votes for every transaction it sees, conflicts included;
+* ``silent``: it sends nothing (a silent leader and a silent voter);
+* ``invalid-proposal``: its proposals carry a block with inflated rewards.
+
+Byzantine weight always stays below one third of the total voting weight.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from ..amount import coins
+from ..block import Block
+from ..builder import TransactionBuilder
+from ..consensus.bft_messages import BlockVote, Proposal
+from ..consensus.finality_messages import VoteBatch
+from ..consensus.node import BlockCommitted, ConsensusNode, NodeAction, NodeConfig, NodeEvent, ProposalValue, TxDropped, TxFinal
+from ..consensus.sansio import Broadcast, SetTimer, TimerFired
+from ..keys import PrivateKey
+from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
+from ..transaction import OutPoint, Transaction, TxOut
+
+__all__ = ["Behaviour", "SimConfig", "World"]
+
+
+class Behaviour(Enum):
+    """What a byzantine masternode does."""
+
+    EQUIVOCATE = "equivocate"
+    SILENT = "silent"
+    INVALID_PROPOSAL = "invalid-proposal"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One simulated scenario; validated on construction.
+
+    ``duration``: virtual seconds during which clients submit transactions (and faults
+    happen); then ``settle`` seconds of a healthy network with no new transactions, at
+    the end of which every liveness invariant must hold.
+    """
+
+    nodes: int = 4
+    byzantine: int = 0
+    duration: float = 30.0
+    settle: float = 40.0
+    tx_rate: float = 2.0
+    faults: bool = True
+    min_delay: float = 0.005
+    max_delay: float = 0.25
+    loss: float = 0.05
+    duplicate: float = 0.03
+    double_spend_share: float = 0.15
+    clients: int = 4
+    block_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
+            raise ValueError("need at least one node and fewer byzantine nodes than nodes")
+        if 3 * self.byzantine >= self.nodes:
+            raise ValueError("byzantine weight must stay below one third (equal weights: 3*b < n)")
+        if self.duration <= 0 or self.settle <= 0 or self.tx_rate < 0:
+            raise ValueError("duration and settle must be positive, tx_rate non-negative")
+        if not 0 <= self.loss < 1 or not 0 <= self.duplicate < 1 or not 0 < self.min_delay <= self.max_delay:
+            raise ValueError("bad delay, loss or duplication parameters")
+        if self.clients < 2:
+            raise ValueError("need at least two clients")
+
+
+@dataclass
+class _Client:
+    key: PrivateKey
+    coins: list[tuple[OutPoint, TxOut]]
+
+
+@dataclass
+class Record:
+    """What the world observed, for the invariant checks and the summary."""
+
+    submitted: dict[bytes, float] = field(default_factory=dict)
+    """txid -> virtual time a client submitted it."""
+    transactions: dict[bytes, Transaction] = field(default_factory=dict)
+    conflicting: set[bytes] = field(default_factory=set)
+    """txids that are one side of a double spend."""
+    final_at: dict[int, dict[bytes, float]] = field(default_factory=dict)
+    """node -> txid -> time it became final there."""
+    committed: dict[int, dict[int, bytes]] = field(default_factory=dict)
+    """node -> height -> block hash."""
+    dropped: dict[int, dict[bytes, str]] = field(default_factory=dict)
+    events: int = 0
+    cpu_seconds: float = 0.0
+
+
+class World:
+    """Nodes, clients, a network and a clock for one seed."""
+
+    T0 = float(DEVNET.genesis_timestamp)
+
+    def __init__(self, seed: int, config: SimConfig) -> None:
+        self.seed = seed
+        self.config = config
+        self.rng = random.Random(seed)
+        self.record = Record()
+        self._queue: list[tuple[float, int, str, Any]] = []
+        self._seq = 0
+        self._timers: dict[tuple[int, Hashable], int] = {}
+        self._offline: set[int] = set()
+        self._partition: tuple[frozenset[int], frozenset[int]] | None = None
+        self.now = self.T0
+        self.keys = [PrivateKey.from_seed(self.rng.randbytes(32)) for _ in range(config.nodes)]
+        owner = PrivateKey.from_seed(self.rng.randbytes(32))
+        client_keys = [PrivateKey.from_seed(self.rng.randbytes(32)) for _ in range(config.clients)]
+        per_client = int(config.tx_rate * config.duration * (1 + config.double_spend_share)) // config.clients + 8
+        outputs = [GenesisOutput(owner.public_key.payload, Tier.BRONZE.collateral) for _ in self.keys]
+        for key in client_keys:
+            outputs += [GenesisOutput(key.public_key.payload, coins("10")) for _ in range(per_client)]
+        masternodes = tuple(GenesisMasternode(k.public_key.data, i) for i, k in enumerate(self.keys))
+        self.network: Network = DEVNET.with_genesis(tuple(outputs), masternodes)
+        self.network = _with_interval(self.network, config.block_interval)
+        node_config = NodeConfig()
+        self.nodes = [ConsensusNode(self.network, key, config=node_config) for key in self.keys]
+        genesis_txid = self.nodes[0].chain.genesis.reward_txid
+        self.clients: list[_Client] = []
+        position = len(self.keys)
+        for key in client_keys:
+            mine = [(OutPoint(genesis_txid, position + k), TxOut(coins("10"), key.public_key.payload)) for k in range(per_client)]
+            position += per_client
+            self.clients.append(_Client(key, mine))
+        order = self.rng.sample(range(config.nodes), config.nodes)
+        self.byzantine: dict[int, Behaviour] = {
+            i: self.rng.choice(list(Behaviour)) for i in order[: config.byzantine]
+        }
+        self.honest = [i for i in range(config.nodes) if i not in self.byzantine]
+        for i in range(config.nodes):
+            self.record.final_at[i] = {}
+            self.record.committed[i] = {}
+            self.record.dropped[i] = {}
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def _push(self, at: float, kind: str, data: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (at, self._seq, kind, data))
+
+    def _schedule(self) -> None:
+        cfg = self.config
+        end = self.T0 + cfg.duration
+        t = self.T0
+        while cfg.tx_rate > 0:
+            t += self.rng.expovariate(cfg.tx_rate)
+            if t >= end:
+                break
+            self._push(t, "client", None)
+        if cfg.faults:
+            start = self.T0 + self.rng.uniform(0.15, 0.4) * cfg.duration
+            heal = start + self.rng.uniform(0.1, 0.3) * cfg.duration
+            members = self.rng.sample(range(cfg.nodes), cfg.nodes)
+            half = cfg.nodes // 2
+            self._push(start, "partition", (frozenset(members[:half]), frozenset(members[half:])))
+            self._push(heal, "heal", None)
+            if self.honest and cfg.nodes > 1:
+                victim = self.rng.choice(self.honest)
+                down = self.T0 + self.rng.uniform(0.5, 0.7) * cfg.duration
+                self._push(down, "crash", victim)
+                self._push(down + self.rng.uniform(1.0, 0.2 * cfg.duration), "restart", victim)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> Record:
+        """Run the scenario to its end and return what was observed."""
+        started = time.process_time()
+        for i, node in enumerate(self.nodes):
+            self._apply(i, node.start(self.now))
+        self._schedule()
+        end = self.T0 + self.config.duration + self.config.settle
+        while self._queue and self._queue[0][0] <= end:
+            at, _, kind, data = heapq.heappop(self._queue)
+            self.now = at
+            self.record.events += 1
+            self._dispatch(kind, data)
+        self.now = end
+        self.record.cpu_seconds = time.process_time() - started
+        return self.record
+
+    def _dispatch(self, kind: str, data: Any) -> None:
+        if kind == "deliver":
+            target, message = data
+            if target not in self._offline:
+                self._handle(target, message)
+        elif kind == "timer":
+            target, key, generation = data
+            if self._timers.get((target, key)) != generation:
+                return
+            if target in self._offline:
+                return  # kept in _timers: re-armed when the node restarts
+            del self._timers[(target, key)]
+            self._handle(target, TimerFired(key))
+        elif kind == "client":
+            self._client_step()
+        elif kind == "partition":
+            self._partition = data
+        elif kind == "heal":
+            self._partition = None
+        elif kind == "crash":
+            self._offline.add(data)
+        elif kind == "restart":
+            self._offline.discard(data)
+            for (target, key), generation in list(self._timers.items()):
+                if target == data:
+                    self._push(self.now, "timer", (target, key, generation))
+
+    def _handle(self, index: int, event: NodeEvent) -> None:
+        node = self.nodes[index]
+        behaviour = self.byzantine.get(index)
+        extra: list[NodeAction] = []
+        if behaviour is Behaviour.EQUIVOCATE and isinstance(event, Transaction):
+            extra.append(
+                Broadcast(VoteBatch.create(self.keys[index], self.network.chain_id, node.finality.epoch, [event.txid]))
+            )
+        self._apply(index, [*node.handle(event, self.now), *extra])
+
+    def _apply(self, index: int, actions: list[NodeAction]) -> None:
+        behaviour = self.byzantine.get(index)
+        for action in actions:
+            if isinstance(action, Broadcast):
+                self._broadcast(index, action, behaviour)
+            elif isinstance(action, SetTimer):
+                generation = self._timers.get((index, action.key), 0) + 1
+                self._timers[(index, action.key)] = generation
+                self._push(max(action.at, self.now), "timer", (index, action.key, generation))
+            elif isinstance(action, TxFinal):
+                self.record.final_at[index].setdefault(action.txid, self.now)
+            elif isinstance(action, TxDropped):
+                self.record.dropped[index][action.txid] = action.reason
+            elif isinstance(action, BlockCommitted):
+                self.record.committed[index][action.block.height] = action.block.hash
+
+    def _broadcast(self, sender: int, action: Broadcast, behaviour: Behaviour | None) -> None:
+        message = action.message
+        if behaviour is Behaviour.SILENT:
+            return
+        others = [j for j in range(self.config.nodes) if j != sender]
+        if behaviour is Behaviour.EQUIVOCATE and isinstance(message, BlockVote):
+            twin = BlockVote.create(
+                self.keys[sender], self.network.chain_id, message.kind, message.height, message.round,
+                self.rng.randbytes(32),
+            )
+            self.rng.shuffle(others)
+            half = len(others) // 2
+            for j in others[:half]:
+                self._send(sender, j, message)
+            for j in others[half:]:
+                self._send(sender, j, twin)
+            return
+        if behaviour is Behaviour.INVALID_PROPOSAL and isinstance(message, Proposal):
+            message = self._corrupt(sender, message)
+        for j in others:
+            self._send(sender, j, message)
+
+    def _corrupt(self, sender: int, proposal: Proposal) -> Proposal:
+        node = self.nodes[sender]
+        value = ProposalValue.from_bytes(proposal.value, self.network.max_block_size)
+        block = value.block
+        inflated = [TxOut(out.amount * 2, out.payload) for out in block.rewards]
+        bad = Block.create(
+            self.network, self.keys[sender], height=block.height, prev_hash=block.header.prev_hash,
+            timestamp=block.header.timestamp, transactions=block.transactions,
+            certificate_digests=block.certificate_digests, rewards=inflated, evidence=block.evidence,
+        )
+        bad_value = ProposalValue(bad, value.certificates).to_bytes()
+        return Proposal.create(
+            self.keys[sender], node.network.chain_id, proposal.height, proposal.round,
+            proposal.pol_round, bad.hash, bad_value,
+        )
+
+    def _send(self, sender: int, target: int, message: object, reliable: bool = False) -> None:
+        cfg = self.config
+        if self._partition is not None and not reliable:
+            a, _ = self._partition
+            if (sender in a) != (target in a):
+                return
+        copies = 1
+        if cfg.faults and not reliable:
+            if self.rng.random() < cfg.loss:
+                return
+            if self.rng.random() < cfg.duplicate:
+                copies = 2
+        for _ in range(copies):
+            delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
+            self._push(self.now + delay, "deliver", (target, message))
+
+    # -- clients -------------------------------------------------------------------------
+
+    def _client_step(self) -> None:
+        cfg = self.config
+        client = self.rng.choice(self.clients)
+        if len(client.coins) < 2:
+            return
+        outpoint, output = client.coins.pop()
+        payee = self.rng.choice([c for c in self.clients if c is not client])
+        amount = self.rng.randint(coins("1"), coins("9"))
+        tx = self._pay(client, outpoint, output, payee, amount)
+        double = cfg.faults and self.rng.random() < cfg.double_spend_share
+        online = [i for i in range(cfg.nodes) if i not in self._offline]
+        if not online:
+            return
+        if double:
+            rival = self._pay(client, outpoint, output, payee, amount - 1)
+            self.record.conflicting.update((tx.txid, rival.txid))
+            self.record.transactions[rival.txid] = rival
+            self.record.submitted[rival.txid] = self.now
+            order = self.rng.sample(range(cfg.nodes), cfg.nodes)
+            half = cfg.nodes // 2
+            for i in order[:half]:
+                self._deliver_from_client(i, tx)
+            for i in order[half:]:
+                self._deliver_from_client(i, rival)
+        else:
+            for i in self.rng.sample(online, min(2, len(online))):
+                self._deliver_from_client(i, tx)
+        self.record.transactions[tx.txid] = tx
+        self.record.submitted[tx.txid] = self.now
+
+    def _deliver_from_client(self, target: int, tx: Transaction) -> None:
+        self._push(self.now + self.config.min_delay, "deliver", (target, tx))
+
+    def _pay(self, client: _Client, outpoint: OutPoint, output: TxOut, payee: _Client, amount: int) -> Transaction:
+        return (
+            TransactionBuilder(self.network)
+            .spend(outpoint, output, client.key)
+            .pay(payee.key.address(self.network), amount)
+            .pay(client.key.address(self.network), output.amount - amount - 10_000)
+            .build()
+        )
+
+
+def _with_interval(network: Network, interval: float) -> Network:
+    return replace(network, block_interval=interval)
