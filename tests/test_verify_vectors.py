@@ -193,7 +193,9 @@ def test_raw_backends_disagree_and_the_policy_is_what_reconciles_them() -> None:
         != sodium(c.public_key, c.message, c.signature)
     ]
     # 169 with cryptography 50 (OpenSSL 3) and PyNaCl 1.6 (libsodium 1.0.20).
-    assert split, "the raw backends agree on every vector: this test no longer shows why the policy exists"
+    assert split, (
+        "the raw backends agree on every vector: this test no longer shows why the policy exists"
+    )
     for c in split:
         assert not admissible(c.public_key, c.signature), (c.source, c.name)
 

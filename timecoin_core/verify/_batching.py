@@ -22,13 +22,15 @@ def plan_chunks(count: int, workers: int, max_chunk: int, min_chunk: int) -> lis
 
     Chunks hold at most ``max_chunk`` items and differ in size by at most one. Their
     number is a multiple of ``workers`` unless that would make chunks smaller than
-    ``min_chunk`` (small batches use fewer, fuller chunks).
+    ``min_chunk`` (small batches use fewer, fuller chunks); ``max_chunk`` wins over
+    ``min_chunk``.
     """
     if count <= 0:
         return []
-    chunks = -(-count // max_chunk)
-    chunks = -(-chunks // workers) * workers
-    chunks = max(1, min(chunks, -(-count // min_chunk)))
+    min_chunk = min(min_chunk, max_chunk)
+    fewest = -(-count // max_chunk)
+    balanced = -(-fewest // workers) * workers
+    chunks = max(fewest, min(balanced, count // min_chunk), 1)
     size, extra = divmod(count, chunks)
     spans = []
     start = 0

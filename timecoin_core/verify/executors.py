@@ -26,8 +26,8 @@ from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
 from ..errors import VerifierError
-from .backends import DEFAULT_BACKEND, VerifyFunction, verify_function
 from ._batching import gather, plan_chunks
+from .backends import DEFAULT_BACKEND, VerifyFunction, verify_function
 from .check import SignatureCheck
 from .errors import VerifierConfigError
 
@@ -281,10 +281,7 @@ class _PoolVerifier(_VerifierBase):
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
-        return (
-            f"<{type(self).__name__} backend={self._backend!r} "
-            f"workers={self._workers}{state}>"
-        )
+        return f"<{type(self).__name__} backend={self._backend!r} workers={self._workers}{state}>"
 
 
 def _verify_span(
@@ -333,6 +330,22 @@ def _process_worker_init(backend: str) -> None:
 def _verify_triples(backend: str, triples: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
     verify = verify_function(backend)
     return [verify(pk, msg, sig) for pk, msg, sig in triples]
+
+
+def _picklable(value: object) -> object:
+    # memoryview does not pickle; other bytes-likes do, and anything else must reach
+    # the worker to raise the same TypeError the other verifiers raise.
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def _triples(checks: Sequence[SignatureCheck], span: range) -> list[tuple[bytes, bytes, bytes]]:
+    triples = []
+    for c in checks[span.start : span.stop]:
+        pk, msg, sig = c.public_key, c.message, c.signature
+        if type(pk) is not bytes or type(msg) is not bytes or type(sig) is not bytes:
+            pk, msg, sig = _picklable(pk), _picklable(msg), _picklable(sig)  # type: ignore[assignment]
+        triples.append((pk, msg, sig))
+    return triples
 
 
 def _default_start_method() -> str:
@@ -400,8 +413,7 @@ class ProcessVerifier(_PoolVerifier):
     def _submit_chunk(
         self, pool: Executor, checks: Sequence[SignatureCheck], span: range
     ) -> Future[list[bool]]:
-        triples = [(c.public_key, c.message, c.signature) for c in checks[span.start : span.stop]]
-        return pool.submit(_verify_triples, self._backend, triples)
+        return pool.submit(_verify_triples, self._backend, _triples(checks, span))
 
 
 def make_verifier(
