@@ -252,10 +252,12 @@ def check_proposer_signature(block: Block, chain: ChainState, verifier: Verifier
 
 @dataclass(frozen=True, slots=True)
 class AppliedBlock:
-    """What :meth:`ChainState.apply_block` did: the block, its fees, the coins it spent.
+    """What :meth:`ChainState.apply_block` did: the block, its fees, what it minted, what it spent.
 
-    ``spent`` holds the ``CONFIRMED`` coins the block's inputs consumed, in input
-    order, so a wallet can see which of its coins left.
+    ``fees`` is the sum of its transactions' fees; ``subsidy`` the new money it
+    created (for genesis: the genesis outputs). ``spent`` holds the ``CONFIRMED``
+    coins the block's inputs consumed, in input order, so a wallet can see which of
+    its coins left; it is also what :meth:`ChainState.revert` restores.
     """
 
     block: Block
