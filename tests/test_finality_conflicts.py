@@ -35,8 +35,8 @@ from timecoin_core.consensus.finality import (
     FinalityEngine,
     FinalityEvent,
     Finalized,
-    RejectReason,
     Rejected,
+    RejectReason,
     TxAdmitted,
     TxConflicted,
     VoteBatchReceived,
@@ -70,7 +70,9 @@ def check_signatures(checks: Sequence[SignatureCheck]) -> list[bool]:
     for check in checks:
         verdict = _verdicts.get(check)
         if verdict is None:
-            verdict = _verdicts[check] = verify_one(check.public_key, check.message, check.signature)
+            verdict = _verdicts[check] = verify_one(
+                check.public_key, check.message, check.signature
+            )
         out.append(verdict)
     return out
 
@@ -84,7 +86,9 @@ def make_tx(outpoints: Sequence[OutPoint], memo: bytes) -> Transaction:
 
 
 def conflicting(a: Transaction, b: Transaction) -> bool:
-    return a.txid != b.txid and bool({i.outpoint for i in a.inputs} & {i.outpoint for i in b.inputs})
+    return a.txid != b.txid and bool(
+        {i.outpoint for i in a.inputs} & {i.outpoint for i in b.inputs}
+    )
 
 
 @dataclass
@@ -129,7 +133,11 @@ class Sim:
         self.vs = VotingSet.of(1, zip(PUB, self.weights, strict=False))
         self.engines = {
             i: FinalityEngine(
-                self.vs, chain_id=CHAIN, key=KEYS[i], check_signatures=check_signatures, config=CONFIG
+                self.vs,
+                chain_id=CHAIN,
+                key=KEYS[i],
+                check_signatures=check_signatures,
+                config=CONFIG,
             )
             for i in self.honest
         }
@@ -322,7 +330,9 @@ class Sim:
         for node, engine in self.engines.items():
             assert engine.stats.conflicting_quorums == 0
             # Honest engines never hold more unknown votes than the cap allows.
-            assert all(len(o) <= CONFIG.max_unknown_votes_per_voter for o in engine._unknown_order.values())
+            assert all(
+                len(o) <= CONFIG.max_unknown_votes_per_voter for o in engine._unknown_order.values()
+            )
             for sides in self.double_spends:
                 if any(t.txid in all_final for t in sides):
                     winner = next(t for t in sides if t.txid in all_final)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -63,7 +64,9 @@ def weights_set(weights: Sequence[int], epoch: int = 1) -> VotingSet:
     return VotingSet.of(epoch, zip(PUB, weights, strict=False))
 
 
-def certificate_from(batches: Sequence[VoteBatch], tx: bytes, epoch: int = 1) -> FinalityCertificate:
+def certificate_from(
+    batches: Sequence[VoteBatch], tx: bytes, epoch: int = 1
+) -> FinalityCertificate:
     entries = sorted((CertificateEntry.from_batch(b, tx) for b in batches), key=lambda e: e.voter)
     return FinalityCertificate(tx, epoch, tuple(entries))
 
@@ -140,7 +143,9 @@ def four() -> tuple[VotingSet, list[VoteBatch], bytes]:
     return vs, batches, target
 
 
-def test_certificate_verifies_in_one_signature_call(four: tuple[VotingSet, list[VoteBatch], bytes]) -> None:
+def test_certificate_verifies_in_one_signature_call(
+    four: tuple[VotingSet, list[VoteBatch], bytes],
+) -> None:
     vs, batches, target = four
     certificate = certificate_from(batches[:3], target)
     counter = Counter()
@@ -184,9 +189,9 @@ def test_certificate_false_cases(four: tuple[VotingSet, list[VoteBatch], bytes])
     assert not replace(good, txid=txid(999)).verify(vs, CHAIN, counter)
     # A bad signature (checked last, after the cheap structural checks).
     bad_sig = bytes([e[1].signature[0] ^ 1]) + e[1].signature[1:]
-    assert not FinalityCertificate(target, 1, (e[0], replace(e[1], signature=bad_sig), e[2])).verify(
-        vs, CHAIN, counter
-    )
+    assert not FinalityCertificate(
+        target, 1, (e[0], replace(e[1], signature=bad_sig), e[2])
+    ).verify(vs, CHAIN, counter)
     # A signature from one batch with another batch's root.
     swapped = replace(e[1], root=e[2].root, proof=e[2].proof)
     assert not FinalityCertificate(target, 1, (e[0], swapped, e[2])).verify(vs, CHAIN, counter)
@@ -200,12 +205,16 @@ def test_quorum_at_the_integer_boundary() -> None:
     batches = [VoteBatch.create(KEYS[v], CHAIN, 1, [target]) for v in range(4)]
     assert not certificate_from([batches[0], batches[2]], target).verify(vs, CHAIN, Counter())  # 6
     assert certificate_from([batches[0], batches[1]], target).verify(vs, CHAIN, Counter())  # 7
-    assert certificate_from([batches[0], batches[2], batches[3]], target).verify(vs, CHAIN, Counter())
+    assert certificate_from([batches[0], batches[2], batches[3]], target).verify(
+        vs, CHAIN, Counter()
+    )
     # total 9: exactly 2/3 (6) is a quorum; 5 is not.
     vs9 = weights_set([3, 3, 2, 1])
     assert certificate_from([batches[0], batches[1]], target).verify(vs9, CHAIN, Counter())  # 6
     assert not certificate_from([batches[0], batches[2]], target).verify(vs9, CHAIN, Counter())  # 5
-    assert certificate_from([batches[1], batches[2], batches[3]], target).verify(vs9, CHAIN, Counter())
+    assert certificate_from([batches[1], batches[2], batches[3]], target).verify(
+        vs9, CHAIN, Counter()
+    )
 
 
 def test_certificates_of_a_block_share_signature_checks() -> None:
@@ -225,7 +234,9 @@ def test_certificate_decoding_rejects_unordered_or_empty() -> None:
     good = certificate_from(batches, txid(1))
     e = good.entries
     with pytest.raises(DecodeError):
-        FinalityCertificate.from_bytes(FinalityCertificate(txid(1), 1, (e[1], e[0], e[2])).to_bytes())
+        FinalityCertificate.from_bytes(
+            FinalityCertificate(txid(1), 1, (e[1], e[0], e[2])).to_bytes()
+        )
     with pytest.raises(DecodeError):
         FinalityCertificate.from_bytes(FinalityCertificate(txid(1), 1, (e[0], e[0])).to_bytes())
     with pytest.raises(DecodeError):
@@ -265,7 +276,7 @@ def test_evidence_verifies_from_its_own_bytes_and_names_the_offender() -> None:
 
 
 def test_evidence_false_cases() -> None:
-    evidence, a, b = equivocation()
+    evidence, a, _b = equivocation()
     counter = Counter()
     # Someone else's key.
     assert not replace(evidence, offender=PUB[4]).verify(CHAIN, counter)
@@ -284,7 +295,9 @@ def test_evidence_false_cases() -> None:
         assert not replace(evidence, first=replace(first, proof=bad)).verify(CHAIN, counter)
     # A signature of another batch.
     other = VoteBatch.create(KEYS[3], CHAIN, 1, [txid(50)])
-    assert not replace(evidence, first=replace(first, signature=other.signature)).verify(CHAIN, counter)
+    assert not replace(evidence, first=replace(first, signature=other.signature)).verify(
+        CHAIN, counter
+    )
 
 
 def test_one_batch_voting_for_both_sides_is_evidence_too() -> None:
@@ -342,14 +355,18 @@ def proofs(draw: st.DrawFn) -> MerkleProof:
     index = draw(st.integers(0, count - 1))
     from timecoin_core.consensus.merkle_proof import proof_length
 
-    siblings = draw(st.lists(hashes32, min_size=proof_length(index, count), max_size=proof_length(index, count)))
+    siblings = draw(
+        st.lists(hashes32, min_size=proof_length(index, count), max_size=proof_length(index, count))
+    )
     return MerkleProof(index, count, siblings)
 
 
 @st.composite
 def certificates(draw: st.DrawFn) -> FinalityCertificate:
     voters = sorted(draw(st.lists(hashes32, min_size=1, max_size=6, unique=True)))
-    entries = tuple(CertificateEntry(v, draw(hashes32), draw(proofs()), draw(signatures)) for v in voters)
+    entries = tuple(
+        CertificateEntry(v, draw(hashes32), draw(proofs()), draw(signatures)) for v in voters
+    )
     return FinalityCertificate(draw(hashes32), draw(epochs), entries)
 
 
@@ -368,7 +385,9 @@ def evidences(draw: st.DrawFn) -> ConflictingVotesEvidence:
     if a.txid == b.txid:
         b = make_tx(*(i.outpoint for i in b.inputs), memo=b.memo + b"!")
     votes = [
-        AcceptVote(draw(epochs), draw(hashes32), draw(proofs()), draw(signatures), transaction_base(t))
+        AcceptVote(
+            draw(epochs), draw(hashes32), draw(proofs()), draw(signatures), transaction_base(t)
+        )
         for t in (a, b)
     ]
     return ConflictingVotesEvidence.of(draw(hashes32), votes[0], votes[1])
@@ -396,11 +415,13 @@ def test_evidence_round_trip(evidence: ConflictingVotesEvidence) -> None:
 
 @given(st.binary(max_size=400))
 def test_random_bytes_only_raise_decode_error(data: bytes) -> None:
-    for decode in (VoteBatch.from_bytes, FinalityCertificate.from_bytes, ConflictingVotesEvidence.from_bytes):
-        try:
+    for decode in (
+        VoteBatch.from_bytes,
+        FinalityCertificate.from_bytes,
+        ConflictingVotesEvidence.from_bytes,
+    ):
+        with contextlib.suppress(DecodeError):
             decode(data)
-        except DecodeError:
-            pass
 
 
 @given(batches(), st.data())
@@ -410,7 +431,5 @@ def test_mutated_encodings_only_raise_decode_error(batch: VoteBatch, data: st.Da
     encoded[position] ^= data.draw(st.integers(1, 255))
     cut = data.draw(st.integers(0, len(encoded)))
     for candidate in (bytes(encoded), bytes(encoded[:cut])):
-        try:
+        with contextlib.suppress(DecodeError):
             VoteBatch.from_bytes(candidate)
-        except DecodeError:
-            pass

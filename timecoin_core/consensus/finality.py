@@ -71,7 +71,6 @@ from .finality_messages import (
     VoteBatch,
     transaction_base,
 )
-from .merkle_proof import MerkleTree
 from .sansio import Broadcast, CheckSignatures, SetTimer, TimerFired
 from .voting import VotingSet, quorum_reached
 
@@ -390,6 +389,7 @@ _UNDECIDED: Final = frozenset({TxState.CONFLICTED, TxState.PENDING, TxState.TIME
 class _Record:
     __slots__ = (
         "certificate",
+        "contested",
         "deadline",
         "evidence_voters",
         "last_reply",
@@ -406,6 +406,7 @@ class _Record:
         self.txid = txid
         self.state = state
         self.outpoints: tuple[OutPoint, ...] | None = None
+        self.contested = False  # another tracked transaction spends one of its outpoints
         self.tx: Transaction | None = None
         # voter -> its first vote for txid in the current epoch, as a certificate entry:
         # root, proof and signature, never the whole batch, so one huge batch cannot
@@ -562,7 +563,11 @@ class FinalityEngine:
         if record.outpoints is None:
             record.outpoints = outpoints
             for outpoint in outpoints:
-                self._spenders.setdefault(outpoint, []).append(txid)
+                spenders = self._spenders.setdefault(outpoint, [])
+                spenders.append(txid)
+                if len(spenders) > 1:
+                    for other in spenders:
+                        self._records[other].contested = True
             if record.state is TxState.FINAL:
                 # Final through a certificate before its outpoints were known.
                 self._settle_conflicts(record, actions)
@@ -613,9 +618,12 @@ class FinalityEngine:
         return None
 
     def _conflicts(self, record: _Record) -> list[_Record]:
+        if not record.contested or record.outpoints is None:
+            return []  # the common case: nothing else spends these outpoints
+        spenders = self._spenders
         seen: dict[bytes, _Record] = {}
-        for outpoint in record.outpoints or ():
-            for txid in self._spenders.get(outpoint, ()):
+        for outpoint in record.outpoints:
+            for txid in spenders[outpoint]:
                 if txid != record.txid and txid not in seen:
                     seen[txid] = self._records[txid]
         return list(seen.values())
@@ -717,18 +725,17 @@ class FinalityEngine:
         """Count an authentic batch's votes. Idempotent, so duplicates recover lost state."""
         voter = batch.voter
         me = self.voter
-        entries = _Entries(batch)
         replies: dict[bytes, FinalityCertificate] = {}
         for index, txid in enumerate(batch.txids):
             record = self._records.get(txid)
             if record is None or record.outpoints is None:
                 if record is None:
-                    self._buffer_unknown(voter, txid, entries, index)
+                    self._buffer_unknown(voter, txid, batch, index)
                 elif record.certificate is not None:
                     self._maybe_reply(record, record.certificate, now, replies)
                 continue
             if voter not in record.votes:
-                self._count(record, voter, entries.entry(index), actions)
+                self._count(record, voter, batch.entry(index), actions)
             elif voter != me:
                 # A resend: the voter has not seen this settled; tell it.
                 if record.state is TxState.FINAL and record.certificate is not None:
@@ -752,7 +759,7 @@ class FinalityEngine:
             record.last_reply = now
             replies[certificate.txid] = certificate
 
-    def _buffer_unknown(self, voter: bytes, txid: bytes, entries: _Entries, index: int) -> None:
+    def _buffer_unknown(self, voter: bytes, txid: bytes, batch: VoteBatch, index: int) -> None:
         waiting = self._unknown.setdefault(txid, {})
         if voter in waiting:
             return
@@ -765,7 +772,7 @@ class FinalityEngine:
                 if not old_waiting:
                     del self._unknown[old]
             self.stats.unknown_votes_evicted += 1
-        waiting[voter] = entries.entry(index)
+        waiting[voter] = batch.entry(index)
         order[txid] = None
         self.stats.unknown_votes_buffered += 1
 
@@ -1000,25 +1007,6 @@ class FinalityEngine:
                 self.stats.records_evicted += 1
         record = self._records[txid] = _Record(txid, TxState.CONFLICTED)
         return record
-
-
-class _Entries:
-    """Certificate entries of one batch, with its Merkle tree built on first need.
-
-    A duplicate batch whose votes are all counted already never pays for the tree.
-    """
-
-    __slots__ = ("_batch", "_tree")
-
-    def __init__(self, batch: VoteBatch) -> None:
-        self._batch = batch
-        self._tree: MerkleTree | None = None
-
-    def entry(self, index: int) -> CertificateEntry:
-        batch = self._batch
-        if self._tree is None:
-            self._tree = MerkleTree(batch.txids)
-        return CertificateEntry(batch.voter, batch.root, self._tree.proof(index), batch.signature)
 
 
 def _accept_vote(epoch: int, entry: CertificateEntry, tx: Transaction) -> AcceptVote:

@@ -124,6 +124,7 @@ class VoteBatch:
     txids: tuple[bytes, ...]
     signature: bytes
     root: bytes = field(init=False, compare=False, repr=False)
+    _tree: MerkleTree = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_hash(self.voter, "voter key")
@@ -136,7 +137,10 @@ class VoteBatch:
             _check_hash(txid, "txid")
         if any(txids[i] >= txids[i + 1] for i in range(len(txids) - 1)):
             raise ValueError("batch txids must be strictly ascending")
-        object.__setattr__(self, "root", MerkleTree(txids).root)
+        # The tree is kept: a receiver cuts a proof from it for every vote it counts.
+        tree = MerkleTree(txids)
+        object.__setattr__(self, "_tree", tree)
+        object.__setattr__(self, "root", tree.root)
 
     @classmethod
     def create(
@@ -164,6 +168,16 @@ class VoteBatch:
         if position < len(self.txids) and self.txids[position] == txid:
             return position
         return None
+
+    def entry(self, index: int) -> CertificateEntry:
+        """The certificate entry proving this batch's vote for ``txids[index]``."""
+        entry = object.__new__(CertificateEntry)
+        # Fields of an already validated batch and its own tree: no re-validation.
+        object.__setattr__(entry, "voter", self.voter)
+        object.__setattr__(entry, "root", self.root)
+        object.__setattr__(entry, "proof", self._tree.proof(index))
+        object.__setattr__(entry, "signature", self.signature)
+        return entry
 
     def to_bytes(self) -> bytes:
         """The canonical encoding."""
@@ -209,15 +223,12 @@ class CertificateEntry:
         _check_signature(self.signature)
 
     @classmethod
-    def from_batch(
-        cls, batch: VoteBatch, txid: bytes, tree: MerkleTree | None = None
-    ) -> CertificateEntry:
-        """The entry proving that ``batch`` votes for ``txid`` (``tree``: the batch's, if cached)."""
+    def from_batch(cls, batch: VoteBatch, txid: bytes) -> CertificateEntry:
+        """The entry proving that ``batch`` votes for ``txid``."""
         index = batch.index_of(txid)
         if index is None:
             raise ValueError("txid is not in the batch")
-        proof = (tree if tree is not None else MerkleTree(batch.txids)).proof(index)
-        return cls(batch.voter, batch.root, proof, batch.signature)
+        return batch.entry(index)
 
     def _write(self, w: Writer) -> None:
         w.raw(self.voter).raw(self.root)
