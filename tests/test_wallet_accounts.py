@@ -226,5 +226,5 @@ def test_an_address_issued_far_beyond_the_window_is_watched_alone() -> None:
     fund(utxos, far.payload, coins("1"), 1)
     assert wallet.balance(utxos).confirmed == coins("1")
     assert wallet.next_address() == wallet.address(0)
-    assert len(wallet.watched_payloads()) == 2 * DEFAULT_GAP_LIMIT + 1
+    assert len(wallet.watched_payloads()) == (1 + DEFAULT_GAP_LIMIT) + DEFAULT_GAP_LIMIT + 1
     assert wallet.path(far) == "m/44'/1440'/0'/0'/2147483647'"
