@@ -433,3 +433,37 @@ def test_mutated_encodings_only_raise_decode_error(batch: VoteBatch, data: st.Da
     for candidate in (bytes(encoded), bytes(encoded[:cut])):
         with contextlib.suppress(DecodeError):
             VoteBatch.from_bytes(candidate)
+
+
+def _real_encodings() -> list[tuple[object, bytes]]:
+    vs_batches = [
+        VoteBatch.create(KEYS[v], CHAIN, 1, [txid(i + v) for i in range(9)]) for v in range(3)
+    ]
+    certificate = certificate_from(vs_batches, txid(4))
+    evidence, _, _ = equivocation()
+    return [
+        (VoteBatch.from_bytes, vs_batches[0].to_bytes()),
+        (FinalityCertificate.from_bytes, certificate.to_bytes()),
+        (ConflictingVotesEvidence.from_bytes, evidence.to_bytes()),
+    ]
+
+
+REAL = _real_encodings()
+
+
+@given(st.sampled_from(range(len(REAL))), st.data())
+def test_mutated_real_encodings_only_raise_decode_error(which: int, data: st.DataObject) -> None:
+    decode, encoded = REAL[which]
+    assert callable(decode)
+    mutated = bytearray(encoded)
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[position] ^= data.draw(st.integers(1, 255))
+    cut = data.draw(st.integers(0, len(encoded)))
+    for candidate in (
+        bytes(mutated),
+        encoded[:cut],
+        encoded + data.draw(st.binary(min_size=1, max_size=4)),
+    ):
+        with contextlib.suppress(DecodeError):
+            decode(candidate)
