@@ -74,7 +74,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import accumulate
 from operator import attrgetter
-from typing import Final
+from typing import Final, NoReturn
 
 from ..amount import COIN, MAX_MONEY
 from ..codec import varint_size
@@ -397,6 +397,11 @@ def select_coins(
     per_input = 0 if subtract_fee else rate.per_kb * INPUT_SIZE
     economic = bisect_left([-a for a in amounts], -(per_input // 1000))
     useful, values = pool[:economic], [1000 * a - per_input for a in amounts[:economic]]
+    # What at most max_inputs coins can hold bounds every algorithm: when even that
+    # falls short, skip straight to the error.
+    reachable = sum(amounts[: min(economic, max_inputs)])
+    if reachable < target:
+        return _insufficient(problem, candidates, pool, amounts, economic, include_unconfirmed, include_locked)
     window = change_window(rate, network)
     attempts: tuple[tuple[SelectionAlgorithm, bool, Callable[[], list[Coin] | None]], ...] = (
         (
@@ -404,7 +409,17 @@ def select_coins(
             False,
             lambda: _branch_and_bound(useful, values, problem, window, max_tries),
         ),
-        (SelectionAlgorithm.SINGLE_RANDOM_DRAW, True, lambda: _single_random_draw(useful, problem, seed)),
+        (
+            SelectionAlgorithm.SINGLE_RANDOM_DRAW,
+            True,
+            # The draw keeps at most max_inputs coins, so it cannot do better than the
+            # largest ones with the smallest fee any change-making transaction pays.
+            lambda: (
+                _single_random_draw(useful, problem, seed)
+                if problem.covers_with_change(1, reachable)
+                else None
+            ),
+        ),
         (SelectionAlgorithm.LARGEST_FIRST, True, lambda: _largest_first(useful, problem)),
     )
     fee_error: FeeExceedsAmountError | None = None
@@ -421,11 +436,23 @@ def select_coins(
             fee_error = exc
     if fee_error is not None:
         raise fee_error
+    return _insufficient(problem, candidates, pool, amounts, economic, include_unconfirmed, include_locked)
 
-    fee = 0 if subtract_fee else problem.fee(max(min(len(useful), max_inputs), 1), False)
+
+def _insufficient(
+    problem: _Problem,
+    candidates: Sequence[Coin],
+    pool: Sequence[Coin],
+    amounts: Sequence[int],
+    economic: int,
+    include_unconfirmed: bool,
+    include_locked: bool,
+) -> NoReturn:
+    max_inputs = problem.max_inputs
+    fee = 0 if problem.subtract else problem.fee(max(min(economic, max_inputs), 1), False)
     locked, unconfirmed = _left_out(candidates, include_unconfirmed, include_locked)
     raise InsufficientFundsError(
-        needed=target + fee,
+        needed=problem.target + fee,
         available=sum(amounts),
         reachable=sum(amounts[:max_inputs]),
         coin_count=len(pool),
