@@ -75,6 +75,7 @@ from .finality import (
     Finalized,
     Rejected,
     TxAdmitted,
+    TxState,
     TxConflicted,
     VoteBatchReceived,
     VoteRecorded,
@@ -344,10 +345,11 @@ class ConsensusNode:
         )
         self.certificates: dict[bytes, FinalityCertificate] = {}
         self.evidence: OrderedDict[bytes, Evidence] = OrderedDict()
+        """Pending evidence not yet in a block, one per offender (keyed by operator key)."""
         self.commits: dict[int, CommitCertificate] = {}
         self._tx_checker = _Checker(self.verifier, self.signatures, "transactions")
         self._orphans: OrderedDict[bytes, Transaction] = OrderedDict()
-        self._conflicts: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
         self._validated: OrderedDict[bytes, bytes | None] = OrderedDict()
         self._now = 0.0
         self.finality = FinalityEngine(
@@ -422,11 +424,15 @@ class ConsensusNode:
         txid = tx.txid
         if (
             txid in self.pool
-            or txid in self._conflicts
+            or txid in self._parked
             or txid in self._orphans
             or self.chain.transaction(txid) is not None
         ):
             return []
+        certificate = self.finality.certificate(txid)
+        if certificate is not None:
+            # Final already (we heard the votes or the certificate before the body).
+            return self._add_final(tx, certificate, now)
         try:
             self.pool.add(tx, now, self._tx_checker)
         except DoubleSpendError:
@@ -445,7 +451,7 @@ class ConsensusNode:
             validate_transaction(tx, _LiveCoins(self.pool), self.network, self._tx_checker)
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
-        self._keep(self._conflicts, tx, self.config.max_orphans)
+        self._keep(self._parked, tx, self.config.max_orphans)
         return [Broadcast(tx), *self._finality(TxConflicted.of(tx), now)]
 
     @staticmethod
@@ -495,29 +501,44 @@ class ConsensusNode:
             if not entry.final:
                 self.pool.mark_final(txid)
         else:
-            tx = self._conflicts.pop(txid, None) or self._orphans.pop(txid, None)
+            tx = self._parked.pop(txid, None) or self._orphans.pop(txid, None)
             if tx is not None:
-                try:
-                    self.pool.add(tx, now, self._tx_checker, final=True)
-                except (TransactionError, PoolError):
-                    self._keep(self._orphans, tx, self.config.max_orphans)
+                self._admit_final(tx, now)
         return [TxFinal(txid, certificate), *self._retry_orphans(now)]
 
+    def _add_final(self, tx: Transaction, certificate: FinalityCertificate, now: float) -> list[NodeAction]:
+        self.certificates[tx.txid] = certificate
+        self._admit_final(tx, now)
+        return [TxFinal(tx.txid, certificate), *self._retry_orphans(now)]
+
+    def _admit_final(self, tx: Transaction, now: float) -> None:
+        try:
+            self.pool.add(tx, now, self._tx_checker, final=True)
+        except (TransactionError, PoolError):
+            # Its parents are not known here yet; retried when they arrive.
+            self._keep(self._orphans, tx, self.config.max_orphans)
+
     def _on_rejected(self, txid: bytes, reason: str) -> list[NodeAction]:
-        self._conflicts.pop(txid, None)
         entry = self.pool.get(txid)
         if entry is None or entry.final:
+            if reason != "timeout":
+                self._parked.pop(txid, None)
             return []
         self.pool.reject(txid)
+        if reason == "timeout":
+            # Locks are released, but a quorum may still form once the network heals:
+            # keep the body so the transaction can enter the pool as final then.
+            self._keep(self._parked, entry.tx, self.config.max_orphans)
         return [TxDropped(txid, reason)]
 
     # -- evidence ------------------------------------------------------------------------
 
     def _on_evidence(self, evidence: Evidence) -> list[NodeAction]:
-        digest = evidence.digest()
-        if digest in self.evidence or not self._evidence_admissible(evidence):
+        # One proof per offender is enough to remove it; more would only fill blocks.
+        offender = evidence.offender
+        if offender in self.evidence or not self._evidence_admissible(evidence):
             return []
-        self.evidence[digest] = evidence
+        self.evidence[offender] = evidence
         while len(self.evidence) > self.config.max_evidence:
             self.evidence.popitem(last=False)
         return [Broadcast(evidence)]
@@ -687,7 +708,7 @@ class ConsensusNode:
                 participants = record.voters
             else:
                 offenders.append(record.offender)
-                self.evidence.pop(record.digest(), None)
+                self.evidence.pop(record.offender, None)
         old_epoch = epoch_of(block.height, self.network.epoch_length)
         self.registry.apply_block(block.height, block.transactions, offenders, participants)
         self.commits[block.height] = decide.certificate
@@ -696,7 +717,7 @@ class ConsensusNode:
         self.pool.remove_confirmed(block.transactions, block.height, created)
         for tx in block.transactions:
             self.certificates.pop(tx.txid, None)
-            self._conflicts.pop(tx.txid, None)
+            self._parked.pop(tx.txid, None)
             self._orphans.pop(tx.txid, None)
         out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
         out += self._finality(
@@ -729,6 +750,12 @@ class ConsensusNode:
             for txid in self.pool.expire(now):
                 out.append(TxDropped(txid, "expired"))
             out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
+            # Transactions that timed out (say, in a partition) get another chance: the
+            # engine resumes voting for them and peers that never saw them get them.
+            for tx in list(self._parked.values())[:256]:
+                if self.finality.state(tx.txid) is TxState.TIMED_OUT and tx.txid not in self.pool:
+                    del self._parked[tx.txid]
+                    out += self._on_transaction(tx, now)
             return out
         raise ValueError(f"unknown timer {key!r}")
 

@@ -55,9 +55,10 @@ class Behaviour(Enum):
 class SimConfig:
     """One simulated scenario; validated on construction.
 
-    ``duration``: virtual seconds during which clients submit transactions (and faults
-    happen); then ``settle`` seconds of a healthy network with no new transactions, at
-    the end of which every liveness invariant must hold.
+    ``duration``: virtual seconds during which clients submit transactions and faults
+    happen; then ``settle`` seconds of a healthy network (messages delayed but never
+    lost, duplicated or partitioned; no new transactions), at the end of which every
+    liveness invariant must hold.
     """
 
     nodes: int = 4
@@ -107,6 +108,8 @@ class Record:
     committed: dict[int, dict[int, bytes]] = field(default_factory=dict)
     """node -> height -> block hash."""
     dropped: dict[int, dict[bytes, str]] = field(default_factory=dict)
+    heights_at_settle: list[int] = field(default_factory=list)
+    """Honest nodes' heights when the network turned healthy."""
     events: int = 0
     cpu_seconds: float = 0.0
 
@@ -126,6 +129,7 @@ class World:
         self._timers: dict[tuple[int, Hashable], int] = {}
         self._offline: set[int] = set()
         self._partition: tuple[frozenset[int], frozenset[int]] | None = None
+        self._heights_at_settle: list[int] = []
         self.now = self.T0
         self.keys = [PrivateKey.from_seed(self.rng.randbytes(32)) for _ in range(config.nodes)]
         owner = PrivateKey.from_seed(self.rng.randbytes(32))
@@ -192,6 +196,7 @@ class World:
         for i, node in enumerate(self.nodes):
             self._apply(i, node.start(self.now))
         self._schedule()
+        self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
         while self._queue and self._queue[0][0] <= end:
             at, _, kind, data = heapq.heappop(self._queue)
@@ -200,6 +205,7 @@ class World:
             self._dispatch(kind, data)
         self.now = end
         self.record.cpu_seconds = time.process_time() - started
+        self.record.heights_at_settle = self._heights_at_settle
         return self.record
 
     def _dispatch(self, kind: str, data: Any) -> None:
@@ -221,6 +227,8 @@ class World:
             self._partition = data
         elif kind == "heal":
             self._partition = None
+        elif kind == "settle":
+            self._heights_at_settle = [self.nodes[i].chain.height for i in self.honest]
         elif kind == "crash":
             self._offline.add(data)
         elif kind == "restart":
@@ -300,7 +308,7 @@ class World:
             if (sender in a) != (target in a):
                 return
         copies = 1
-        if cfg.faults and not reliable:
+        if cfg.faults and not reliable and self.now < self.T0 + cfg.duration:
             if self.rng.random() < cfg.loss:
                 return
             if self.rng.random() < cfg.duplicate:
