@@ -468,3 +468,25 @@ def test_copy_is_independent() -> None:
     assert not pool.get(tx.txid).final and len(pool) == 1  # type: ignore[union-attr]
     assert pool.utxos.coin(COINS[0].outpoint).state is CoinState.LOCKED  # type: ignore[union-attr]
     assert "entries=1" in repr(pool)
+
+
+def test_expiry_heap_is_compacted_and_stays_exact() -> None:
+    # Thousands of entries through the pre-validated path (no signatures needed).
+    count = 3000
+    payload = KEYS[0].public_key.payload
+    utxos = UtxoSet()
+    txs = []
+    for i in range(count):
+        outpoint = OutPoint(i.to_bytes(32, "little"), 0)
+        utxos.add(outpoint, TxOut(FUNDING, payload), 1)
+        txs.append(Transaction([TxIn(outpoint)], [TxOut(FUNDING - MIN_FEE - i, payload)]))
+    pool = TxPool(NET, utxos, expiry=10.0)
+    for i, tx in enumerate(txs):
+        pool._admit_validated(tx, MIN_FEE + i, float(i % 100))
+    for tx in txs[: count - 500]:
+        pool.reject(tx.txid)
+    assert len(pool._expiry_heap) < count  # rebuilt once stale items outnumbered live ones
+    assert pool._expiry_stale == len(pool._expiry_heap) - pool.pending_count
+    due = {tx.txid for i, tx in enumerate(txs[count - 500 :], count - 500) if i % 100 <= 50}
+    assert set(pool.expire(60.0)) == due
+    assert pool.pending_count == 500 - len(due)

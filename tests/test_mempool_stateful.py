@@ -209,6 +209,7 @@ class PoolMachine(RuleBasedStateMachine):
         assert len(entries) <= MAX_COUNT
         assert self.pool.total_bytes == sum(e.size for e in entries) <= MAX_BYTES
         assert self.pool.final_count == sum(e.final for e in entries)
+        assert self.pool._expiry_stale == len(self.pool._expiry_heap) - self.pool.pending_count
 
     @invariant()
     def final_entries_are_never_lost(self) -> None:

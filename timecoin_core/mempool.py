@@ -94,6 +94,7 @@ _TEMPLATE_MAX_MISSES: Final = 1000
 _SEQ_BITS: Final = 40
 _SEQ_MASK: Final = (1 << _SEQ_BITS) - 1
 _HELD_BY_POOL: Final = frozenset((CoinState.LOCKED, CoinState.SPENT_PENDING))
+_NO_PARENTS: Final[frozenset[bytes]] = frozenset()
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -251,6 +252,32 @@ class Removal:
     conflicted: tuple[bytes, ...]
 
 
+_ENTRY_SLOTS = tuple(
+    PoolEntry.__dict__[name].__set__
+    for name in ("tx", "fee", "size", "fee_rate", "added_at", "final", "parents", "sequence")
+)
+
+
+def _new_entry(
+    tx: Transaction,
+    fee: int,
+    size: int,
+    fee_rate: FeeRate,
+    added_at: float,
+    final: bool,
+    parents: frozenset[bytes],
+    sequence: int,
+) -> PoolEntry:
+    # Writes the slots directly: a frozen dataclass's __init__ costs twice as much,
+    # and this runs once per admission.
+    entry: PoolEntry = object.__new__(PoolEntry)
+    for set_slot, value in zip(
+        _ENTRY_SLOTS, (tx, fee, size, fee_rate, added_at, final, parents, sequence), strict=True
+    ):
+        set_slot(entry, value)
+    return entry
+
+
 # -- the pool -------------------------------------------------------------------------
 
 
@@ -297,7 +324,8 @@ class TxPool:
         "_bytes",
         "_children",
         "_entries",
-        "_expiry_index",
+        "_expiry_heap",
+        "_expiry_stale",
         "_final_count",
         "_final_keys",
         "_pending_keys",
@@ -335,7 +363,10 @@ class TxPool:
         self._by_key: dict[int, PoolEntry] = {}
         self._pending_keys = SortedList()
         self._final_keys = SortedList()
-        self._expiry_index = SortedList()  # (added_at, rate key) of pending entries
+        # (added_at, rate key) of pending entries, as a lazy heap: entries that leave or
+        # become final are not searched for, their items are skipped when they surface.
+        self._expiry_heap: list[tuple[float, int]] = []
+        self._expiry_stale = 0
         self._spenders: dict[OutPoint, bytes] = {}
         self._children: dict[bytes, set[bytes]] = {}
         self._bytes = 0
@@ -433,7 +464,8 @@ class TxPool:
             if not isinstance(tx, Transaction):
                 raise TypeError(f"expected Transaction, not {type(tx).__name__}")
             try:
-                self._precheck(tx, final, batch_txids)
+                self._check_inputs(tx, final, batch_txids)
+                self._plan(tx, self._estimate_fee(tx, final), final, dry_run=True)
             except PoolError as exc:
                 outcomes[position] = AddOutcome(tx, None, exc)
                 continue
@@ -465,30 +497,39 @@ class TxPool:
                 outcomes[position] = AddOutcome(tx, None, exc)
                 continue
             outcomes[position] = AddOutcome(tx, entry, None, evicted)
+        self._compact_expiry()
         return [o for o in outcomes if o is not None]
 
-    def _precheck(self, tx: Transaction, final: bool, batch_txids: set[bytes]) -> None:
-        """The cheap refusals, before any signature is verified."""
+    def _check_inputs(
+        self, tx: Transaction, final: bool, batch_txids: set[bytes] | frozenset[bytes]
+    ) -> frozenset[bytes]:
+        """The cheap refusals, before any signature is verified; returns the pool parents."""
         txid = tx.txid
-        if txid in self._entries or txid in batch_txids:
+        entries = self._entries
+        if txid in entries or txid in batch_txids:
             raise DuplicateTransactionError(txid)
-        utxos = self.utxos
+        coin_of = self.utxos.coin
+        parents: set[bytes] | None = None
         for txin in tx.inputs:
             outpoint = txin.outpoint
             parent = outpoint.txid
-            parent_entry = self._entries.get(parent)
-            if (parent_entry is not None and not parent_entry.final) or (
-                parent in batch_txids and not final
-            ):
+            parent_entry = entries.get(parent)
+            if parent_entry is not None:
+                if not parent_entry.final:
+                    raise PendingParentError(txid, parent)
+                if parents is None:
+                    parents = set()
+                parents.add(parent)
+            elif not final and parent in batch_txids:
                 raise PendingParentError(txid, parent)
-            coin = utxos.coin(outpoint)
+            coin = coin_of(outpoint)
             if coin is None or coin.state is CoinState.UNSPENT:
                 continue
             holder = coin.spender
             assert holder is not None
             if not final or coin.state not in _HELD_BY_POOL:
                 raise DoubleSpendError(txid, outpoint, holder)
-        self._plan(tx, self._estimate_fee(tx, final), final, dry_run=True)
+        return _NO_PARENTS if parents is None else frozenset(parents)
 
     def _estimate_fee(self, tx: Transaction, final: bool) -> int | None:
         get = _DisplacingView(self.utxos).get_output if final else self.utxos.get_output
@@ -570,8 +611,8 @@ class TxPool:
         """Admit a validated ``tx``: every check first, then every change."""
         txid = tx.txid
         utxos = self.utxos
-        # Re-check what earlier members of the same batch may have changed.
-        self._precheck(tx, final, set())
+        # Checked again: earlier members of the same batch may have changed things.
+        parents = self._check_inputs(tx, final, _NO_PARENTS)
         if final:
             for index in range(len(tx.outputs)):
                 if OutPoint(txid, index) in utxos:
@@ -582,9 +623,6 @@ class TxPool:
         removed: list[bytes] = []
         for victim in displaced + evicted:
             removed += self._drop_with_descendants(victim)
-        parents = frozenset(
-            txin.outpoint.txid for txin in tx.inputs if txin.outpoint.txid in self._entries
-        )
         if final:
             for txin in tx.inputs:
                 coin = utxos.coin(txin.outpoint)
@@ -606,11 +644,11 @@ class TxPool:
     ) -> PoolEntry:
         txid = tx.txid
         size = tx.size
-        rate = FeeRate.of(fee, size)
+        rate = FeeRate(fee * 1000 // size)
         sequence = self._seq
         self._seq += 1
-        entry = PoolEntry(tx, fee, size, rate, now, final, parents, sequence)
-        key = _rate_key(rate.per_kb, sequence)
+        entry = _new_entry(tx, fee, size, rate, now, final, parents, sequence)
+        key = rate.per_kb << _SEQ_BITS | (_SEQ_MASK - sequence)
         self._entries[txid] = entry
         self._by_key[key] = entry
         if final:
@@ -618,7 +656,7 @@ class TxPool:
             self._final_count += 1
         else:
             self._pending_keys.add(key)
-            self._expiry_index.add((now, key))
+            heapq.heappush(self._expiry_heap, (now, key))
         self._bytes += size
         for txin in tx.inputs:
             self._spenders[txin.outpoint] = txid
@@ -626,13 +664,15 @@ class TxPool:
             self._children.setdefault(parent, set()).add(txid)
         return entry
 
-    def _admit_validated(self, tx: Transaction, fee: int, now: float) -> PoolEntry:
-        """Admit a pending ``tx`` whose validity the caller vouches for (benchmarks only).
+    def _admit_validated(
+        self, tx: Transaction, fee: int, now: float, final: bool = False
+    ) -> PoolEntry:
+        """Admit ``tx`` whose validity the caller vouches for (benchmarks only).
 
         Skips validation (the stateless checks, input lookup, fees and signatures) but
         runs every pool check and every change :meth:`add` runs.
         """
-        return self._admit(tx, fee, _check_now(now), False)[0]
+        return self._admit(tx, fee, _check_now(now), final)[0]
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -676,12 +716,13 @@ class TxPool:
             utxos.add(OutPoint(txid, index), out, None)
         key = _rate_key(entry.fee_rate.per_kb, entry.sequence)
         self._pending_keys.remove(key)
-        self._expiry_index.remove((entry.added_at, key))
+        self._expiry_stale += 1
         self._final_keys.add(key)
         self._final_count += 1
         final_entry = replace(entry, final=True)
         self._entries[txid] = final_entry
         self._by_key[key] = final_entry
+        self._compact_expiry()
         return final_entry
 
     def reject(self, txid: bytes) -> list[bytes]:
@@ -693,21 +734,37 @@ class TxPool:
         entry = self._require(txid)
         if entry.final:
             raise FinalTransactionError(txid, "reject")
-        return self._drop_with_descendants(txid)
+        removed = self._drop_with_descendants(txid)
+        self._compact_expiry()
+        return removed
 
     def expire(self, now: float) -> list[bytes]:
         """Drop pending entries added at least ``expiry`` seconds before ``now``; return their txids."""
         now = _check_now(now)
         cutoff = now - self.expiry
-        doomed = [
-            self._by_key[key].txid
-            for _, key in self._expiry_index.irange(maximum=(cutoff, math.inf))
-        ]
+        heap = self._expiry_heap
+        by_key = self._by_key
         removed: list[bytes] = []
-        for txid in doomed:
-            if txid in self._entries:
-                removed += self._drop_with_descendants(txid)
+        while heap and heap[0][0] <= cutoff:
+            _, key = heapq.heappop(heap)
+            entry = by_key.get(key)
+            if entry is None or entry.final:
+                self._expiry_stale -= 1
+                continue
+            removed += self._drop_with_descendants(entry.txid)
+            self._expiry_stale -= 1  # the item just popped was made stale by the drop
+        self._compact_expiry()
         return removed
+
+    def _compact_expiry(self) -> None:
+        # Rebuilt once stale items outnumber live ones, so the heap stays O(pending)
+        # and the rebuild's O(n) is paid for by the removals that made it stale.
+        heap = self._expiry_heap
+        if self._expiry_stale > 1024 and self._expiry_stale * 2 > len(heap):
+            live = [(e.added_at, k) for k, e in self._by_key.items() if not e.final]
+            heapq.heapify(live)
+            self._expiry_heap = live
+            self._expiry_stale = 0
 
     def remove_confirmed(
         self,
@@ -749,6 +806,7 @@ class TxPool:
                 holder = self._spenders.get(txin.outpoint)
                 if holder is not None and holder not in block_txids:
                     conflicted += self._drop_with_descendants(holder)
+        self._compact_expiry()
         return Removal(tuple(confirmed), tuple(conflicted))
 
     def _apply_block(
@@ -858,7 +916,8 @@ class TxPool:
         clone._by_key = dict(self._by_key)
         clone._pending_keys = SortedList(self._pending_keys)
         clone._final_keys = SortedList(self._final_keys)
-        clone._expiry_index = SortedList(self._expiry_index)
+        clone._expiry_heap = list(self._expiry_heap)
+        clone._expiry_stale = self._expiry_stale
         clone._spenders = dict(self._spenders)
         clone._children = {p: set(c) for p, c in self._children.items()}
         clone._bytes = self._bytes
@@ -902,7 +961,7 @@ class TxPool:
             self._final_count -= 1
         else:
             self._pending_keys.remove(key)
-            self._expiry_index.remove((entry.added_at, key))
+            self._expiry_stale += 1
         self._bytes -= entry.size
         utxos = self.utxos
         for txin in entry.tx.inputs:
@@ -928,6 +987,8 @@ class TxPool:
 
 
 def _check_now(now: float) -> float:
-    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+    if type(now) is not float and (type(now) is not int):
+        raise TypeError("now must be a finite number of seconds")
+    if not math.isfinite(now):
         raise TypeError("now must be a finite number of seconds")
     return float(now)

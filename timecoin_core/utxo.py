@@ -109,9 +109,15 @@ class CoinState(Enum):
     SPENT_FINALIZED = "spent-finalized"
     CONFIRMED = "confirmed"
 
+    # Identity hashing (members are singletons and compare by identity): Enum's own
+    # __hash__ is a Python-level call, and states key the dicts of every transition.
+    __hash__ = object.__hash__
+
 
 class CoinEvent(Enum):
     """What can happen to a coin; each maps to one :class:`UtxoSet` method."""
+
+    __hash__ = object.__hash__
 
     LOCK = "lock"
     """A validated transaction claims the coin locally (:meth:`UtxoSet.lock`)."""
@@ -353,6 +359,39 @@ def _bucket(state: CoinState, height: int | None) -> int | None:
     if state is _S.LOCKED or state is _S.SPENT_PENDING:
         return _PENDING_BUCKET
     return None
+
+
+_SET_OUTPOINT, _SET_OUTPUT, _SET_HEIGHT, _SET_STATE, _SET_SPENDER, _SET_SPENT_HEIGHT = (
+    Coin.__dict__[name].__set__
+    for name in ("outpoint", "output", "height", "state", "spender", "spent_height")
+)
+
+
+def _new_coin(
+    outpoint: OutPoint, output: TxOut, height: int | None, state: CoinState, spender: bytes | None
+) -> Coin:
+    # A frozen dataclass's __init__ goes through object.__setattr__ per field, twice
+    # the cost of writing the slots directly; every lifecycle event makes a new Coin.
+    coin: Coin = object.__new__(Coin)
+    _SET_OUTPOINT(coin, outpoint)
+    _SET_OUTPUT(coin, output)
+    _SET_HEIGHT(coin, height)
+    _SET_STATE(coin, state)
+    _SET_SPENDER(coin, spender)
+    _SET_SPENT_HEIGHT(coin, None)
+    return coin
+
+
+# (state, creation confirmed) -> balance bucket, and the table as plain dicts: both
+# are looked up on every transition.
+_BUCKETS: Final[dict[tuple[CoinState, bool], int | None]] = {
+    (state, confirmed): _bucket(state, 0 if confirmed else None)
+    for state in CoinState
+    for confirmed in (False, True)
+}
+_TABLE: Final[dict[CoinState, dict[CoinEvent, CoinState]]] = {
+    state: dict(row) for state, row in TRANSITIONS.items()
+}
 
 
 def _check_txid(txid: bytes) -> None:
@@ -605,31 +644,34 @@ class UtxoSet:
         self._committed += sign
 
     def _transition(self, outpoint: OutPoint, event: CoinEvent, txid: bytes) -> Coin:
-        _check_txid(txid)
-        coin = self._get(outpoint)
+        # The hot path of every pool admission: checks and lookups are inlined.
+        if type(txid) is not bytes or len(txid) != 32:
+            raise TypeError("txid must be 32 bytes")
+        coin = self._coins.get(outpoint)
+        if coin is None:
+            raise UnknownCoinError(outpoint)
         state = coin.state
         holder = coin.spender
         if holder is not None and holder != txid and state in _HELD_STATES:
             raise CoinHeldError(outpoint, state, event, holder, txid)
-        new_state = next_state(outpoint, state, event)
-        new = Coin(
-            outpoint,
-            coin.output,
-            coin.height,
-            new_state,
-            None if new_state is _S.UNSPENT else txid,
-        )
+        new_state = _TABLE[state].get(event)
+        if new_state is None:
+            raise IllegalTransitionError(outpoint, state, event)
+        output = coin.output
+        height = coin.height
+        new = _new_coin(outpoint, output, height, new_state, None if new_state is _S.UNSPENT else txid)
         self._coins[outpoint] = new
-        payload = coin.output.payload
-        key = _index_key(payload, outpoint)
+        payload = output.payload
+        key = payload + outpoint.txid + _IDX_BE.pack(outpoint.index)
         self._index[state].remove(key)
         self._index[new_state].add(key)
-        old_bucket = _bucket(state, coin.height)
-        new_bucket = _bucket(new_state, coin.height)
+        confirmed = height is not None
+        old_bucket = _BUCKETS[state, confirmed]
+        new_bucket = _BUCKETS[new_state, confirmed]
         if old_bucket != new_bucket:
             slots = self._balances[payload]
             if old_bucket is not None:
-                slots[old_bucket] -= coin.output.amount
+                slots[old_bucket] -= output.amount
             if new_bucket is not None:
-                slots[new_bucket] += coin.output.amount
+                slots[new_bucket] += output.amount
         return new
