@@ -467,3 +467,24 @@ def test_mutated_real_encodings_only_raise_decode_error(which: int, data: st.Dat
     ):
         with contextlib.suppress(DecodeError):
             decode(candidate)
+
+
+def test_size_maxima_are_exact() -> None:
+    from timecoin_core.consensus.finality_messages import (
+        MAX_CERTIFICATE_ENTRIES,
+        MAX_CERTIFICATE_SIZE,
+        MAX_VOTE_BATCH_SIZE,
+    )
+    from timecoin_core.consensus.merkle_proof import proof_length
+
+    txids = tuple(sorted(txid(i) for i in range(MAX_VOTE_BATCH_TXIDS)))
+    assert len(VoteBatch(PUB[0], 2**64 - 1, txids, bytes(64)).to_bytes()) == MAX_VOTE_BATCH_SIZE
+    index = MAX_VOTE_BATCH_TXIDS - 1
+    proof = MerkleProof(
+        index, MAX_VOTE_BATCH_TXIDS, [bytes(32)] * proof_length(index, MAX_VOTE_BATCH_TXIDS)
+    )
+    entries = tuple(
+        CertificateEntry(i.to_bytes(32, "big"), bytes(32), proof, bytes(64))
+        for i in range(MAX_CERTIFICATE_ENTRIES)
+    )
+    assert len(FinalityCertificate(bytes(32), 0, entries).to_bytes()) == MAX_CERTIFICATE_SIZE

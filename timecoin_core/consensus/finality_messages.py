@@ -51,6 +51,9 @@ from .voting import VotingSet, quorum_reached
 __all__ = [
     "ACCEPT_KIND",
     "MAX_CERTIFICATE_ENTRIES",
+    "MAX_CERTIFICATE_SIZE",
+    "MAX_EVIDENCE_SIZE",
+    "MAX_VOTE_BATCH_SIZE",
     "MAX_VOTE_BATCH_TXIDS",
     "AcceptVote",
     "CertificateEntry",
@@ -71,6 +74,21 @@ MAX_VOTE_BATCH_TXIDS: Final = 4096
 
 MAX_CERTIFICATE_ENTRIES: Final = 4096
 """Most voters one certificate may carry."""
+
+# count and index varints (3 bytes each up to 4096) and at most 12 siblings.
+_MAX_PROOF_SIZE: Final = 3 + 3 + 32 * 12
+
+MAX_VOTE_BATCH_SIZE: Final = 32 + 8 + 3 + 32 * MAX_VOTE_BATCH_TXIDS + 64
+"""Largest encoded :class:`VoteBatch` (131,179 bytes): a frame limit for the wire."""
+
+MAX_CERTIFICATE_SIZE: Final = (
+    32 + 8 + 3 + MAX_CERTIFICATE_ENTRIES * (32 + 32 + _MAX_PROOF_SIZE + 64)
+)
+"""Largest encoded :class:`FinalityCertificate` (about 2.1 MB; real ones are a few hundred
+bytes per voter of the quorum)."""
+
+MAX_EVIDENCE_SIZE: Final = 32 + 2 * (8 + 32 + _MAX_PROOF_SIZE + 64 + 5 + MAX_TX_SIZE)
+"""Largest encoded :class:`ConflictingVotesEvidence` (two transaction bases at most)."""
 
 _MAX_U64: Final = 2**64 - 1
 
