@@ -30,16 +30,22 @@ local transaction thereby lost, it reports :class:`Rejected`.
 ``max_batch`` are queued) are signed together as one :class:`VoteBatch`. Each received
 batch signature is verified once, cached by (voter, epoch, root).
 
+*Recovery.* Messages may be lost. A voter resends its own batches (the same signed
+bytes) every ``rebroadcast_interval`` while they hold a pending transaction; a node
+where that transaction is already settled answers a resend with the certificate. A
+node that does not vote has nothing to resend, so its shell must fetch certificates.
+
 Per-transaction states (``TxState``), as a transition table (``_ON_ADMIT``) plus
 the quorum and timeout rules::
 
     event \\ state      (new)     CONFLICTED  PENDING  TIMED_OUT  FINAL  LOST
     TxAdmitted         PENDING   PENDING     PENDING  PENDING    FINAL  LOST (Rejected)
-    TxConflicted       CONFLICTED   --         --        --        --     --
+    TxConflicted       CONFLICTED*  --         --        --        --     --
     quorum/certificate FINAL     FINAL       FINAL    FINAL      --     (violation)
     conflict final     --        LOST        LOST     LOST       --     --
     timeout            --        --          TIMED_OUT --        --     --
 
+(* LOST at once when a conflicting transaction is already final.)
 ``Rejected`` (timeout) is local and revocable: a later quorum still makes the
 transaction final and is reported. ``Finalized`` is reported exactly once per txid.
 
