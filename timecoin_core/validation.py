@@ -13,10 +13,9 @@ from typing import Protocol
 
 from .amount import MAX_MONEY
 from .errors import TimecoinError
-from .fees import FeeRate
 from .keys import address_payload
 from .network import Network
-from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
+from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, _new_outpoint, sighash
 from .verify import SignatureCheck, SyncVerifier, Verifier
 
 __all__ = [
@@ -211,7 +210,7 @@ def _contextual(
             f"outputs {total_out} exceed inputs {total_in}", txid
         )
     fee = total_in - total_out
-    required = FeeRate(network.min_fee_per_kb).fee(tx.size)
+    required = -(-tx.size * network.min_fee_per_kb // 1000)  # FeeRate.fee, without the object
     if fee < required:
         raise FeeTooLowError(
             f"fee {fee} below the minimum {required} for {tx.size} bytes", txid, fee=fee, required=required
@@ -238,7 +237,7 @@ class _Overlay:
             self.spent.add(txin.outpoint)
         txid = tx.txid
         for index, out in enumerate(tx.outputs):
-            self.created[OutPoint(txid, index)] = out
+            self.created[_new_outpoint(txid, index)] = out
 
 
 def validate_transactions(
