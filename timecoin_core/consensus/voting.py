@@ -87,6 +87,12 @@ class VotingSet:
     def __len__(self) -> int:
         return len(self._order)
 
+    def __reduce__(self) -> tuple[type[VotingSet], tuple[int, dict[bytes, int]]]:
+        return (VotingSet, (self.epoch, dict(self.weights)))
+
+    def __deepcopy__(self, memo: dict[int, object]) -> VotingSet:
+        return self  # immutable
+
     def digest(self) -> bytes:
         """A commitment to (epoch, voters, weights): two nodes with equal digests agree."""
         w = Writer().u64(self.epoch).varint(len(self._order))
