@@ -352,3 +352,14 @@ def test_large_pool_is_fast_enough_and_deterministic() -> None:
     pool = [make_coin(n, rng.randrange(10_000, 10**9)) for n in range(5_000)]
     first = select_coins(pool, coins("3.3"), None, DEVNET, seed=1)
     assert first == select_coins(list(reversed(pool)), coins("3.3"), None, DEVNET, seed=1)
+
+
+def test_coins_worth_less_than_their_input_fee_are_never_spent() -> None:
+    cost = FeeRate(DEVNET.min_fee_per_kb).fee(INPUT_SIZE)
+    pool = [make_coin(n, cost) for n in range(50)]
+    with pytest.raises(InsufficientFundsError) as info:
+        select_coins(pool, 1_000, None, DEVNET)
+    assert info.value.uneconomic == info.value.available == 50 * cost
+    assert "worth less than the fee to spend them" in str(info.value)
+    pool.append(make_coin(99, 100_000))
+    assert [c.amount for c in select_coins(pool, 1_000, None, DEVNET).coins] == [100_000]

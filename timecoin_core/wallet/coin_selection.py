@@ -127,8 +127,10 @@ class InsufficientFundsError(CoinSelectionError):
     ``needed`` is the amount plus the fee of a transaction spending the coins that
     came closest (without change; with ``subtract_fee`` it is the amount alone).
     ``available`` is the total of the selectable coins, ``reachable`` what at most
-    ``max_inputs`` of them hold. ``locked`` (``LOCKED`` or ``SPENT_PENDING``) and
-    ``unconfirmed`` (``UNSPENT`` without a height) count coins the flags left out.
+    ``max_inputs`` of them hold, ``uneconomic`` what the selectable coins too small to
+    pay for their own input hold (no algorithm spends those). ``locked``
+    (``LOCKED`` or ``SPENT_PENDING``) and ``unconfirmed`` (``UNSPENT`` without a
+    height) count coins the flags left out.
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class InsufficientFundsError(CoinSelectionError):
         locked: int,
         unconfirmed: int,
         fee: int,
+        uneconomic: int = 0,
     ) -> None:
         need = f"need {_fmt(needed)} TIME"
         need += f" ({_fmt(needed - fee)} + fee {_fmt(fee)})" if fee else " (fee included)"
@@ -152,6 +155,8 @@ class InsufficientFundsError(CoinSelectionError):
         ]
         if reachable < available:
             parts.append(f"at most {max_inputs} inputs hold {_fmt(reachable)} TIME")
+        if uneconomic:
+            parts.append(f"{_fmt(uneconomic)} TIME of it in coins worth less than the fee to spend them")
         if locked:
             parts.append(
                 f"{_fmt(locked)} TIME locked or pending not counted "
@@ -170,6 +175,7 @@ class InsufficientFundsError(CoinSelectionError):
         self.locked = locked
         self.unconfirmed = unconfirmed
         self.fee = fee
+        self.uneconomic = uneconomic
 
 
 class FeeExceedsAmountError(CoinSelectionError):
@@ -460,6 +466,7 @@ def _insufficient(
         locked=locked,
         unconfirmed=unconfirmed,
         fee=fee,
+        uneconomic=sum(amounts[economic:]),
     )
 
 
