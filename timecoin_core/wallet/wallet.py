@@ -334,10 +334,11 @@ class Wallet:
         return max(change.used, change.issued)
 
     def path(self, address: Address | bytes) -> str | None:
-        """The derivation path of a watched address, or None when it is not watched.
+        """The derivation path of a watched or issued address, else None.
 
         Watch-only wallets know no paths and return None.
         """
+        self._extend()
         where = self._by_payload.get(_payload_of(address, self._network))
         if where is None or self._watch_only:
             return None
