@@ -85,6 +85,12 @@ class MerkleProof:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("MerkleProof is immutable")
 
+    def __reduce__(self) -> tuple[type[MerkleProof], tuple[int, int, tuple[bytes, ...]]]:
+        return (MerkleProof, (self.index, self.count, self.siblings))
+
+    def __deepcopy__(self, memo: dict[int, object]) -> MerkleProof:
+        return self  # immutable
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MerkleProof):
             return NotImplemented

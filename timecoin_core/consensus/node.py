@@ -113,7 +113,7 @@ RECORD_CONFLICTING_VOTES: Final = 2
 RECORD_COMMIT: Final = 3
 
 MAX_PROPOSAL_CERTIFICATES: Final = 100_000
-_CERTIFICATE_MAX: Final = 1 << 20
+_CERTIFICATE_MAX: Final = MAX_CERTIFICATE_SIZE
 
 Evidence = DoubleVoteEvidence | ConflictingVotesEvidence
 

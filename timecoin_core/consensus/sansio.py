@@ -24,6 +24,7 @@ __all__ = [
     "SetTimer",
     "SignedMessage",
     "TimerFired",
+    "sign",
     "signing_message",
 ]
 
