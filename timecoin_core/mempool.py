@@ -935,6 +935,9 @@ class TxPool:
 
     def _drop_with_descendants(self, txid: bytes) -> list[bytes]:
         """Remove ``txid`` and everything spending its outputs, children first; release coins."""
+        if txid not in self._children:
+            self._remove(txid, release=True)
+            return [txid]
         order: list[bytes] = []
         stack = [(txid, False)]
         seen: set[bytes] = set()
@@ -954,7 +957,7 @@ class TxPool:
 
     def _remove(self, txid: bytes, release: bool) -> None:
         entry = self._entries.pop(txid)
-        key = _rate_key(entry.fee_rate.per_kb, entry.sequence)
+        key = entry.fee_rate.per_kb << _SEQ_BITS | (_SEQ_MASK - entry.sequence)
         del self._by_key[key]
         if entry.final:
             self._final_keys.remove(key)
@@ -978,8 +981,10 @@ class TxPool:
                 siblings.discard(txid)
                 if not siblings:
                     del self._children[parent]
+        if txid not in self._children:
+            return
         # Children left behind (the parent was confirmed) lose it as a parent.
-        for child in self._children.pop(txid, ()):
+        for child in self._children.pop(txid):
             child_entry = self._entries[child]
             updated = replace(child_entry, parents=child_entry.parents - {txid})
             self._entries[child] = updated
