@@ -75,13 +75,14 @@ from .finality import (
     Finalized,
     Rejected,
     TxAdmitted,
-    TxState,
     TxConflicted,
+    TxState,
     VoteBatchReceived,
     VoteRecorded,
 )
 from .finality import EvidenceFound as FinalityEvidenceFound
 from .finality_messages import (
+    MAX_CERTIFICATE_SIZE,
     ConflictingVotesEvidence,
     FinalityCertificate,
     VoteBatch,
@@ -113,7 +114,6 @@ RECORD_CONFLICTING_VOTES: Final = 2
 RECORD_COMMIT: Final = 3
 
 MAX_PROPOSAL_CERTIFICATES: Final = 100_000
-_CERTIFICATE_MAX: Final = MAX_CERTIFICATE_SIZE
 
 Evidence = DoubleVoteEvidence | ConflictingVotesEvidence
 
@@ -170,7 +170,7 @@ class ProposalValue:
         block = Block.from_bytes(r.var_bytes(max_block_size, "block"), max_size=max_block_size)
         n = r.varint(MAX_PROPOSAL_CERTIFICATES, "certificate count")
         certificates = tuple(
-            FinalityCertificate.from_bytes(r.var_bytes(_CERTIFICATE_MAX, "certificate")) for _ in range(n)
+            FinalityCertificate.from_bytes(r.var_bytes(MAX_CERTIFICATE_SIZE, "certificate")) for _ in range(n)
         )
         r.end()
         return cls(block, certificates)
@@ -350,7 +350,7 @@ class ConsensusNode:
         self._tx_checker = _Checker(self.verifier, self.signatures, "transactions")
         self._orphans: OrderedDict[bytes, Transaction] = OrderedDict()
         self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
-        self._validated: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
         self._now = 0.0
         self.finality = FinalityEngine(
             self.registry.voting_set(0),
@@ -604,7 +604,7 @@ class ConsensusNode:
             evidence=records,
         )
         value = ProposalValue(block, certificates).to_bytes()
-        self._validated[block.hash] = block.hash
+        self._validated[(self.chain.tip.hash, block.hash)] = block.hash
         return block.hash, value
 
     def _fee_of(self, tx: Transaction) -> int:
@@ -613,27 +613,31 @@ class ConsensusNode:
         return entry.fee
 
     def validate_value(self, height: int, value: bytes) -> bytes | None:
-        """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``)."""
+        """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``).
+
+        Verdicts that depend only on the block and the chain it extends are cached per
+        (tip, block); the height and clock checks are not, since they change with time.
+        """
         try:
             proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
         except DecodeError:
             return None
         block = proposal.block
-        known = self._validated.get(block.hash, b"")
-        if known != b"":
-            return known
-        verdict = self._check_proposal(height, proposal)
-        self._validated[block.hash] = verdict
-        while len(self._validated) > 64:
-            self._validated.popitem(last=False)
-        return verdict
-
-    def _check_proposal(self, height: int, proposal: ProposalValue) -> bytes | None:
-        block = proposal.block
         if block.height != height or height != self.chain.height + 1:
             return None
         if block.header.timestamp > self._now + self.config.max_clock_drift:
             return None
+        key = (self.chain.tip.hash, block.hash)
+        if key in self._validated:
+            return self._validated[key]
+        verdict = self._check_proposal(proposal)
+        self._validated[key] = verdict
+        while len(self._validated) > 64:
+            self._validated.popitem(last=False)
+        return verdict
+
+    def _check_proposal(self, proposal: ProposalValue) -> bytes | None:
+        block = proposal.block
         certificates = proposal.certificates
         if len(certificates) != len(block.transactions):
             return None

@@ -44,10 +44,13 @@ def check_safety(world: World) -> list[Violation]:
             other_hash = by_height.setdefault(height, block_hash)
             if other_hash != block_hash:
                 out.append(Violation(seed, "fork", f"two blocks committed at height {height}"))
-    chains = [[world.nodes[i].chain.block_at(h).hash for h in range(world.nodes[i].chain.height + 1)] for i in world.honest]  # type: ignore[union-attr]
-    longest = max(chains, key=len)
-    for chain in chains:
-        if longest[: len(chain)] != chain:
+    hash_lists = [
+        [block.hash for block in (world.nodes[i].chain.block_at(h) for h in range(world.nodes[i].chain.height + 1)) if block]
+        for i in world.honest
+    ]
+    longest = max(hash_lists, key=len)
+    for hashes in hash_lists:
+        if longest[: len(hashes)] != hashes:
             out.append(Violation(seed, "not-a-prefix", "an honest chain is not a prefix of another"))
             break
     # 4. Money supply equals the reward schedule, and the UTXO set holds exactly it.

@@ -34,13 +34,25 @@ from ..block import Block
 from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote, Proposal
 from ..consensus.finality_messages import VoteBatch
-from ..consensus.node import BlockCommitted, ConsensusNode, NodeAction, NodeConfig, NodeEvent, ProposalValue, TxDropped, TxFinal
+from ..consensus.node import (
+    BlockCommitted,
+    ConsensusNode,
+    NodeAction,
+    NodeConfig,
+    NodeEvent,
+    ProposalValue,
+    TxDropped,
+    TxFinal,
+)
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
 
 __all__ = ["Behaviour", "SimConfig", "World"]
+
+_RETRY_AFTER = 5.0
+"""Virtual seconds a client waits for finality before sending its transaction again."""
 
 
 class Behaviour(Enum):
@@ -223,6 +235,8 @@ class World:
             self._handle(target, TimerFired(key))
         elif kind == "client":
             self._client_step()
+        elif kind == "retry":
+            self._retry(data)
         elif kind == "partition":
             self._partition = data
         elif kind == "heal":
@@ -346,8 +360,20 @@ class World:
         else:
             for i in self.rng.sample(online, min(2, len(online))):
                 self._deliver_from_client(i, tx)
+            self._push(self.now + _RETRY_AFTER, "retry", tx)
         self.record.transactions[tx.txid] = tx
         self.record.submitted[tx.txid] = self.now
+
+    def _retry(self, tx: Transaction) -> None:
+        # A client whose transaction went to a node that crashed or is byzantine sends
+        # it again, as a wallet would, until some honest node reports it final.
+        txid = tx.txid
+        if any(txid in self.record.final_at[i] for i in self.honest):
+            return
+        online = [i for i in range(self.config.nodes) if i not in self._offline]
+        for i in self.rng.sample(online, min(2, len(online))):
+            self._deliver_from_client(i, tx)
+        self._push(self.now + _RETRY_AFTER, "retry", tx)
 
     def _deliver_from_client(self, target: int, tx: Transaction) -> None:
         self._push(self.now + self.config.min_delay, "deliver", (target, tx))

@@ -31,7 +31,6 @@ from a faucet coin created in the genesis block.
 from __future__ import annotations
 
 import copy
-import heapq
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -41,7 +40,15 @@ from typing import Any
 
 from ..amount import COIN, coins
 from ..block import Block
-from ..consensus.node import BlockCommitted, ConsensusNode, NodeAction, NodeConfig, TxDropped, TxFinal
+from ..builder import TransactionBuilder
+from ..consensus.node import (
+    BlockCommitted,
+    ConsensusNode,
+    NodeAction,
+    NodeConfig,
+    TxDropped,
+    TxFinal,
+)
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
 from ..errors import TimecoinError
 from ..fees import FeeRate
@@ -51,7 +58,6 @@ from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import Transaction
 from ..utxo import Balance, Coin
 from ..verify import Verifier
-from ..builder import TransactionBuilder
 from ..wallet import Wallet, address_path, derive_key, mnemonic_to_seed
 from .clock import ManualClock
 
@@ -86,8 +92,8 @@ class _State:
 
     nodes: list[ConsensusNode]
     clock: ManualClock
-    timers: list[tuple[float, int, int, Hashable]] = field(default_factory=list)
-    live_timers: dict[tuple[int, Hashable], int] = field(default_factory=dict)
+    timers: dict[tuple[int, Hashable], tuple[float, int]] = field(default_factory=dict)
+    """(node, key) -> (due time, sequence); a later SetTimer with the same key replaces it."""
     queue: deque[tuple[int, Any]] = field(default_factory=deque)
     held: list[tuple[int, NodeAction]] = field(default_factory=list)
     rejected: dict[bytes, str] = field(default_factory=dict)
@@ -334,8 +340,7 @@ class LocalChain:
                 if action.key == _NEXT_HEIGHT:
                     continue  # blocks happen when produce_block() is called
                 state.sequence += 1
-                state.live_timers[(index, action.key)] = state.sequence
-                heapq.heappush(state.timers, (action.at, state.sequence, index, action.key))
+                state.timers[(index, action.key)] = (action.at, state.sequence)
             elif isinstance(action, TxDropped):
                 state.rejected[action.txid] = action.reason
             elif isinstance(action, TxFinal | BlockCommitted):
@@ -374,18 +379,17 @@ class LocalChain:
         raise LocalChainError("the local network did not settle (a consensus loop?)")
 
     def _next_timer(self, only: Callable[[Hashable], bool] | None) -> tuple[float, int, int, Hashable] | None:
-        state = self._state
-        candidates = [t for t in state.timers if state.live_timers.get((t[2], t[3])) == t[1]]
-        if only is not None:
-            candidates = [t for t in candidates if only(t[3])]
+        candidates = [
+            (at, sequence, index, key)
+            for (index, key), (at, sequence) in self._state.timers.items()
+            if only is None or only(key)
+        ]
         return min(candidates) if candidates else None
 
     def _fire(self, timer: tuple[float, int, int, Hashable]) -> None:
         state = self._state
-        at, sequence, index, key = timer
-        state.timers.remove(timer)
-        heapq.heapify(state.timers)
-        del state.live_timers[(index, key)]
+        at, _, index, key = timer
+        del state.timers[(index, key)]
         now = state.clock.set(max(at, state.clock.now()))
         self._apply(index, state.nodes[index].handle(TimerFired(key), now))
 
