@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .invariants import Violation, check_liveness, check_safety
-from .runner import SeedResult, Summary, run_seed, run_seeds
+from .runner import SeedResult, Summary, SummaryReport, run_seed, run_seeds
 from .world import Behaviour, SimConfig, World
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "SeedResult",
     "SimConfig",
     "Summary",
+    "SummaryReport",
     "Violation",
     "World",
     "check_liveness",

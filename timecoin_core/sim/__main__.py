@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(
-            f"seeds {report['seeds_run']}: {len(report['safety_violations'])} safety violations, "  # type: ignore[arg-type]
-            f"{len(report['liveness_failures'])} liveness failures, "  # type: ignore[arg-type]
+            f"seeds {report['seeds_run']}: {len(report['safety_violations'])} safety violations, "
+            f"{len(report['liveness_failures'])} liveness failures, "
             f"{report['finalized_txs']} final txs, {report['committed_blocks']} blocks, "
             f"finality ms {report['finality_ms']}"
         )

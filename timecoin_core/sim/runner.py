@@ -6,11 +6,26 @@ import statistics
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from .invariants import Violation, check_liveness, check_safety
 from .world import SimConfig, World
 
-__all__ = ["SeedResult", "Summary", "run_seed", "run_seeds"]
+__all__ = ["SeedResult", "Summary", "SummaryReport", "run_seed", "run_seeds"]
+
+
+class SummaryReport(TypedDict):
+    """The JSON summary of a run of seeds (``python -m timecoin_core.sim --json``)."""
+
+    seeds_run: int
+    config: dict[str, object]
+    safety_violations: list[dict[str, object]]
+    liveness_failures: list[dict[str, object]]
+    finalized_txs: int
+    committed_blocks: int
+    finality_ms: dict[str, float]
+    cpu_seconds: float
+    signatures: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class Summary:
     config: SimConfig
     results: list[SeedResult] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> SummaryReport:
         """JSON-ready summary."""
         latencies = sorted(ms for r in self.results for ms in r.finality_ms)
 
