@@ -1,0 +1,3 @@
+"""Shared pytest configuration: pytester runs the plugin's own example tests."""
+
+pytest_plugins = ("pytester",)
