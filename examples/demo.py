@@ -105,7 +105,8 @@ def tour_local_chain(transfers: int, blocks: int) -> None:
             sent += 1
         chain.produce_block()
     cpu = time.process_time() - cpu_start
-    confirmed = sum(len(chain.block(h).transactions) for h in range(1, chain.height + 1))  # type: ignore[union-attr]
+    chain_state = chain.node.chain
+    confirmed = sum(len(b.transactions) for h in range(1, chain.height + 1) if (b := chain_state.block_at(h)))
     latencies.sort()
     signatures = chain.node.signatures
     print(f"final transactions   {sent}")
