@@ -93,6 +93,10 @@ class Network:
     voting_weights: dict[Tier, int] = field(default_factory=lambda: _weights(0))
     epoch_length: int = 144
     finality_timeout: float = 30.0
+    """Seconds a transaction may wait for a finality quorum before its locks are released."""
+    vote_batch_window: float = 0.25
+    """Seconds a masternode collects admitted transactions before signing one vote batch
+    for all of them: longer windows mean fewer signatures per transaction, later finality."""
 
     def __post_init__(self) -> None:
         if len(self.magic) != 4:
@@ -105,6 +109,8 @@ class Network:
             raise NetworkError("block_interval must be positive")
         if self.min_fee_per_kb < 0 or self.dust_limit < 0:
             raise NetworkError("fees and dust limit must be non-negative")
+        if not 0 < self.vote_batch_window < self.finality_timeout:
+            raise NetworkError("vote_batch_window must be positive and below finality_timeout")
         if self.epoch_length < 1:
             raise NetworkError("epoch_length must be at least 1")
         for mn in self.genesis_masternodes:

@@ -257,7 +257,7 @@ class NodeConfig:
         """The finality engine's configuration for ``network``."""
         if self.finality is not None:
             return self.finality
-        return FinalityConfig(finality_timeout=network.finality_timeout)
+        return FinalityConfig(finality_timeout=network.finality_timeout, batch_window=network.vote_batch_window)
 
 
 @dataclass

@@ -10,7 +10,7 @@ not on mainnet.
 
 * **Finality.** With ``auto_finality=True`` (the default) every transaction sent is
   voted on at once and is final when :meth:`LocalWallet.send` returns; the clock moves
-  forward by the vote batching window (a few milliseconds of virtual time). With
+  forward by the network's vote batching window (``vote_batch_window``, 0.25 s of virtual time on devnet). With
   ``auto_finality=False`` a sent transaction stays pending at the node that received
   it until :meth:`LocalChain.finalize`.
 * **Blocks** happen only when asked: :meth:`LocalChain.produce_block` runs one full
