@@ -309,8 +309,10 @@ _DISPLACEABLE: Final = frozenset((CoinState.UNSPENT, CoinState.LOCKED, CoinState
 class TxPool:
     """Validated transactions awaiting finality (pending) or a block (final).
 
-    ``utxos`` is shared with the rest of the node: the pool claims, finalizes and
-    releases coins in it. ``max_bytes`` bounds the summed encoded size of the entries,
+    ``utxos`` is the pool's view of the coins, normally a copy of the chain's
+    confirmed set (``chain.utxos.copy()``) that :meth:`remove_confirmed` keeps in step
+    with committed blocks; the pool claims, finalizes and releases coins in it, and
+    its outputs of final transactions live there too. ``max_bytes`` bounds the summed encoded size of the entries,
     ``max_count`` their number, and ``expiry`` is how many seconds a pending entry may
     wait for finality before :meth:`expire` drops it. Time is always an argument
     (``now``, in seconds on any monotonic scale the caller chooses).
