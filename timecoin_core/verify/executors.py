@@ -265,6 +265,9 @@ class _PoolVerifier(_VerifierBase):
                     parts = self._submit_all(self._pool, checks, spans)
                 except BrokenExecutor as exc:
                     raise VerifierError(f"the verifier's worker pool is broken: {exc}") from exc
+            except RuntimeError as exc:
+                # The executor refuses new work once the interpreter is shutting down.
+                raise VerifierError(f"the verifier's worker pool refused work: {exc}") from exc
         return gather(parts, cancel=self._CANCELS_PARTS)
 
     def close(self) -> None:
