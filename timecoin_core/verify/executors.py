@@ -16,7 +16,6 @@ starts a fresh pool.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -351,11 +350,17 @@ def _triples(checks: Sequence[SignatureCheck], span: range) -> list[tuple[bytes,
     return triples
 
 
+def _start_methods() -> list[str]:
+    # Imported here: verify_one's callers should not pay for multiprocessing.
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
 def _default_start_method() -> str:
     # fork is unsafe in a process that already runs threads (an event loop's executor,
     # a ThreadVerifier); forkserver forks from a clean single-threaded server instead.
-    methods = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else "spawn"
+    return "forkserver" if "forkserver" in _start_methods() else "spawn"
 
 
 class ProcessVerifier(_PoolVerifier):
@@ -385,10 +390,9 @@ class ProcessVerifier(_PoolVerifier):
         start_method: str | None = None,
     ) -> None:
         method = _default_start_method() if start_method is None else start_method
-        if method not in multiprocessing.get_all_start_methods():
+        if method not in _start_methods():
             raise VerifierConfigError(
-                f"unknown start method {method!r}; "
-                f"here: {', '.join(multiprocessing.get_all_start_methods())}"
+                f"unknown start method {method!r}; here: {', '.join(_start_methods())}"
             )
         self._start_method = method
         super().__init__(workers, backend, chunk_size)
@@ -399,6 +403,7 @@ class ProcessVerifier(_PoolVerifier):
         return self._start_method
 
     def _new_pool(self) -> Executor:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(
