@@ -59,3 +59,16 @@ def test_core_never_imports_anyio_or_the_network_layer() -> None:
         source = inspect.getsource(sys.modules[name])
         for forbidden in ("import anyio", "from anyio", "import timecoin_net", "from timecoin_net"):
             assert forbidden not in source, f"{name} must not {forbidden!r}"
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["timecoin_core.consensus", "timecoin_core.wallet", "timecoin_core.testing", "timecoin_core.sim", "timecoin_core.verify"],
+)
+def test_subpackage_exports_exist_and_are_documented(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__doc__
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__doc__, f"{package}.{name} has no docstring"

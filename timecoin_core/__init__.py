@@ -1,8 +1,11 @@
 """Timecoin core: the pure domain of the Timecoin SDK.
 
 Amounts, the canonical codec, tagged hashing, Ed25519 keys and addresses, network
-parameters, transactions, validation and signature verification. No event loop, no
-sockets, no wall clock: time is always an argument.
+parameters, transactions, validation and signature verification, the UTXO set, the
+transaction pool, blocks and chain state. Subpackages: ``wallet`` (HD wallet and coin
+selection), ``consensus`` (registry, finality, BFT, the consensus node), ``sim`` (the
+deterministic simulator) and ``testing`` (LocalChain and the pytest plugin). No event
+loop, no sockets, no wall clock: time is always an argument.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from .amount import (
     coins,
     format_amount,
 )
+from .block import Block, BlockHeader, genesis_block, reward_txid
 from .builder import BuilderError, TransactionBuilder
+from .chain import AppliedBlock, BlockError, BlockTransactionError, ChainSnapshot, ChainState
 from .codec import Reader, Writer
 from .errors import (
     AddressError,
@@ -30,8 +35,32 @@ from .errors import (
 from .fees import FeeRate
 from .hashing import Tag, tagged_hash
 from .keys import Address, PrivateKey, PublicKey, address_payload
+from .mempool import (
+    AddOutcome,
+    DoubleSpendError,
+    DuplicateTransactionError,
+    FinalTransactionError,
+    PendingParentError,
+    PoolEntry,
+    PoolError,
+    PoolFullError,
+    Removal,
+    TxPool,
+    UnknownTransactionError,
+)
+from .merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 from .network import DEVNET, MAINNET, NETWORKS, TESTNET, GenesisOutput, Network, NetworkError, Tier
 from .transaction import OutPoint, Transaction, TxIn, TxOut
+from .utxo import (
+    Balance,
+    Coin,
+    CoinHeldError,
+    CoinPage,
+    CoinState,
+    IllegalTransitionError,
+    UtxoError,
+    UtxoSet,
+)
 from .validation import (
     BadSignatureError,
     DuplicateInputError,
@@ -71,18 +100,36 @@ __all__ = [
     "MAX_MONEY",
     "NETWORKS",
     "TESTNET",
+    "AddOutcome",
     "Address",
     "AddressError",
     "AmountError",
+    "AppliedBlock",
     "BadSignatureError",
+    "Balance",
+    "Block",
+    "BlockError",
+    "BlockHeader",
+    "BlockTransactionError",
     "BuilderError",
+    "ChainSnapshot",
+    "ChainState",
+    "Coin",
+    "CoinHeldError",
+    "CoinPage",
+    "CoinState",
     "DecodeError",
+    "DoubleSpendError",
     "DuplicateInputError",
+    "DuplicateTransactionError",
     "FeeRate",
     "FeeTooLowError",
+    "FinalTransactionError",
     "GenesisOutput",
+    "IllegalTransitionError",
     "InputsBelowOutputsError",
     "InvalidKeyError",
+    "MerkleProof",
     "MissingInputError",
     "Network",
     "NetworkError",
@@ -91,10 +138,15 @@ __all__ = [
     "OutPoint",
     "OutputSumError",
     "OutputView",
+    "PendingParentError",
+    "PoolEntry",
+    "PoolError",
+    "PoolFullError",
     "PrivateKey",
     "ProcessVerifier",
     "PublicKey",
     "Reader",
+    "Removal",
     "SignatureCheck",
     "SyncVerifier",
     "Tag",
@@ -106,8 +158,12 @@ __all__ = [
     "TransactionError",
     "TxIn",
     "TxOut",
+    "TxPool",
     "TxTooLargeError",
     "TxVerdict",
+    "UnknownTransactionError",
+    "UtxoError",
+    "UtxoSet",
     "Verifier",
     "VerifierError",
     "Writer",
@@ -123,9 +179,14 @@ __all__ = [
     "checked_sum",
     "coins",
     "format_amount",
+    "genesis_block",
     "make_verifier",
+    "merkle_proof",
+    "merkle_root",
+    "reward_txid",
     "tagged_hash",
     "validate_transaction",
     "validate_transactions",
+    "verify_merkle_proof",
     "verify_one",
 ]

@@ -1,1 +1,110 @@
-"""Consensus: masternode registry, instant-finality voting and BFT block commits (sans-IO)."""
+"""Consensus: masternode registry, instant-finality voting and BFT block commits (sans-IO).
+
+* :mod:`~timecoin_core.consensus.registry` — masternodes from committed blocks, epoch
+  voting sets, the reward function;
+* :mod:`~timecoin_core.consensus.finality` — the instant-finality engine (vote batches,
+  :class:`FinalityCertificate`);
+* :mod:`~timecoin_core.consensus.bft` — the Tendermint-style block-commit engine
+  (:class:`CommitCertificate`);
+* :mod:`~timecoin_core.consensus.node` — :class:`ConsensusNode`, one node's ledger and
+  both engines behind one ``handle(event, now) -> actions``.
+
+Engine-specific events and actions live in their modules (``finality``, ``bft``).
+"""
+
+from __future__ import annotations
+
+from .bft import BftTimeouts, BlockEngine, ValueSource, select_proposer
+from .bft_messages import (
+    BlockVote,
+    Commit,
+    CommitCertificate,
+    DoubleVoteEvidence,
+    Proposal,
+    VoteKind,
+)
+from .finality import (
+    FinalityConfig,
+    FinalityEngine,
+    FinalityError,
+    FinalityStats,
+    RejectReason,
+    TxState,
+)
+from .finality_messages import (
+    AcceptVote,
+    CertificateEntry,
+    ConflictingVotesEvidence,
+    FinalityCertificate,
+    VoteBatch,
+    verify_certificates,
+)
+from .node import (
+    BlockCommitted,
+    ConsensusNode,
+    ConsensusRecordError,
+    NodeAction,
+    NodeConfig,
+    NodeEvent,
+    ProposalValue,
+    SignatureCounts,
+    TxDropped,
+    TxFinal,
+)
+from .registry import (
+    Masternode,
+    Registry,
+    RegistryError,
+    block_rewards,
+    epoch_of,
+    registration_memo,
+)
+from .sansio import Broadcast, SetTimer, TimerFired
+from .voting import NotAVoterError, VotingSet, quorum_reached
+
+__all__ = [
+    "AcceptVote",
+    "BftTimeouts",
+    "BlockCommitted",
+    "BlockEngine",
+    "BlockVote",
+    "Broadcast",
+    "CertificateEntry",
+    "Commit",
+    "CommitCertificate",
+    "ConflictingVotesEvidence",
+    "ConsensusNode",
+    "ConsensusRecordError",
+    "DoubleVoteEvidence",
+    "FinalityCertificate",
+    "FinalityConfig",
+    "FinalityEngine",
+    "FinalityError",
+    "FinalityStats",
+    "Masternode",
+    "NodeAction",
+    "NodeConfig",
+    "NodeEvent",
+    "NotAVoterError",
+    "Proposal",
+    "ProposalValue",
+    "Registry",
+    "RegistryError",
+    "RejectReason",
+    "SetTimer",
+    "SignatureCounts",
+    "TimerFired",
+    "TxDropped",
+    "TxFinal",
+    "TxState",
+    "ValueSource",
+    "VoteBatch",
+    "VoteKind",
+    "VotingSet",
+    "block_rewards",
+    "epoch_of",
+    "quorum_reached",
+    "registration_memo",
+    "select_proposer",
+    "verify_certificates",
+]
