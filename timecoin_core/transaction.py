@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from .amount import MAX_MONEY, check_amount
 from .codec import encode_varint
@@ -52,22 +52,33 @@ _U32 = struct.Struct("<I")
 _SIGHASH = struct.Struct("<I32sIQ20s")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class OutPoint:
-    """A reference to output ``index`` of transaction ``txid``. Orders by (txid, index)."""
-
+class _OutPointFields(NamedTuple):
     txid: bytes
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as the field must be named
 
-    def __post_init__(self) -> None:
-        if type(self.txid) is not bytes or len(self.txid) != 32:
+
+class OutPoint(_OutPointFields):
+    """A reference to output ``index`` of transaction ``txid``. Orders by (txid, index).
+
+    A frozen value: an immutable pair, validated when constructed.
+    """
+
+    # A tuple underneath (not a dataclass) because outpoints key every UTXO and pool
+    # dict: tuple hashing, equality and ordering run in C, where a dataclass's
+    # generated __hash__/__eq__ are Python calls, several per admitted transaction.
+    # Ordering by (txid, index) is exactly tuple ordering.
+    __slots__ = ()
+
+    def __new__(cls, txid: bytes, index: int) -> OutPoint:
+        if type(txid) is not bytes or len(txid) != 32:
             raise ValueError("OutPoint.txid must be 32 bytes")
-        if type(self.index) is not int or not 0 <= self.index <= 0xFFFFFFFF:
+        if type(index) is not int or not 0 <= index <= 0xFFFFFFFF:
             raise ValueError("OutPoint.index must be a u32")
+        return _tuple_new(cls, (txid, index))
 
     def to_bytes(self) -> bytes:
         """The 36-byte encoding: txid | index:u32."""
-        return _OUTPOINT.pack(self.txid, self.index)
+        return _OUTPOINT.pack(self[0], self[1])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> OutPoint:
@@ -78,7 +89,18 @@ class OutPoint:
         return cls(txid, index)
 
     def __str__(self) -> str:
-        return f"{self.txid.hex()}:{self.index}"
+        return f"{self[0].hex()}:{self[1]}"
+
+    # Immutable all the way down (bytes and int): a copy is the value itself, which
+    # keeps deep copies of pools and chains (LocalChain snapshots) cheap.
+    def __copy__(self) -> OutPoint:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> OutPoint:
+        return self
+
+
+_tuple_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +155,8 @@ def _new_txin(outpoint: OutPoint, public_key: bytes, signature: bytes) -> TxIn:
 
 
 def _new_outpoint(txid: bytes, index: int) -> OutPoint:
-    outpoint = object.__new__(OutPoint)
-    object.__setattr__(outpoint, "txid", txid)
-    object.__setattr__(outpoint, "index", index)
-    return outpoint
+    # For fields already checked (decoded, or a txid and an index known to be valid).
+    return _tuple_new(OutPoint, (txid, index))
 
 
 def _new_txout(amount: int, payload: bytes) -> TxOut:
