@@ -286,11 +286,13 @@ class _RoundLog:
     """Everything heard in one round of the current height."""
 
     __slots__ = (
+        "by_value",
         "conflicted",
         "polka_handled",
         "precommit_timer_set",
         "prevote_timer_set",
         "proposals",
+        "relevant",
         "tally",
         "total",
         "votes",
@@ -298,11 +300,17 @@ class _RoundLog:
 
     def __init__(self) -> None:
         self.proposals: list[_ProposalRecord] = []
-        # Indexed by VoteKind: [unused, PREVOTE, PRECOMMIT]. Dicts keep arrival order,
-        # which keeps every iteration (and so every output) deterministic.
+        # Tuples are indexed by VoteKind: [unused, PREVOTE, PRECOMMIT]. Dicts keep
+        # arrival order, which keeps every iteration (so every output) deterministic.
+        # votes: each voter's first vote; total: the weight of those voters.
         self.votes: tuple[dict[bytes, BlockVote], ...] = ({}, {}, {})
-        self.tally: tuple[dict[bytes | None, int], ...] = ({}, {}, {})
         self.total = [0, 0, 0]
+        # by_value/tally: who voted for what, counting an equivocator for every
+        # relevant value it signed (see _take_vote).
+        self.by_value: tuple[dict[bytes | None, dict[bytes, BlockVote]], ...] = ({}, {}, {})
+        self.tally: tuple[dict[bytes | None, int], ...] = ({}, {}, {})
+        # Value ids proposed in this round, or cited with this round as pol_round.
+        self.relevant: set[bytes] = set()
         self.conflicted: set[tuple[VoteKind, bytes]] = set()
         self.prevote_timer_set = False  # L34 "for the first time"
         self.precommit_timer_set = False  # L47 "for the first time"
@@ -562,6 +570,7 @@ class BlockEngine:
         self._skip_dirty = False
         self._committable: list[tuple[int, bytes]] = []  # (round, value_id) with precommit quorum
         self._own_proposals: dict[int, Proposal] = {}
+        self._round_answered_at: dict[int, float] = {}
         self._next: dict[tuple[bytes, int, int], _Message] = {}
         self._next_rounds: dict[bytes, set[int]] = {}
         self._next_max_round: dict[bytes, int] = {}
@@ -606,6 +615,10 @@ class BlockEngine:
                 self._take_proposal(message, out, verified=False)
             else:
                 self._take_vote(message, out, verified=False)
+            round, sender = message.round, _sender(message)
+            if round < self._round and self._max_round.get(sender) == round:
+                # The sender is still in a round we left: send it that round's messages.
+                self._answer_round_laggard(round, out)
         elif height == self._height + 1:
             self._buffer_next(message, out)
         elif height <= self._height:
@@ -662,21 +675,35 @@ class BlockEngine:
 
     def _take_vote(self, vote: BlockVote, out: list[BftAction], *, verified: bool) -> None:
         assert self._vs is not None
-        voter, round, kind = vote.voter, vote.round, vote.kind
+        voter, round, kind, value_id = vote.voter, vote.round, vote.kind, vote.value_id
         weight = self._vs.weight(voter)
         if weight == 0:
             return
         log = self._rounds.get(round)
-        existing = log.votes[kind].get(voter) if log is not None else None
-        if existing is not None:
-            if existing.value_id == vote.value_id:
+        first = None
+        if log is not None:
+            if voter in log.by_value[kind].get(value_id, ()):
                 return  # a duplicate: nothing new, not even worth a signature check
+            first = log.votes[kind].get(voter)
+        if first is not None:
+            # An equivocation. Algorithm 1 counts *messages*: a polka or commit may
+            # include this voter's vote for v even though it also voted for w (two
+            # quorums still share honest weight, so safety stands). Dropping the second
+            # vote could leave an honest node unable to ever see a polka that others
+            # locked on. To bound memory we count it only for nil or a value proposed
+            # in the round or cited by a proposal's pol_round; other values are
+            # evidence only.
             assert log is not None
-            if (kind, voter) in log.conflicted or not (verified or self._verify(vote)):
+            relevant = value_id is None or value_id in log.relevant
+            evidence_due = (kind, voter) not in log.conflicted
+            if not (relevant or evidence_due) or not (verified or self._verify(vote)):
                 return
-            log.conflicted.add((kind, voter))
-            out.append(EvidenceFound(DoubleVoteEvidence.of(existing, vote)))
             self._note_round(voter, round)
+            if evidence_due:
+                log.conflicted.add((kind, voter))
+                out.append(EvidenceFound(DoubleVoteEvidence.of(first, vote)))
+            if relevant:
+                self._count(log, vote, weight)
             return
         storable = self._may_store(voter, round)
         if not storable and round <= self._max_round.get(voter, -1):
@@ -688,17 +715,22 @@ class BlockEngine:
             return
         log = self._log(round)
         log.votes[kind][voter] = vote
-        tally = log.tally[kind]
-        tally[vote.value_id] = tally.get(vote.value_id, 0) + weight
         log.total[kind] += weight
+        self._count(log, vote, weight)
         self._note_stored(voter, round)
+
+    def _count(self, log: _RoundLog, vote: BlockVote, weight: int) -> None:
+        kind, value_id = vote.kind, vote.value_id
+        log.by_value[kind].setdefault(value_id, {})[vote.voter] = vote
+        tally = log.tally[kind]
+        tally[value_id] = tally.get(value_id, 0) + weight
         if (
             kind is VoteKind.PRECOMMIT
-            and vote.value_id is not None
-            and self._quorum(tally[vote.value_id])
-            and (round, vote.value_id) not in self._committable
+            and value_id is not None
+            and self._quorum(tally[value_id])
+            and (vote.round, value_id) not in self._committable
         ):
-            self._committable.append((round, vote.value_id))
+            self._committable.append((vote.round, value_id))
 
     def _take_proposal(self, proposal: Proposal, out: list[BftAction], *, verified: bool) -> None:
         round, sender = proposal.round, proposal.proposer
@@ -718,7 +750,11 @@ class BlockEngine:
         if not storable:
             return
         valid = self._is_valid_value(proposal.value_id, proposal.value)
-        self._log(round).proposals.append(_ProposalRecord(proposal, valid))
+        log = self._log(round)
+        log.proposals.append(_ProposalRecord(proposal, valid))
+        log.relevant.add(proposal.value_id)
+        if proposal.pol_round >= 0:
+            self._log(proposal.pol_round).relevant.add(proposal.value_id)
         self._note_stored(sender, round)
 
     def _is_valid_value(self, value_id: bytes, value: bytes) -> bool:
@@ -821,9 +857,8 @@ class BlockEngine:
         log = self._rounds.get(proposal.pol_round)
         if log is None:
             return
-        for vote in log.votes[VoteKind.PREVOTE].values():
-            if vote.value_id == proposal.value_id:
-                out.append(Broadcast(vote))
+        for vote in log.by_value[VoteKind.PREVOTE].get(proposal.value_id, {}).values():
+            out.append(Broadcast(vote))
 
     def _cast(self, kind: VoteKind, value_id: bytes | None, out: list[BftAction]) -> None:
         if not self._voter:
@@ -837,20 +872,37 @@ class BlockEngine:
         # else: a vote this key signed earlier (a previous run) stands; never sign twice.
         out.append(Broadcast(vote))
 
-    def _rebroadcast(self, out: list[BftAction]) -> None:
-        round = self._round
-        proposal = self._own_proposals.get(round)
-        if proposal is not None:
-            out.append(Broadcast(proposal))
-            self._broadcast_pol(proposal, out)
+    def _send_round(self, round: int, out: list[BftAction]) -> None:
+        """Broadcast every message held for ``round``: the proposals and all the votes.
+
+        Others' votes are sent too: the quorum that moved this node on may include
+        byzantine votes that nobody else will ever send again.
+        """
         log = self._rounds.get(round)
-        if self._me is not None and log is not None:
-            for kind in (VoteKind.PREVOTE, VoteKind.PRECOMMIT):
-                vote = log.votes[kind].get(self._me)
-                if vote is not None:
-                    out.append(Broadcast(vote))
-        at = self._now + self._timeouts.propose_timeout(round)
-        out.append(SetTimer(BftTimer(TimeoutKind.REBROADCAST, self._height, round), at))
+        if log is None:
+            return
+        own = self._own_proposals.get(round)
+        for rec in log.proposals:
+            out.append(Broadcast(rec.proposal))
+            if rec.proposal is own:
+                self._broadcast_pol(own, out)
+        for kind in (VoteKind.PREVOTE, VoteKind.PRECOMMIT):
+            for voters in log.by_value[kind].values():
+                out.extend(Broadcast(vote) for vote in voters.values())
+
+    def _rebroadcast(self, out: list[BftAction]) -> None:
+        # Algorithm 1 assumes every message is eventually delivered; over lossy gossip
+        # a round stuck for a whole propose timeout re-sends what it holds.
+        self._send_round(self._round, out)
+        at = self._now + self._timeouts.propose_timeout(self._round)
+        out.append(SetTimer(BftTimer(TimeoutKind.REBROADCAST, self._height, self._round), at))
+
+    def _answer_round_laggard(self, round: int, out: list[BftAction]) -> None:
+        last = self._round_answered_at.get(round)
+        if last is not None and self._now - last < self._timeouts.propose:
+            return
+        self._round_answered_at[round] = self._now
+        self._send_round(round, out)
 
     def _progress(self, out: list[BftAction]) -> None:
         """Apply every rule of Algorithm 1 whose condition now holds, until none does."""
@@ -929,9 +981,7 @@ class BlockEngine:
             value = self._values.get(value_id)
             if value is None:
                 continue
-            votes = [
-                v for v in self._rounds[round].votes[VoteKind.PRECOMMIT].values() if v.value_id == value_id
-            ]
+            votes = self._rounds[round].by_value[VoteKind.PRECOMMIT][value_id].values()
             self._decide(round, value_id, value, CommitCertificate.from_votes(votes), out)
             return True
         return False
@@ -976,6 +1026,7 @@ class BlockEngine:
         self._values = {}
         self._future = {}
         self._own_proposals = {}
+        self._round_answered_at = {}
         self._committable = []
         out.append(Decide(height, round, value_id, value, certificate))
         out.append(Broadcast(commit))
