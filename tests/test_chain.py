@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -395,32 +395,54 @@ def test_checks_run_cheapest_first(chain: ChainState, block: Block) -> None:
     assert calls == [1]
 
 
+class _Boom(Exception):
+    pass
+
+
+class _FlakyIndex(dict[bytes, tuple[int, int]]):
+    """A transaction index whose ``fail_at``-th insertion fails."""
+
+    def __init__(self, items: dict[bytes, tuple[int, int]], fail_at: int) -> None:
+        super().__init__(items)
+        self.left = fail_at
+
+    def __setitem__(self, key: bytes, value: tuple[int, int]) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise _Boom("disk on fire")
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("fail_at", ["utxo-set", 1, 2, 3])
 def test_failure_while_applying_changes_nothing(
-    chain: ChainState, block: Block, monkeypatch: pytest.MonkeyPatch
+    chain: ChainState, block: Block, monkeypatch: pytest.MonkeyPatch, fail_at: str | int
 ) -> None:
-    # Applying cannot fail for a block that passed validation; simulate a bug anyway.
+    # Applying cannot fail for a block that passed validation; simulate a bug anyway,
+    # in the UTXO set's batch or after it, while indexing the transactions.
     tx1 = pay(genesis_coin(chain, 1), coins("5"))
     tx2 = pay((tx1.outpoint(0), tx1.outputs[0]), coins("1"), to=ALICE, key=BOB)
     big = chain.build_block(PROPOSER, [tx1, tx2, *block.transactions], timestamp=T0 + 1)
-    real_add = UtxoSet.add
-    for fail_at in range(1, 8):
-        calls = iter(range(1, 100))
+    before = state(chain)
+    coins_before = chain.utxos.copy()
+    balances = {p: chain.utxos.balance(p) for p in (ALICE.public_key.payload, BOB.public_key.payload)}
+    if fail_at == "utxo-set":
+        def fail(*args: object) -> None:
+            raise _Boom("disk on fire")
 
-        def flaky(
-            self: UtxoSet, outpoint: OutPoint, output: TxOut, height: int | None,
-            calls: Iterator[int] = calls, fail_at: int = fail_at,
-        ) -> object:
-            if next(calls) == fail_at:  # fail once; the undo's own adds then succeed
-                raise RuntimeError("disk on fire")
-            return real_add(self, outpoint, output, height)
-
-        monkeypatch.setattr(UtxoSet, "add", flaky)
-        before = state(chain)
-        with pytest.raises(RuntimeError):
-            chain.apply_block(big)
-        monkeypatch.setattr(UtxoSet, "add", real_add)
-        assert state(chain) == before
-    chain.apply_block(big)
+        monkeypatch.setattr(UtxoSet, "_apply_change", fail)
+    else:
+        assert isinstance(fail_at, int)
+        monkeypatch.setattr(chain, "_tx_index", _FlakyIndex(chain._tx_index, fail_at))
+    with pytest.raises(_Boom):
+        chain.apply_block(big)
+    monkeypatch.undo()
+    assert state(chain) == before
+    assert chain.utxos == coins_before
+    assert {p: chain.utxos.balance(p) for p in balances} == balances
+    applied = chain.apply_block(big)
+    reference = ChainState(NET)
+    assert reference.apply_block(big) == applied
+    assert state(chain) == state(reference) and chain.utxos == reference.utxos
 
 
 # -- building -------------------------------------------------------------------------

@@ -573,33 +573,28 @@ class ChainState:
         return fees
 
     def _apply(self, block: Block) -> tuple[Coin, ...]:
-        utxos = self._utxos
         height = block.height
-        spent: list[Coin] = []
-        added: list[OutPoint] = []
+        # One batch for the whole block: all or nothing by itself.
+        spent = self._utxos.confirm_block(height, block.transactions, reward_txid(block.hash), block.rewards)
         indexed: list[bytes] = []
         try:
+            tx_index = self._tx_index
             for position, tx in enumerate(block.transactions):
-                txid = tx.txid
-                for txin in tx.inputs:
-                    spent.append(utxos.confirm_spend(txin.outpoint, height, txid))
-                for index, out in enumerate(tx.outputs):
-                    outpoint = OutPoint(txid, index)
-                    utxos.add(outpoint, out, height)
-                    added.append(outpoint)
-                self._tx_index[txid] = (height, position)
-                indexed.append(txid)
-            txid = reward_txid(block.hash)
-            for index, out in enumerate(block.rewards):
-                outpoint = OutPoint(txid, index)
-                utxos.add(outpoint, out, height)
-                added.append(outpoint)
+                tx_index[tx.txid] = (height, position)
+                indexed.append(tx.txid)
         except BaseException:
             # Unreachable for a block that passed _check; kept so that even a bug
             # cannot leave the chain half-applied.
-            self._undo(spent, added, indexed, height)
+            self._undo(spent, self._created(block), indexed, height)
             raise
-        return tuple(spent)
+        return spent
+
+    @staticmethod
+    def _created(block: Block) -> list[OutPoint]:
+        added = [OutPoint(tx.txid, i) for tx in block.transactions for i in range(len(tx.outputs))]
+        txid = reward_txid(block.hash)
+        added += [OutPoint(txid, i) for i in range(len(block.rewards))]
+        return added
 
     def _undo(self, spent: Sequence[Coin], added: Sequence[OutPoint], indexed: Sequence[bytes], height: int) -> None:
         # Creations and spends interleave (a transaction may spend an output created
@@ -649,8 +644,5 @@ class ChainState:
         applied = self._applied.pop()
         block = applied.block
         del self._by_hash[block.hash]
-        added = [OutPoint(tx.txid, i) for tx in block.transactions for i in range(len(tx.outputs))]
-        txid = reward_txid(block.hash)
-        added += [OutPoint(txid, i) for i in range(len(block.rewards))]
-        self._undo(applied.spent, added, [tx.txid for tx in block.transactions], block.height)
+        self._undo(applied.spent, self._created(block), [tx.txid for tx in block.transactions], block.height)
         self._supply -= applied.subsidy

@@ -22,7 +22,7 @@ from typing import Final, NamedTuple
 from .amount import MAX_MONEY, check_amount
 from .codec import encode_varint
 from .errors import DecodeError
-from .hashing import Tag, tagged_hash
+from .hashing import _PREFIXES, Tag, tagged_hash
 from .network import Network
 
 __all__ = [
@@ -50,6 +50,11 @@ _TXOUT = struct.Struct("<Q20s")
 _WITNESS = struct.Struct("<32s64s")
 _U32 = struct.Struct("<I")
 _SIGHASH = struct.Struct("<I32sIQ20s")
+# tagged_hash(tag, data) is the tag's prefix state, copied and fed ``data``. Holding
+# the states here skips a call and a lookup keyed by an Enum, whose hash is a Python
+# call, on every txid and sighash: the same bytes.
+_TXID_PREFIX: Final = _PREFIXES[Tag.TXID]
+_SIGHASH_PREFIX: Final = _PREFIXES[Tag.SIGHASH]
 
 
 class _OutPointFields(NamedTuple):
@@ -227,7 +232,9 @@ class Transaction:
         setattr_(self, "memo", memo)
         setattr_(self, "_encoded", encoded)
         setattr_(self, "_base_size", base_size)
-        setattr_(self, "_txid", tagged_hash(Tag.TXID, encoded[:base_size]))
+        h = _TXID_PREFIX.copy()
+        h.update(encoded[:base_size])
+        setattr_(self, "_txid", h.digest())
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Transaction is immutable")
@@ -361,7 +368,8 @@ def decode_transaction(data: bytes, pos: int) -> tuple[Transaction, int]:
     end = pos + 36 * n_in
     if end > n:
         raise DecodeError("truncated inputs", pos)
-    outpoints = [_new_outpoint(t, i) for t, i in _unpack_outpoints(data, pos, n_in)]
+    # Decoded fields are in range by construction: no validation needed.
+    outpoints = [_tuple_new(OutPoint, pair) for pair in _unpack_outpoints(data, pos, n_in)]
     pos = end
     n_out, pos = _read_varint(data, pos, MAX_TX_OUTPUTS, "output count")
     end = pos + 28 * n_out
@@ -405,6 +413,6 @@ def _unpack_outpoints(data: bytes, pos: int, count: int) -> list[tuple[bytes, in
 
 def sighash(chain_id: int, txid: bytes, index: int, spent_output: TxOut) -> bytes:
     """The signature hash of input ``index`` of transaction ``txid`` (see :meth:`Transaction.sighash`)."""
-    return tagged_hash(
-        Tag.SIGHASH, _SIGHASH.pack(chain_id, txid, index, spent_output.amount, spent_output.payload)
-    )
+    h = _SIGHASH_PREFIX.copy()
+    h.update(_SIGHASH.pack(chain_id, txid, index, spent_output.amount, spent_output.payload))
+    return h.digest()

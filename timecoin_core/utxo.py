@@ -67,18 +67,18 @@ from __future__ import annotations
 import hashlib
 import heapq
 import struct
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from itertools import islice
+from itertools import chain, islice
 from types import MappingProxyType
 from typing import Final
 
 from sortedcontainers import SortedList
 
 from .errors import TimecoinError
-from .hashing import Tag, tagged_hash
-from .transaction import OutPoint, TxOut
+from .hashing import _PREFIXES, Tag, tagged_hash
+from .transaction import OutPoint, Transaction, TxIn, TxOut, _new_outpoint
 
 __all__ = [
     "LIVE_STATES",
@@ -332,21 +332,43 @@ _ACC_BYTES: Final = 512
 _ACC_MASK: Final = (1 << (8 * _ACC_BYTES)) - 1
 _U64: Final = struct.Struct("<Q")
 _IDX_BE: Final = struct.Struct(">I")
+# An element's preimage, outpoint | output | height:u64, packed in one call.
+_PREIMAGE: Final = struct.Struct("<32sIQ20sQ")
+# An address index key, payload | txid | index:u32be (see _index_key), in one call.
+_KEY: Final = struct.Struct(">20s32sI")
 _CONFIRMED_BUCKET: Final = 0
 _FINALIZED_BUCKET: Final = 1
 _PENDING_BUCKET: Final = 2
 _COUNT_SLOT: Final = 3
+# tagged_hash(UTXO, data) is this prefix state (already fed the 64-byte tag prefix)
+# copied and fed ``data``: the same bytes as hashing.tagged_hash, minus a call and a
+# dict lookup per element.
+_UTXO_PREFIX: Final = _PREFIXES[Tag.UTXO]
+_shake_256: Final = hashlib.shake_256
+_from_bytes: Final = int.from_bytes
+
+
+def _element_sum(preimages: Iterator[bytes] | Sequence[bytes]) -> int:
+    """The sum (not reduced) of the elements ``e`` of the given preimages."""
+    copy = _UTXO_PREFIX.copy
+    total = 0
+    for preimage in preimages:
+        h = copy()
+        h.update(preimage)
+        total += _from_bytes(_shake_256(h.digest()).digest(_ACC_BYTES), "little")
+    return total
 
 
 def _element(outpoint: OutPoint, output: TxOut, height: int) -> int:
-    digest = tagged_hash(Tag.UTXO, outpoint.to_bytes() + output.to_bytes() + _U64.pack(height))
-    return int.from_bytes(hashlib.shake_256(digest).digest(_ACC_BYTES), "little")
+    return _element_sum(
+        (_PREIMAGE.pack(outpoint[0], outpoint[1], output.amount, output.payload, height),)
+    )
 
 
 def _index_key(payload: bytes, outpoint: OutPoint) -> bytes:
     # Big-endian index so that byte order is (payload, txid, index) numeric order,
     # the same order as OutPoint's own.
-    return payload + outpoint.txid + _IDX_BE.pack(outpoint.index)
+    return _KEY.pack(payload, outpoint[0], outpoint[1])
 
 
 def _key_outpoint(key: bytes) -> OutPoint:
@@ -368,7 +390,12 @@ _SET_OUTPOINT, _SET_OUTPUT, _SET_HEIGHT, _SET_STATE, _SET_SPENDER, _SET_SPENT_HE
 
 
 def _new_coin(
-    outpoint: OutPoint, output: TxOut, height: int | None, state: CoinState, spender: bytes | None
+    outpoint: OutPoint,
+    output: TxOut,
+    height: int | None,
+    state: CoinState,
+    spender: bytes | None,
+    spent_height: int | None = None,
 ) -> Coin:
     # A frozen dataclass's __init__ goes through object.__setattr__ per field, twice
     # the cost of writing the slots directly; every lifecycle event makes a new Coin.
@@ -378,7 +405,7 @@ def _new_coin(
     _SET_HEIGHT(coin, height)
     _SET_STATE(coin, state)
     _SET_SPENDER(coin, spender)
-    _SET_SPENT_HEIGHT(coin, None)
+    _SET_SPENT_HEIGHT(coin, spent_height)
     return coin
 
 
@@ -392,6 +419,25 @@ _BUCKETS: Final[dict[tuple[CoinState, bool], int | None]] = {
 _TABLE: Final[dict[CoinState, dict[CoinEvent, CoinState]]] = {
     state: dict(row) for state, row in TRANSITIONS.items()
 }
+
+
+_EMPTY_PAGE: Final = CoinPage((), None)
+
+
+def _remove_keys(index: SortedList, keys: list[bytes], added: Sequence[bytes]) -> None:
+    """Remove ``keys`` (all present) from ``index``, then add ``added``."""
+    if len(keys) * 4 < len(index):
+        for key in keys:
+            index.remove(key)
+        index.update(added)
+        return
+    # Removing a large share of the index: one pass keeping the rest (already in
+    # order) and one sort with the additions beats that many single removals.
+    gone = set(keys)
+    kept = [key for key in index if key not in gone]
+    kept += added
+    index.clear()
+    index.update(kept)
 
 
 def _check_txid(txid: bytes) -> None:
@@ -485,6 +531,10 @@ class UtxoSet:
             raise TypeError("payload must be 20 bytes")
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be an int in 1..{MAX_PAGE_SIZE}")
+        if payload not in self._balances:
+            # No coin pays to it (the entry goes when its count reaches zero): the
+            # common case for a wallet scanning its gap-limit window, answered in O(1).
+            return _EMPTY_PAGE
         lo = payload if after is None else _index_key(payload, after)
         hi = payload + b"\xff" * 36
         scans = [
@@ -496,6 +546,11 @@ class UtxoSet:
         keys = list(islice(merged, limit + 1))
         coins = tuple(self._coins[_key_outpoint(k)] for k in keys[:limit])
         return CoinPage(coins, coins[-1].outpoint if len(keys) > limit else None)
+
+    def count_of(self, payload: bytes) -> int:
+        """How many coins (in any live state) pay to ``payload``. O(1)."""
+        slots = self._balances.get(payload)
+        return 0 if slots is None else slots[_COUNT_SLOT]
 
     def balance(self, payload: bytes) -> Balance:
         """The :class:`Balance` of the address with ``payload``. O(1)."""
@@ -564,6 +619,154 @@ class UtxoSet:
             slots[_CONFIRMED_BUCKET] += coin.output.amount
         self._commit(new, +1)
         return new
+
+    def confirm_block(
+        self,
+        height: int,
+        transactions: Sequence[Transaction],
+        reward_txid: bytes | None = None,
+        rewards: Sequence[TxOut] = (),
+    ) -> tuple[Coin, ...]:
+        """Apply a committed block at ``height`` to the set, all or nothing.
+
+        The same as, for each transaction in order, :meth:`confirm_spend` of each input
+        (naming the transaction's txid) and then :meth:`add` of each output at
+        ``height``; then :meth:`add` of each reward output as ``OutPoint(reward_txid,
+        i)``. Returns the ``CONFIRMED`` coins the inputs spent, in input order. Raises
+        the error the first failing call of that sequence would raise, and then
+        nothing has changed.
+
+        Cheaper than that sequence: the whole block is checked first, then applied in
+        bulk, and the commitment is updated once. A coin created and spent within the
+        block never enters the set (nor the commitment, where it would cancel out).
+        """
+        _check_height(height)
+        steps: Iterator[tuple[bytes, Sequence[TxIn], Sequence[TxOut]]] = (
+            (tx.txid, tx.inputs, tx.outputs) for tx in transactions
+        )
+        if rewards:
+            if reward_txid is None:
+                raise TypeError("rewards need their reward_txid")
+            _check_txid(reward_txid)
+            steps = chain(steps, ((reward_txid, (), rewards),))
+        coins = self._coins
+        get = coins.get
+        # The whole change, decided before anything is touched: outputs the block
+        # creates and does not spend itself, and coins of the set it spends.
+        created: dict[OutPoint, TxOut] = {}
+        pop_created = created.pop
+        removed: dict[OutPoint, Coin] = {}
+        spent: list[Coin] = []
+        confirmed = _S.CONFIRMED
+        for txid, txins, outputs in steps:
+            for txin in txins:
+                outpoint = txin.outpoint
+                output = pop_created(outpoint, None)
+                if output is not None:
+                    created_at: int | None = height
+                else:
+                    coin = get(outpoint)
+                    if coin is None or outpoint in removed:
+                        raise UnknownCoinError(outpoint)
+                    created_at = coin.height
+                    if created_at is None:
+                        raise CoinHeightError(outpoint, "spent in a block before its creation was confirmed")
+                    if height < created_at:
+                        raise CoinHeightError(
+                            outpoint, f"spent at height {height}, before its creation at height {created_at}"
+                        )
+                    removed[outpoint] = coin
+                    output = coin.output
+                spent.append(_new_coin(outpoint, output, created_at, confirmed, txid, height))
+            for index, output in enumerate(outputs):
+                outpoint = _new_outpoint(txid, index)
+                if outpoint in created or (outpoint in coins and outpoint not in removed):
+                    raise DuplicateCoinError(outpoint)
+                created[outpoint] = output
+        self._apply_change(height, created, removed)
+        return tuple(spent)
+
+    def _apply_change(self, height: int, created: dict[OutPoint, TxOut], removed: dict[OutPoint, Coin]) -> None:
+        # Everything that can fail was checked by the caller; what is left is
+        # bookkeeping. Should it fail anyway (a bug, MemoryError, KeyboardInterrupt),
+        # the coins are restored and the indexes rebuilt from them.
+        key_pack = _KEY.pack
+        preimage_pack = _PREIMAGE.pack
+        deltas: dict[bytes, list[int]] = {}  # payload -> [confirmed, finalized, pending, count]
+        removed_keys: dict[CoinState, list[bytes]] = {}
+        removed_preimages: list[bytes] = []
+        for (txid, index), coin in removed.items():
+            output = coin.output
+            payload = output.payload
+            amount = output.amount
+            removed_keys.setdefault(coin.state, []).append(key_pack(payload, txid, index))
+            delta = deltas.get(payload)
+            if delta is None:
+                delta = deltas[payload] = [0, 0, 0, 0]
+            bucket = _BUCKETS[coin.state, True]
+            if bucket is not None:
+                delta[bucket] -= amount
+            delta[_COUNT_SLOT] -= 1
+            removed_preimages.append(preimage_pack(txid, index, amount, payload, coin.height))
+        new_coins: dict[OutPoint, Coin] = {}
+        added_keys: list[bytes] = []
+        created_preimages: list[bytes] = []
+        unspent = _S.UNSPENT
+        for outpoint, output in created.items():
+            txid, index = outpoint
+            payload = output.payload
+            amount = output.amount
+            new_coins[outpoint] = _new_coin(outpoint, output, height, unspent, None)
+            added_keys.append(key_pack(payload, txid, index))
+            delta = deltas.get(payload)
+            if delta is None:
+                delta = deltas[payload] = [0, 0, 0, 0]
+            delta[_CONFIRMED_BUCKET] += amount
+            delta[_COUNT_SLOT] += 1
+            created_preimages.append(preimage_pack(txid, index, amount, payload, height))
+        acc = (self._acc + _element_sum(created_preimages) - _element_sum(removed_preimages)) & _ACC_MASK
+        committed = self._committed + len(created) - len(removed)
+        coins = self._coins
+        try:
+            for outpoint in removed:
+                del coins[outpoint]
+            coins.update(new_coins)
+            for state, keys in removed_keys.items():
+                _remove_keys(self._index[state], keys, added_keys if state is unspent else ())
+            if unspent not in removed_keys and added_keys:
+                self._index[unspent].update(added_keys)
+            balances = self._balances
+            for payload, delta in deltas.items():
+                slots = balances.get(payload)
+                if slots is None:
+                    slots = balances[payload] = [0, 0, 0, 0]
+                for slot, change in enumerate(delta):
+                    slots[slot] += change
+                if slots[_COUNT_SLOT] == 0:
+                    del balances[payload]
+            self._acc, self._committed = acc, committed
+        except BaseException:
+            for outpoint in created:
+                coins.pop(outpoint, None)
+            coins.update(removed)
+            self._rebuild_indexes()
+            raise
+
+    def _rebuild_indexes(self) -> None:
+        index: dict[CoinState, list[bytes]] = {state: [] for state in LIVE_STATES}
+        balances: dict[bytes, list[int]] = {}
+        for outpoint, coin in self._coins.items():
+            payload = coin.output.payload
+            index[coin.state].append(_index_key(payload, outpoint))
+            slots = balances.get(payload)
+            if slots is None:
+                slots = balances[payload] = [0, 0, 0, 0]
+            bucket = _bucket(coin.state, coin.height)
+            if bucket is not None:
+                slots[bucket] += coin.output.amount
+            slots[_COUNT_SLOT] += 1
+        self._index = {state: SortedList(keys) for state, keys in index.items()}
+        self._balances = balances
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -7,16 +7,19 @@ string used as the reject reason on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from .amount import MAX_MONEY
 from .errors import TimecoinError
-from .keys import address_payload
+from .keys import PAYLOAD_SIZE
 from .network import Network
 from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, _new_outpoint, sighash
 from .verify import SignatureCheck, SyncVerifier, Verifier
+
+_sha256 = hashlib.sha256
 
 __all__ = [
     "BadSignatureError",
@@ -164,62 +167,86 @@ class TxVerdict:
         return self.fee
 
 
+_SET_TX, _SET_FEE, _SET_ERROR = (TxVerdict.__dict__[name].__set__ for name in ("tx", "fee", "error"))
+
+
+def _new_verdict(tx: Transaction, fee: int | None, error: TransactionError | None) -> TxVerdict:
+    # A frozen dataclass's __init__ goes through object.__setattr__ per field; one
+    # verdict per transaction of every block and batch, so write the slots directly.
+    verdict: TxVerdict = object.__new__(TxVerdict)
+    _SET_TX(verdict, tx)
+    _SET_FEE(verdict, fee)
+    _SET_ERROR(verdict, error)
+    return verdict
+
+
 def check_transaction(tx: Transaction) -> None:
     """Stateless checks: everything that can be decided from the transaction alone."""
-    txid = tx.txid
-    if not tx.inputs:
-        raise NoInputsError("no inputs", txid)
-    if not tx.outputs:
-        raise NoOutputsError("no outputs", txid)
+    _check_stateless(tx)
+
+
+def _check_stateless(tx: Transaction) -> int:
+    """:func:`check_transaction`, returning the sum of the outputs."""
+    inputs = tx.inputs
+    outputs = tx.outputs
+    if not inputs:
+        raise NoInputsError("no inputs", tx.txid)
+    if not outputs:
+        raise NoOutputsError("no outputs", tx.txid)
     if tx.size > MAX_TX_SIZE:
-        raise TxTooLargeError(f"{tx.size} bytes exceeds {MAX_TX_SIZE}", txid)
-    seen: set[OutPoint] = set()
-    for index, txin in enumerate(tx.inputs):
-        if txin.outpoint in seen:
-            raise DuplicateInputError(f"outpoint {txin.outpoint} spent twice", txid, input_index=index)
-        seen.add(txin.outpoint)
+        raise TxTooLargeError(f"{tx.size} bytes exceeds {MAX_TX_SIZE}", tx.txid)
+    if len(inputs) > 1:  # one input cannot repeat itself
+        seen: set[OutPoint] = set()
+        for index, txin in enumerate(inputs):
+            if txin.outpoint in seen:
+                raise DuplicateInputError(f"outpoint {txin.outpoint} spent twice", tx.txid, input_index=index)
+            seen.add(txin.outpoint)
     total = 0
-    for index, out in enumerate(tx.outputs):
-        if out.amount == 0:
-            raise ZeroOutputError("zero amount", txid, output_index=index)
-        total += out.amount
+    for index, out in enumerate(outputs):
+        amount = out.amount
+        if amount == 0:
+            raise ZeroOutputError("zero amount", tx.txid, output_index=index)
+        total += amount
         if total > MAX_MONEY:
-            raise OutputSumError("outputs exceed MAX_MONEY", txid, output_index=index)
+            raise OutputSumError("outputs exceed MAX_MONEY", tx.txid, output_index=index)
+    return total
 
 
 def _contextual(
-    tx: Transaction, lookup: Mapping[OutPoint, TxOut] | OutputView, network: Network
+    tx: Transaction, get: Callable[[OutPoint], TxOut | None], min_fee_per_kb: int
 ) -> tuple[int, list[TxOut]]:
-    """Check inputs against the view; return the fee and the spent outputs (no signatures)."""
-    check_transaction(tx)
+    """Check inputs against the view's ``get``; return the fee and the spent outputs (no signatures)."""
+    total_out = _check_stateless(tx)
     txid = tx.txid
-    get = lookup.get if isinstance(lookup, Mapping) else lookup.get_output
     spent: list[TxOut] = []
     total_in = 0
     for index, txin in enumerate(tx.inputs):
         out = get(txin.outpoint)
         if out is None:
             raise MissingInputError(f"outpoint {txin.outpoint} is not unspent", txid, input_index=index)
-        if address_payload(txin.public_key) != out.payload:
+        # keys.address_payload, inlined: this runs for every input of every transaction.
+        if _sha256(txin.public_key).digest()[:PAYLOAD_SIZE] != out.payload:
             raise WrongKeyError("public key does not match the spent address", txid, input_index=index)
         spent.append(out)
         total_in += out.amount
-    total_out = sum(o.amount for o in tx.outputs)
     if total_in < total_out:
         raise InputsBelowOutputsError(
             f"outputs {total_out} exceed inputs {total_in}", txid
         )
     fee = total_in - total_out
-    required = -(-tx.size * network.min_fee_per_kb // 1000)  # FeeRate.fee, without the object
+    size = tx.size
+    required = -(-size * min_fee_per_kb // 1000)  # FeeRate.fee, without the object
     if fee < required:
         raise FeeTooLowError(
-            f"fee {fee} below the minimum {required} for {tx.size} bytes", txid, fee=fee, required=required
+            f"fee {fee} below the minimum {required} for {size} bytes", txid, fee=fee, required=required
         )
     return fee, spent
 
 
 class _Overlay:
     """The view plus outputs created, minus outputs spent, by earlier valid transactions."""
+
+    __slots__ = ("_get", "created", "spent")
 
     def __init__(self, base: Mapping[OutPoint, TxOut] | OutputView) -> None:
         self._get = base.get if isinstance(base, Mapping) else base.get_output
@@ -233,11 +260,13 @@ class _Overlay:
         return out if out is not None else self._get(outpoint)
 
     def apply(self, tx: Transaction) -> None:
+        spent = self.spent
         for txin in tx.inputs:
-            self.spent.add(txin.outpoint)
+            spent.add(txin.outpoint)
         txid = tx.txid
+        created = self.created
         for index, out in enumerate(tx.outputs):
-            self.created[_new_outpoint(txid, index)] = out
+            created[_new_outpoint(txid, index)] = out
 
 
 def validate_transactions(
@@ -273,8 +302,12 @@ def _validate(
     # is verified at most once.
     bad_sig: dict[int, int] = {}
     sig_ok: set[int] = set()
+    chain_id = network.chain_id
+    min_fee_per_kb = network.min_fee_per_kb
     while True:
         overlay = _Overlay(view)
+        get = overlay.get_output
+        apply = overlay.apply
         verdicts: list[TxVerdict] = []
         pending: list[tuple[int, list[SignatureCheck]]] = []
         for position, tx in enumerate(txs):
@@ -284,15 +317,14 @@ def _validate(
                 )
                 continue
             try:
-                fee, spent = _contextual(tx, overlay, network)
+                fee, spent = _contextual(tx, get, min_fee_per_kb)
             except TransactionError as exc:
                 verdicts.append(TxVerdict(tx, None, exc))
                 continue
-            overlay.apply(tx)
-            verdicts.append(TxVerdict(tx, fee, None))
+            apply(tx)
+            verdicts.append(_new_verdict(tx, fee, None))
             if position not in sig_ok:
                 txid = tx.txid
-                chain_id = network.chain_id
                 pending.append(
                     (
                         position,
@@ -306,6 +338,9 @@ def _validate(
             return verdicts
         flat = [check for _, checks in pending for check in checks]
         results = verifier.verify_many(flat)
+        if all(results):  # the common case: nothing to map back
+            sig_ok.update(position for position, _ in pending)
+            return verdicts
         cursor = 0
         new_bad = False
         for position, checks in pending:
