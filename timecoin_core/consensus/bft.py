@@ -448,6 +448,15 @@ class BlockEngine:
         """True when this node signs at :attr:`height` (it has a key with weight)."""
         return self._voter
 
+    @property
+    def held_messages(self) -> int:
+        """Proposals and votes held for this height and the next (bounded; see module doc)."""
+        held = len(self._next)
+        for log in self._rounds.values():
+            held += len(log.proposals)
+            held += sum(len(voters) for kind in log.by_value for voters in kind.values())
+        return held
+
     def proposer(self, round: int) -> bytes:
         """The proposer of ``round`` at :attr:`height`.
 

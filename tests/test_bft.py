@@ -1,0 +1,776 @@
+"""Unit tests of BlockEngine: one test (or a few) per rule of Algorithm 1, plus the
+engine's own rules (bounded buffers, commit gossip, evidence, batching).
+
+Comments cite the rule's line in Buchman, Kwon and Milosevic (2018), Algorithm 1.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from timecoin_core.consensus.bft import (
+    MAX_FUTURE_ROUNDS,
+    BftAction,
+    BftTimeouts,
+    BftTimer,
+    BlockEngine,
+    CommitReceived,
+    Decide,
+    EvidenceFound,
+    ProposalReceived,
+    Step,
+    TimeoutKind,
+    VoteReceived,
+    select_proposer,
+)
+from timecoin_core.consensus.bft_messages import (
+    BlockVote,
+    Commit,
+    CommitCertificate,
+    Proposal,
+    VoteKind,
+)
+from timecoin_core.consensus.sansio import Broadcast, SetTimer, TimerFired
+from timecoin_core.consensus.voting import VotingSet
+from timecoin_core.hashing import Tag, sha256, tagged_hash
+from timecoin_core.keys import PrivateKey
+from timecoin_core.verify import SignatureCheck, SyncVerifier
+
+CHAIN = 3
+KEYS = [PrivateKey.from_seed(sha256(b"bft-unit-%d" % i)) for i in range(8)]
+PUB = [k.public_key.data for k in KEYS]
+TIMEOUTS = BftTimeouts(propose=3.0, prevote=1.0, precommit=1.0, delta=0.5)
+VERIFIER = SyncVerifier()
+PREVOTE, PRECOMMIT = VoteKind.PREVOTE, VoteKind.PRECOMMIT
+
+
+def value(tag: str, height: int = 1) -> tuple[bytes, bytes]:
+    raw = f"v|{height}|{tag}".encode()
+    return sha256(raw), raw
+
+
+class Source:
+    """Values ``v|height|tag``; tags starting with ``bad`` are invalid."""
+
+    def __init__(self) -> None:
+        self.built: list[tuple[int, int]] = []
+        self.validated = 0
+
+    def build(self, height: int, round: int) -> tuple[bytes, bytes]:
+        self.built.append((height, round))
+        return value(f"built-{round}", height)
+
+    def validate(self, height: int, raw: bytes) -> bytes | None:
+        self.validated += 1
+        parts = raw.split(b"|")
+        if len(parts) != 3 or parts[0] != b"v" or parts[1] != str(height).encode():
+            return None
+        if parts[2].startswith(b"bad"):
+            return None
+        return sha256(raw)
+
+
+class CountingChecker:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        self.calls.append(len(checks))
+        return VERIFIER.verify_many(checks)
+
+
+def find_seed(ok: Callable[[bytes], bool], vs: VotingSet) -> bytes:
+    """A previous-block hash whose proposer schedule satisfies ``ok`` (deterministic)."""
+    for i in range(10_000):
+        seed = sha256(b"seed-%d" % i)
+        if ok(seed):
+            return seed
+    raise AssertionError("no seed")  # pragma: no cover
+
+
+class Rig:
+    """One engine (voter 0 unless ``me`` says otherwise) and helpers to feed it."""
+
+    def __init__(
+        self,
+        weights: Sequence[int] = (1, 1, 1, 1),
+        me: int | None = 0,
+        proposers: dict[int, int] | None = None,
+        height: int = 1,
+    ) -> None:
+        self.vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate(weights)])
+        wanted = proposers if proposers is not None else {0: 1}
+
+        def ok(seed: bytes) -> bool:
+            return all(select_proposer(self.vs, seed, height, r) == PUB[p] for r, p in wanted.items())
+
+        self.seed = find_seed(ok, self.vs)
+        self.source = Source()
+        self.checker = CountingChecker()
+        self.engine = BlockEngine(
+            CHAIN,
+            KEYS[me] if me is not None else None,
+            lambda _h: self.vs,
+            lambda _h: self.seed,
+            self.source,
+            self.checker,
+            TIMEOUTS,
+        )
+        self.now = 0.0
+        self.actions = self.engine.start(height, self.now)
+        self.height = height
+
+    def feed(self, *events: object) -> list[BftAction]:
+        out: list[BftAction] = []
+        for event in events:
+            out += self.engine.handle(event, self.now)  # type: ignore[arg-type]
+        self.actions = out
+        return out
+
+    def timer(self, kind: TimeoutKind, round: int) -> list[BftAction]:
+        return self.feed(TimerFired(BftTimer(kind, self.height, round)))
+
+    def proposal(self, i: int, round: int, tag: str, pol: int = -1) -> ProposalReceived:
+        vid, raw = value(tag, self.height)
+        return ProposalReceived(Proposal.create(KEYS[i], CHAIN, self.height, round, pol, vid, raw))
+
+    def vote(self, i: int, kind: VoteKind, round: int, tag: str | None) -> VoteReceived:
+        vid = None if tag is None else value(tag, self.height)[0]
+        return VoteReceived(BlockVote.create(KEYS[i], CHAIN, kind, self.height, round, vid))
+
+    def votes(self, voters: Sequence[int], kind: VoteKind, round: int, tag: str | None) -> list[VoteReceived]:
+        return [self.vote(i, kind, round, tag) for i in voters]
+
+
+def sent(actions: Sequence[BftAction]) -> list[object]:
+    return [a.message for a in actions if isinstance(a, Broadcast)]
+
+
+def own_votes(actions: Sequence[BftAction], kind: VoteKind, round: int | None = None) -> list[bytes | None]:
+    """Value ids of the votes of ``kind`` (of ``round``, if given) that voter 0 sent."""
+    return [
+        m.value_id
+        for m in sent(actions)
+        if isinstance(m, BlockVote)
+        and m.kind is kind
+        and m.voter == PUB[0]
+        and (round is None or m.round == round)
+    ]
+
+
+def timers(actions: Sequence[BftAction]) -> dict[BftTimer, float]:
+    return {a.key: a.at for a in actions if isinstance(a, SetTimer) and isinstance(a.key, BftTimer)}
+
+
+def decisions(actions: Sequence[BftAction]) -> list[Decide]:
+    return [a for a in actions if isinstance(a, Decide)]
+
+
+def vid(tag: str, height: int = 1) -> bytes:
+    return value(tag, height)[0]
+
+
+# -- proposer selection and timeouts -----------------------------------------------------
+
+
+def test_select_proposer_follows_the_documented_formula() -> None:
+    vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate((5, 1, 3))])
+    seed = sha256(b"prev")
+    for height, round in ((1, 0), (7, 3), (2**40, 2**31)):
+        data = seed + height.to_bytes(8, "little") + round.to_bytes(4, "little")
+        point = int.from_bytes(tagged_hash(Tag.PROPOSAL, data), "big") % vs.total
+        cumulative = 0
+        for voter in vs.voters:
+            cumulative += vs.weights[voter]
+            if point < cumulative:
+                break
+        assert select_proposer(vs, seed, height, round) == voter
+
+
+def test_select_proposer_frequencies_follow_weights() -> None:
+    weights = (1, 2, 3, 10)
+    vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate(weights)])
+    rounds = 16_000
+    counts = collections.Counter(select_proposer(vs, b"\x05" * 32, 9, r) for r in range(rounds))
+    assert set(counts) == set(vs.voters)
+    for i, w in enumerate(weights):
+        expected = rounds * w / vs.total
+        # Binomial standard deviation; 5 sigma keeps this deterministic test far from flaky.
+        sigma = math.sqrt(rounds * (w / vs.total) * (1 - w / vs.total))
+        assert abs(counts[PUB[i]] - expected) < 5 * sigma
+
+
+def test_select_proposer_rejects_bad_input() -> None:
+    vs = VotingSet.of(0, [(PUB[0], 1)])
+    with pytest.raises(ValueError):
+        select_proposer(VotingSet.of(0, []), b"\x00" * 32, 1, 0)
+    with pytest.raises(ValueError):
+        select_proposer(vs, b"short", 1, 0)
+    with pytest.raises(ValueError):
+        select_proposer(vs, b"\x00" * 32, -1, 0)
+    with pytest.raises(ValueError):
+        select_proposer(vs, b"\x00" * 32, 1, 2**32)
+    assert select_proposer(vs, b"\x00" * 32, 1, 0) == PUB[0]
+
+
+def test_timeouts_grow_with_the_round_and_are_validated() -> None:
+    t = BftTimeouts(propose=2, prevote=1.0, precommit=0.5, delta=0.25)
+    assert (t.propose_timeout(0), t.propose_timeout(4)) == (2, 3.0)
+    assert (t.prevote_timeout(2), t.precommit_timeout(2)) == (1.5, 1.0)
+    for bad in (
+        {"propose": 0.0},
+        {"prevote": -1.0},
+        {"delta": -0.1},
+        {"precommit": math.inf},
+        {"propose": math.nan},
+        {"delta": True},
+    ):
+        with pytest.raises(ValueError):
+            BftTimeouts(**bad)
+
+
+# -- StartRound and the propose step ------------------------------------------------------
+
+
+def test_start_as_non_proposer_schedules_the_propose_timeout() -> None:
+    rig = Rig(proposers={0: 1})
+    t = timers(rig.actions)
+    assert t[BftTimer(TimeoutKind.PROPOSE, 1, 0)] == 3.0  # L21
+    assert BftTimer(TimeoutKind.REBROADCAST, 1, 0) in t
+    assert sent(rig.actions) == []
+    assert (rig.engine.height, rig.engine.round, rig.engine.step) == (1, 0, Step.PROPOSE)
+
+
+def test_start_as_proposer_proposes_a_fresh_value_and_prevotes_it() -> None:
+    rig = Rig(proposers={0: 0})
+    proposals = [m for m in sent(rig.actions) if isinstance(m, Proposal)]
+    assert len(proposals) == 1  # L14-19
+    p = proposals[0]
+    assert (p.height, p.round, p.pol_round, p.proposer) == (1, 0, -1, PUB[0])
+    assert p.value_id == vid("built-0")
+    assert rig.source.built == [(1, 0)]
+    assert own_votes(rig.actions, PREVOTE) == [p.value_id]  # L22-24 on its own proposal
+    assert rig.engine.step is Step.PREVOTE
+    assert BftTimer(TimeoutKind.PROPOSE, 1, 0) not in timers(rig.actions)
+
+
+def test_valid_proposal_gets_a_prevote_for_it() -> None:
+    rig = Rig(proposers={0: 1})
+    out = rig.feed(rig.proposal(1, 0, "a"))
+    assert own_votes(out, PREVOTE) == [vid("a")]  # L22-24
+    assert rig.engine.step is Step.PREVOTE
+
+
+def test_invalid_proposal_gets_a_nil_prevote() -> None:
+    rig = Rig(proposers={0: 1})
+    out = rig.feed(rig.proposal(1, 0, "bad-value"))
+    assert own_votes(out, PREVOTE) == [None]  # L26
+
+
+def test_proposal_whose_value_does_not_match_its_id_gets_a_nil_prevote() -> None:
+    rig = Rig(proposers={0: 1})
+    _, raw = value("a")
+    forged = Proposal.create(KEYS[1], CHAIN, 1, 0, -1, vid("b"), raw)
+    assert own_votes(rig.feed(ProposalReceived(forged)), PREVOTE) == [None]
+
+
+def test_proposal_from_anyone_but_the_proposer_is_ignored() -> None:
+    rig = Rig(proposers={0: 1})
+    assert rig.feed(rig.proposal(2, 0, "a")) == []
+    assert rig.engine.step is Step.PROPOSE
+
+
+def test_proposal_with_a_bad_signature_is_ignored() -> None:
+    rig = Rig(proposers={0: 1})
+    good = rig.proposal(1, 0, "a").proposal
+    bad = Proposal(good.height, good.round, -1, good.value_id, good.value, good.proposer, bytes(64))
+    assert rig.feed(ProposalReceived(bad)) == []
+    # The genuine proposal still counts afterwards.
+    assert own_votes(rig.feed(ProposalReceived(good)), PREVOTE) == [vid("a")]
+
+
+def test_propose_timeout_prevotes_nil() -> None:
+    rig = Rig(proposers={0: 1})
+    out = rig.timer(TimeoutKind.PROPOSE, 0)
+    assert own_votes(out, PREVOTE) == [None]  # L57-60
+    assert rig.engine.step is Step.PREVOTE
+    # A late proposal no longer triggers a prevote (L22 requires step = propose).
+    assert own_votes(rig.feed(rig.proposal(1, 0, "a")), PREVOTE) == []
+
+
+def test_timeouts_of_other_rounds_or_steps_do_nothing() -> None:
+    rig = Rig(proposers={0: 1})
+    assert rig.timer(TimeoutKind.PROPOSE, 1) == []  # L58: round must match
+    assert rig.timer(TimeoutKind.PREVOTE, 0) == []  # L62: step must be prevote
+    assert rig.feed(TimerFired("not ours")) == []
+    assert rig.feed(TimerFired(BftTimer(TimeoutKind.PROPOSE, 2, 0))) == []  # another height
+
+
+# -- prevote step -------------------------------------------------------------------------
+
+
+def test_quorum_of_mixed_prevotes_schedules_the_prevote_timeout_once() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))
+    out = rig.feed(rig.vote(1, PREVOTE, 0, "b"), rig.vote(2, PREVOTE, 0, None))
+    assert timers(out) == {BftTimer(TimeoutKind.PREVOTE, 1, 0): 1.0}  # L34-35
+    assert timers(rig.feed(rig.vote(3, PREVOTE, 0, None))) == {}  # "for the first time"
+    out = rig.timer(TimeoutKind.PREVOTE, 0)
+    assert own_votes(out, PRECOMMIT) == [None]  # L61-64
+    assert rig.engine.step is Step.PRECOMMIT
+
+
+def test_polka_locks_and_precommits_the_value() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))
+    out = rig.feed(*rig.votes([1, 2], PREVOTE, 0, "a"))
+    assert own_votes(out, PRECOMMIT) == [vid("a")]  # L36-41
+    e = rig.engine
+    assert (e.locked_round, e.locked_value_id) == (0, vid("a"))
+    assert (e.valid_round, e.valid_value_id) == (0, vid("a"))  # L42-43
+    assert e.step is Step.PRECOMMIT
+
+
+def test_polka_before_the_proposal_waits_for_the_value() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.timer(TimeoutKind.PROPOSE, 0)  # prevoted nil
+    out = rig.feed(*rig.votes([1, 2, 3], PREVOTE, 0, "a"))
+    assert own_votes(out, PRECOMMIT) == []  # polka, but no valid value yet
+    out = rig.feed(rig.proposal(1, 0, "a"))
+    assert own_votes(out, PRECOMMIT) == [vid("a")]  # L36: the proposal completes it
+    assert rig.engine.locked_round == 0
+
+
+def test_polka_in_precommit_step_updates_valid_value_only() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))  # we prevote a
+    rig.feed(rig.vote(1, PREVOTE, 0, None), rig.vote(2, PREVOTE, 0, "a"))  # 3 of 4, mixed
+    rig.timer(TimeoutKind.PREVOTE, 0)  # L61-64: precommit nil
+    assert rig.engine.step is Step.PRECOMMIT and rig.engine.locked_round == -1
+    out = rig.feed(rig.vote(3, PREVOTE, 0, "a"))  # now a polka for a: 0, 2, 3
+    assert own_votes(out, PRECOMMIT) == []  # L37: no lock outside the prevote step
+    assert rig.engine.locked_round == -1
+    assert (rig.engine.valid_round, rig.engine.valid_value_id) == (0, vid("a"))  # L42-43
+
+
+def test_quorum_of_nil_prevotes_precommits_nil() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    out = rig.feed(*rig.votes([1, 2], PREVOTE, 0, None))
+    assert own_votes(out, PRECOMMIT) == [None]  # L44-46
+    assert rig.engine.step is Step.PRECOMMIT
+
+
+# -- precommit step, rounds, decisions ------------------------------------------------------
+
+
+def test_quorum_of_mixed_precommits_schedules_the_timeout_that_starts_the_next_round() -> None:
+    rig = Rig(proposers={0: 1, 1: 2})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    out = rig.feed(rig.vote(1, PRECOMMIT, 0, "a"), rig.vote(2, PRECOMMIT, 0, None))
+    assert timers(out) == {}  # two of four
+    out = rig.feed(rig.vote(3, PRECOMMIT, 0, None))
+    assert timers(out) == {BftTimer(TimeoutKind.PRECOMMIT, 1, 0): 1.0}  # L47-48, any step
+    out = rig.timer(TimeoutKind.PRECOMMIT, 0)  # L65-67
+    assert rig.engine.round == 1 and rig.engine.step is Step.PROPOSE
+    assert timers(out)[BftTimer(TimeoutKind.PROPOSE, 1, 1)] == 3.5  # grows with the round
+
+
+def test_quorum_of_precommits_decides_with_a_certificate() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))
+    out = rig.feed(*rig.votes([1, 2], PRECOMMIT, 0, "a"))
+    assert decisions(out) == []
+    out = rig.feed(rig.vote(3, PRECOMMIT, 0, "a"))
+    (decide,) = decisions(out)  # L49-51
+    assert (decide.height, decide.round, decide.value_id, decide.value) == (1, 0, vid("a"), value("a")[1])
+    assert decide.certificate.voters == tuple(sorted(PUB[1:4]))
+    assert decide.certificate.verify(rig.vs, CHAIN, VERIFIER.verify_many)
+    commits = [m for m in sent(out) if isinstance(m, Commit)]
+    assert commits == [Commit(decide.value, decide.certificate)]
+    assert rig.engine.decided
+    assert rig.feed(rig.vote(0, PRECOMMIT, 0, "a")) == []  # decided: nothing more
+
+
+def test_quorum_is_two_thirds_of_the_weight_not_of_the_voters() -> None:
+    # Weights 3, 2, 1, 1, 2 (total 9): a quorum is 6, wherever the voters are.
+    rig = Rig(weights=(3, 2, 1, 1, 2), proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))
+    assert decisions(rig.feed(*rig.votes([2, 3, 4], PRECOMMIT, 0, "a"))) == []  # 1+1+2 = 4
+    assert decisions(rig.feed(rig.vote(1, PRECOMMIT, 0, "a"))) != []  # +2 = 6 = exactly 2/3
+    rig = Rig(weights=(1,) * 7, proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"))
+    assert decisions(rig.feed(*rig.votes([1, 2, 3, 4], PRECOMMIT, 0, "a"))) == []  # 4/7 > 1/2
+    assert decisions(rig.feed(rig.vote(5, PRECOMMIT, 0, "a"))) != []  # 5/7 >= 2/3
+
+
+def test_decides_on_precommits_of_a_later_round_while_still_in_round_zero() -> None:
+    rig = Rig(proposers={0: 1, 3: 2})
+    rig.feed(rig.proposal(2, 3, "late"))
+    out = rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 3, "late"))
+    (decide,) = decisions(out)  # L49 holds for any round r
+    assert decide.round == 3 and decide.value_id == vid("late")
+
+
+def test_decides_when_the_value_arrives_after_the_precommits() -> None:
+    rig = Rig(proposers={0: 1, 2: 3})
+    out = rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 2, "a"))
+    assert decisions(out) == []
+    (decide,) = decisions(rig.feed(rig.proposal(3, 2, "a")))
+    assert decide.round == 2
+
+
+def test_an_invalid_value_is_never_decided() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "bad-x"))
+    assert decisions(rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, "bad-x"))) == []
+
+
+# -- locking --------------------------------------------------------------------------------
+
+
+def lock_on_a_in_round_0(proposers: dict[int, int]) -> Rig:
+    rig = Rig(proposers=proposers)
+    rig.feed(rig.proposal(1, 0, "a"))
+    rig.feed(*rig.votes([1, 2], PREVOTE, 0, "a"))
+    assert (rig.engine.locked_round, rig.engine.locked_value_id) == (0, vid("a"))
+    rig.feed(*rig.votes([1, 2], PRECOMMIT, 0, None))  # no decision; timeout to round 1
+    rig.timer(TimeoutKind.PRECOMMIT, 0)
+    assert rig.engine.round == 1
+    return rig
+
+
+def test_locked_node_prevotes_nil_for_a_fresh_other_value() -> None:
+    rig = lock_on_a_in_round_0({0: 1, 1: 2})
+    out = rig.feed(rig.proposal(2, 1, "b"))
+    assert own_votes(out, PREVOTE) == [None]  # L23: lockedRound != -1 and lockedValue != b
+
+
+def test_locked_node_prevotes_its_locked_value_again() -> None:
+    rig = lock_on_a_in_round_0({0: 1, 1: 2})
+    out = rig.feed(rig.proposal(2, 1, "a"))
+    assert own_votes(out, PREVOTE) == [vid("a")]  # L23: lockedValue = v
+
+
+def test_lock_survives_an_older_polka_and_yields_to_a_later_one() -> None:
+    rig = Rig(proposers={0: 1, 1: 2, 2: 3, 3: 1})
+    rig.feed(rig.proposal(1, 0, "b"))  # round 0: we prevote b, see no polka in time
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 0)
+    rig.feed(rig.proposal(2, 1, "a"))  # round 1: we lock on a
+    rig.feed(*rig.votes([2, 3], PREVOTE, 1, "a"))
+    assert (rig.engine.locked_round, rig.engine.locked_value_id) == (1, vid("a"))
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 1, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 1)
+    # Round 2: b again, citing the round-0 polka that reaches us only now. That
+    # polka is older than our lock: prevote nil (L29: lockedRound 1 > vr 0, a != b).
+    rig.feed(*rig.votes([1, 2], PREVOTE, 0, "b"))
+    out = rig.feed(rig.proposal(3, 2, "b", pol=0))
+    assert rig.engine.round == 2
+    assert own_votes(out, PREVOTE) == [None]
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 2, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 2)
+    # Round 3: b citing a polka of round 2, later than our lock: prevote b (L29).
+    rig.feed(*rig.votes([1, 2, 3], PREVOTE, 2, "b"))
+    out = rig.feed(rig.proposal(1, 3, "b", pol=2))
+    assert rig.engine.round == 3
+    assert own_votes(out, PREVOTE) == [vid("b")]
+    assert rig.engine.locked_value_id == vid("a")  # the lock itself moves only on a polka
+
+
+def test_proposal_citing_a_polka_of_the_lock_round_itself_is_accepted() -> None:
+    # lockedRound <= vr is inclusive (L29). Two polkas in one round need equivocators;
+    # voters 1 and 2 prevote both a and b in round 0.
+    rig = lock_on_a_in_round_0({0: 1, 1: 2})
+    out = rig.feed(rig.proposal(2, 1, "b", pol=0))
+    assert own_votes(out, PREVOTE) == []  # waits for the polka of b in round 0 (L28)
+    out = rig.feed(*rig.votes([1, 2, 3], PREVOTE, 0, "b"))
+    assert own_votes(out, PREVOTE, round=1) == [vid("b")]
+
+
+def test_proposal_with_pol_round_waits_for_its_polka() -> None:
+    rig = Rig(proposers={0: 1, 1: 2})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 0)
+    out = rig.feed(rig.proposal(2, 1, "a", pol=0))
+    assert own_votes(out, PREVOTE) == []  # L28 needs 2f+1 prevotes of round 0 for a
+    rig.feed(*rig.votes([1, 2], PREVOTE, 0, "a"))
+    out = rig.feed(rig.vote(3, PREVOTE, 0, "a"))
+    assert own_votes(out, PREVOTE) == [vid("a")]  # L28-30
+
+
+def test_proposer_reproposes_its_valid_value_with_its_polka() -> None:
+    rig = lock_on_a_in_round_0({0: 1, 1: 0})
+    proposals = [m for m in sent(rig.actions) if isinstance(m, Proposal)]
+    assert len(proposals) == 1  # L15-16, L19
+    p = proposals[0]
+    assert (p.round, p.pol_round, p.value_id) == (1, 0, vid("a"))
+    polka = {m.voter for m in sent(rig.actions) if isinstance(m, BlockVote) and m.round == 0}
+    assert polka == {PUB[0], PUB[1], PUB[2]}  # the prevotes behind pol_round go along
+    assert rig.source.built == []  # nothing fresh was built
+    assert own_votes(rig.actions, PREVOTE, round=1) == [vid("a")]  # L28-30 on its own proposal
+
+
+# -- round skipping -------------------------------------------------------------------------
+
+
+def test_messages_of_a_later_round_from_over_a_third_skip_there() -> None:
+    rig = Rig(proposers={0: 1, 5: 2})
+    out = rig.feed(rig.vote(1, PREVOTE, 5, None))
+    assert rig.engine.round == 0  # 1 of 4 is not more than 1/3
+    out = rig.feed(rig.vote(3, PRECOMMIT, 7, None))
+    assert rig.engine.round == 5  # L55-56: voters 1 and 3 were heard in round >= 5
+    assert BftTimer(TimeoutKind.PROPOSE, 1, 5) in timers(out)
+
+
+def test_exactly_a_third_of_the_weight_does_not_skip() -> None:
+    rig = Rig(weights=(1, 1, 1), proposers={0: 1})
+    rig.feed(rig.vote(1, PREVOTE, 4, None))
+    assert rig.engine.round == 0
+    rig.feed(rig.vote(2, PREVOTE, 4, None))
+    assert rig.engine.round == 4
+
+
+def test_a_proposal_counts_for_round_skipping() -> None:
+    rig = Rig(weights=(1, 1, 1), proposers={0: 1, 2: 1})
+    rig.feed(rig.proposal(1, 2, "a"))
+    rig.feed(rig.vote(2, PRECOMMIT, 2, None))
+    assert rig.engine.round == 2
+    assert own_votes(rig.actions, PREVOTE) == [vid("a")]  # the buffered proposal is used
+
+
+# -- evidence, duplicates, non-voters, old and next heights ----------------------------------
+
+
+def test_conflicting_votes_produce_evidence_once() -> None:
+    rig = Rig(proposers={0: 1})
+    assert rig.feed(rig.vote(2, PREVOTE, 0, "a")) == []
+    assert rig.feed(rig.vote(2, PREVOTE, 0, "a")) == []  # a duplicate is not evidence
+    out = rig.feed(rig.vote(2, PREVOTE, 0, None))
+    (found,) = [a for a in out if isinstance(a, EvidenceFound)]
+    assert found.evidence.offender == PUB[2]
+    assert found.evidence.verify(CHAIN, VERIFIER.verify_many)
+    assert found.evidence.vote_a.value_id is None  # canonical order: nil first
+    assert [a for a in rig.feed(rig.vote(2, PREVOTE, 0, "c")) if isinstance(a, EvidenceFound)] == []
+    # A precommit conflict of the same voter is separate evidence.
+    rig.feed(rig.vote(2, PRECOMMIT, 0, "a"))
+    out = rig.feed(rig.vote(2, PRECOMMIT, 0, "b"))
+    assert len([a for a in out if isinstance(a, EvidenceFound)]) == 1
+
+
+def test_an_equivocator_counts_for_every_relevant_value() -> None:
+    # Voter 3 prevotes nil to us and a to others; the others lock on a. Its prevote for
+    # a must still count when the polka reaches us, or we could never follow.
+    rig = Rig(proposers={0: 1})
+    rig.timer(TimeoutKind.PROPOSE, 0)  # we prevote nil
+    rig.feed(rig.vote(3, PREVOTE, 0, None))
+    rig.feed(rig.proposal(1, 0, "a"))
+    rig.feed(*rig.votes([1, 2], PREVOTE, 0, "a"))
+    assert rig.engine.valid_value_id is None  # 1, 2 for a: not yet a quorum
+    out = rig.feed(rig.vote(3, PREVOTE, 0, "a"))
+    assert [a for a in out if isinstance(a, EvidenceFound)]
+    assert rig.engine.valid_value_id == vid("a")  # polka 1, 2, 3 (L36, L42)
+
+
+def test_votes_for_values_nobody_proposed_are_evidence_only() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.vote(3, PREVOTE, 0, "x"))
+    held = rig.engine.held_messages
+    for i in range(20):
+        out = rig.feed(rig.vote(3, PREVOTE, 0, f"junk{i}"))
+        assert len([a for a in out if isinstance(a, EvidenceFound)]) == (i == 0)
+    assert rig.engine.held_messages == held
+
+
+def test_votes_from_non_voters_and_bad_signatures_are_dropped() -> None:
+    rig = Rig(weights=(1, 1, 1, 1, 0), proposers={0: 1})
+    assert rig.feed(rig.vote(4, PREVOTE, 0, None), rig.vote(6, PREVOTE, 0, None)) == []
+    good = rig.vote(1, PREVOTE, 0, None).vote
+    forged = BlockVote(good.kind, good.height, good.round, vid("a"), good.voter, good.signature)
+    assert rig.feed(VoteReceived(forged)) == []
+    assert rig.engine.held_messages == 0
+
+
+def test_messages_for_old_heights_are_dropped() -> None:
+    rig = Rig(proposers={0: 1}, height=5)
+    old = BlockVote.create(KEYS[1], CHAIN, PREVOTE, 4, 0, None)
+    assert rig.feed(VoteReceived(old)) == []
+    assert rig.engine.held_messages == 0
+
+
+def test_messages_for_the_next_height_are_replayed_after_start() -> None:
+    rig = Rig(proposers={0: 1})
+    nxt = [VoteReceived(BlockVote.create(KEYS[i], CHAIN, PRECOMMIT, 2, 0, None)) for i in (1, 2, 3)]
+    assert rig.feed(*nxt) == []
+    assert rig.engine.held_messages == 3
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    assert rig.engine.decided
+    checks_before = len(rig.checker.calls)
+    out = rig.engine.start(2, 10.0)
+    # Three nil precommits of round 0 at height 2: the precommit timeout is scheduled.
+    assert BftTimer(TimeoutKind.PRECOMMIT, 2, 0) in timers(out)
+    assert len(rig.checker.calls) == checks_before  # verified once, when buffered
+
+
+def test_start_only_moves_forward() -> None:
+    rig = Rig(proposers={0: 1})
+    with pytest.raises(ValueError):
+        rig.engine.start(1, 1.0)
+    with pytest.raises(ValueError):
+        rig.engine.start(0, 1.0)
+    rig.engine.start(9, 1.0)  # after block sync, heights may jump
+    assert rig.engine.height == 9 and rig.engine.round == 0
+
+
+def test_events_before_start_are_dropped() -> None:
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: VotingSet.of(0, [(PUB[0], 1)]), lambda _h: bytes(32), Source(), VERIFIER.verify_many)
+    assert engine.handle(TimerFired("x"), 0.0) == []
+    assert not engine.started
+
+
+# -- bounded memory -------------------------------------------------------------------------
+
+
+def test_future_rounds_are_bounded_per_voter() -> None:
+    rig = Rig(weights=(1, 1, 1, 1, 1, 1, 1), proposers={0: 1})
+    for round in range(1, 200):
+        for kind in (PREVOTE, PRECOMMIT):
+            rig.feed(rig.vote(6, kind, round, None))
+    assert rig.engine.round == 0  # 1/7 of the weight cannot move us
+    assert rig.engine.held_messages == 2 * MAX_FUTURE_ROUNDS
+    # An honest voter's future messages are still stored.
+    rig.feed(rig.vote(5, PREVOTE, 1, None))
+    assert rig.engine.held_messages == 2 * MAX_FUTURE_ROUNDS + 1
+
+
+def test_next_height_buffer_is_bounded() -> None:
+    rig = Rig(proposers={0: 1})
+    for round in range(100):
+        rig.feed(VoteReceived(BlockVote.create(KEYS[1], CHAIN, PREVOTE, 2, round, None)))
+    assert rig.engine.held_messages == MAX_FUTURE_ROUNDS
+
+
+# -- commit gossip ---------------------------------------------------------------------------
+
+
+def certificate(rig: Rig, voters: Sequence[int], tag: str, round: int = 0) -> CommitCertificate:
+    return CommitCertificate.from_votes(rig.vote(i, PRECOMMIT, round, tag).vote for i in voters)
+
+
+def test_commit_lets_a_lagging_node_decide() -> None:
+    rig = Rig(proposers={0: 1})
+    cert = certificate(rig, [1, 2, 3], "a", round=4)
+    (decide,) = decisions(rig.feed(CommitReceived(value("a")[1], cert)))
+    assert (decide.round, decide.value_id, decide.certificate) == (4, vid("a"), cert)
+
+
+def test_commit_needs_a_quorum_valid_signatures_and_the_right_valid_value() -> None:
+    rig = Rig(proposers={0: 1})
+    _, raw = value("a")
+    weak = certificate(rig, [1, 2], "a")
+    assert rig.feed(CommitReceived(raw, weak)) == []
+    good = certificate(rig, [1, 2, 3], "a")
+    forged = CommitCertificate(1, 0, vid("a"), tuple((v, bytes(64)) for v, _ in good.precommits))
+    assert rig.feed(CommitReceived(raw, forged)) == []
+    assert rig.feed(CommitReceived(value("b")[1], good)) == []  # value does not match the id
+    bad = certificate(rig, [1, 2, 3], "bad-z")
+    assert rig.feed(CommitReceived(value("bad-z")[1], bad)) == []  # invalid value
+    other_height = CommitCertificate.from_votes(
+        BlockVote.create(KEYS[i], CHAIN, PRECOMMIT, 2, 0, vid("a", 2)) for i in (1, 2, 3)
+    )
+    assert rig.feed(CommitReceived(value("a", 2)[1], other_height)) == []
+    assert not rig.engine.decided
+    assert decisions(rig.feed(CommitReceived(raw, good)))
+
+
+def test_decided_node_answers_a_lagging_voter_with_its_commit_rate_limited() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    assert commit is not None
+    rig.engine.start(2, 0.5)
+    rig.now = 1.0
+    assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == []  # just sent on deciding
+    rig.now = 10.0
+    assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == [commit]
+    rig.now = 11.0
+    assert sent(rig.feed(rig.vote(2, PREVOTE, 1, None))) == []  # once per propose timeout
+
+
+# -- liveness helpers beyond Algorithm 1 ------------------------------------------------------
+
+
+def test_rebroadcast_resends_what_the_round_holds() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), rig.vote(2, PREVOTE, 0, "a"))
+    rig.now = 3.0
+    out = rig.timer(TimeoutKind.REBROADCAST, 0)
+    messages = sent(out)
+    assert any(isinstance(m, Proposal) for m in messages)
+    assert {m.voter for m in messages if isinstance(m, BlockVote)} == {PUB[0], PUB[2]}
+    assert timers(out) == {BftTimer(TimeoutKind.REBROADCAST, 1, 0): 6.0}
+
+
+def test_a_voter_left_behind_in_a_round_gets_that_round_again() -> None:
+    rig = Rig(proposers={0: 1})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    rig.feed(*rig.votes([1, 2], PRECOMMIT, 0, None), rig.vote(3, PREVOTE, 0, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 0)
+    assert rig.engine.round == 1
+    out = rig.feed(rig.vote(3, PREVOTE, 0, None))  # voter 3 is still in round 0
+    resent = {(m.voter, m.kind) for m in sent(out) if isinstance(m, BlockVote)}
+    assert (PUB[1], PRECOMMIT) in resent and (PUB[0], PREVOTE) in resent
+
+
+# -- observers, batching, determinism --------------------------------------------------------
+
+
+def test_observer_never_signs_but_decides() -> None:
+    rig = Rig(me=None, proposers={0: 1})
+    assert not rig.engine.is_voter
+    out = rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PREVOTE, 0, "a"))
+    assert [m for m in sent(out) if isinstance(m, (BlockVote, Proposal))] == []
+    assert decisions(rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, "a")))
+
+
+def test_handle_many_batches_signature_checks_and_matches_handle() -> None:
+    rig = Rig(proposers={0: 1})
+    events = [rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PREVOTE, 0, "a"), *rig.votes([1, 2], PRECOMMIT, 0, "a")]
+    one_by_one = rig.feed(*events)
+    other = Rig(proposers={0: 1})
+    calls_before = len(other.checker.calls)
+    batched = other.engine.handle_many(events, 0.0)  # type: ignore[arg-type]
+    assert batched == one_by_one
+    assert other.checker.calls[calls_before:] == [len(events)]
+
+
+def test_identical_inputs_give_identical_outputs() -> None:
+    def run() -> list[BftAction]:
+        rig = Rig(proposers={0: 1, 1: 2})
+        out = list(rig.actions)
+        out += rig.feed(rig.proposal(1, 0, "a"), *rig.votes([3], PREVOTE, 0, "a"), rig.vote(2, PREVOTE, 0, None))
+        out += rig.timer(TimeoutKind.PREVOTE, 0)
+        out += rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, None))
+        out += rig.timer(TimeoutKind.PRECOMMIT, 0)
+        return out
+
+    assert run() == run()
+
+
+def test_engine_rejects_bad_configuration() -> None:
+    vs = VotingSet.of(0, [(PUB[0], 1)])
+    with pytest.raises(ValueError):
+        BlockEngine(-1, None, lambda _h: vs, lambda _h: bytes(32), Source(), VERIFIER.verify_many)
+    with pytest.raises(ValueError):
+        BlockEngine(1, None, lambda _h: vs, lambda _h: bytes(32), Source(), VERIFIER.verify_many, commit_history=0)
+    engine = BlockEngine(1, None, lambda _h: VotingSet.of(0, []), lambda _h: bytes(32), Source(), VERIFIER.verify_many)
+    with pytest.raises(ValueError):
+        engine.start(1, 0.0)
+    engine = BlockEngine(1, None, lambda _h: vs, lambda _h: b"short", Source(), VERIFIER.verify_many)
+    with pytest.raises(ValueError):
+        engine.start(1, 0.0)
