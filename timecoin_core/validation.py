@@ -16,7 +16,7 @@ from .amount import MAX_MONEY
 from .errors import TimecoinError
 from .keys import PAYLOAD_SIZE
 from .network import Network
-from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, _new_outpoint, sighash
+from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
 from .verify import SignatureCheck, SyncVerifier, Verifier
 
 _sha256 = hashlib.sha256
@@ -266,7 +266,10 @@ class _Overlay:
         txid = tx.txid
         created = self.created
         for index, out in enumerate(tx.outputs):
-            created[_new_outpoint(txid, index)] = out
+            # A plain (txid, index) tuple finds the same entry as OutPoint(txid, index),
+            # an equal tuple with the same hash; unlike an OutPoint, the garbage
+            # collector stops tracking it, and a block creates thousands.
+            created[(txid, index)] = out  # type: ignore[index]
 
 
 def validate_transactions(
@@ -309,7 +312,10 @@ def _validate(
         get = overlay.get_output
         apply = overlay.apply
         verdicts: list[TxVerdict] = []
-        pending: list[tuple[int, list[SignatureCheck]]] = []
+        # The batch to verify, and which transaction each check belongs to: flat lists
+        # of plain values rather than a tuple and a list per transaction.
+        checks: list[SignatureCheck] = []
+        owners: list[int] = []
         for position, tx in enumerate(txs):
             if position in bad_sig:
                 verdicts.append(
@@ -325,32 +331,24 @@ def _validate(
             verdicts.append(_new_verdict(tx, fee, None))
             if position not in sig_ok:
                 txid = tx.txid
-                pending.append(
-                    (
-                        position,
-                        [
-                            SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature)
-                            for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True))
-                        ],
-                    )
-                )
-        if not pending:
+                for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True)):
+                    checks.append(SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature))
+                    owners.append(position)
+        if not checks:
             return verdicts
-        flat = [check for _, checks in pending for check in checks]
-        results = verifier.verify_many(flat)
+        results = verifier.verify_many(checks)
         if all(results):  # the common case: nothing to map back
-            sig_ok.update(position for position, _ in pending)
+            sig_ok.update(owners)
             return verdicts
-        cursor = 0
         new_bad = False
-        for position, checks in pending:
-            chunk = results[cursor : cursor + len(checks)]
-            cursor += len(checks)
-            if all(chunk):
-                sig_ok.add(position)
-            else:
-                bad_sig[position] = chunk.index(False)
+        first_input = 0
+        for k, position in enumerate(owners):
+            if k == 0 or owners[k - 1] != position:
+                first_input = k
+            if not results[k] and position not in bad_sig:
+                bad_sig[position] = k - first_input
                 new_bad = True
+        sig_ok.update(position for position in owners if position not in bad_sig)
         if not new_bad:
             return verdicts
 
