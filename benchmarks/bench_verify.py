@@ -42,7 +42,7 @@ __all__ = ["BATCH", "make_checks", "raw_verify_loop", "raw_verify_rate", "run"]
 
 BATCH = 20_000
 WORKERS = 2
-REPEAT = 3
+REPEAT = 5
 
 _checks_cache: dict[int, list[SignatureCheck]] = {}
 
