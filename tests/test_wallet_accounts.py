@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from timecoin_core import DEVNET, MAINNET, AddressError, OutPoint, PublicKey, TxOut, coins
 from timecoin_core.errors import TimecoinError
 from timecoin_core.keys import address_payload
-from timecoin_core.utxo import Balance, CoinState, UtxoSet
+from timecoin_core.utxo import Balance, CoinPage, CoinState, UtxoSet
 from timecoin_core.wallet import (
     DEFAULT_GAP_LIMIT,
     ForeignCoinError,
@@ -228,3 +229,39 @@ def test_an_address_issued_far_beyond_the_window_is_watched_alone() -> None:
     assert wallet.next_address() == wallet.address(0)
     assert len(wallet.watched_payloads()) == (1 + DEFAULT_GAP_LIMIT) + DEFAULT_GAP_LIMIT + 1
     assert wallet.path(far) == "m/44'/1440'/0'/0'/2147483647'"
+
+
+class _PagingOnly:
+    """A coin source that only pages: the wallet cannot take a UtxoSet's shortcuts."""
+
+    def __init__(self, utxos: UtxoSet) -> None:
+        self.utxos = utxos
+        self.calls = 0
+
+    def coins_of(self, payload: bytes, after: OutPoint | None = None, limit: int = 100) -> CoinPage:
+        self.calls += 1
+        return self.utxos.coins_of(payload, after, limit)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_utxo_set_and_a_paging_source_find_the_same_coins(seed: int) -> None:
+    # The wallet skips a UtxoSet's empty addresses by count; the plain walk must agree.
+    rng = random.Random(seed)
+    funder = Wallet.from_mnemonic(MNEMONIC, network=DEVNET)
+    utxos = UtxoSet()
+    for n in range(12):
+        index = rng.randrange(0, 70)
+        address = funder.change_address(index) if rng.random() < 0.5 else funder.address(index)
+        outpoint = fund(utxos, address.payload, 1_000 + n, n, rng.choice([1, None]))
+        if rng.random() < 0.3:
+            utxos.lock(outpoint, bytes(32))
+    gap_limit = rng.randrange(3, 25)
+    fast = Wallet.from_mnemonic(MNEMONIC, network=DEVNET, gap_limit=gap_limit)
+    plain = Wallet.from_mnemonic(MNEMONIC, network=DEVNET, gap_limit=gap_limit)
+    for wallet in (fast, plain):
+        wallet.address(90)  # watched alone, beyond the window
+    source = _PagingOnly(utxos)
+    assert fast.coins(utxos) == plain.coins(source)
+    assert source.calls == len(plain.watched_payloads())
+    assert fast.watched_payloads() == plain.watched_payloads()
+    assert (fast.next_change_index, fast.next_address()) == (plain.next_change_index, plain.next_address())

@@ -65,7 +65,6 @@ linear algebra).
 from __future__ import annotations
 
 import hashlib
-import heapq
 import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -172,6 +171,8 @@ LIVE_STATES: Final[frozenset[CoinState]] = frozenset(
     (_S.UNSPENT, _S.LOCKED, _S.SPENT_PENDING, _S.SPENT_FINALIZED)
 )
 """The states a coin inside a :class:`UtxoSet` can be in (``CONFIRMED`` coins have left)."""
+
+_LIVE_ORDER: Final = (_S.UNSPENT, _S.LOCKED, _S.SPENT_PENDING, _S.SPENT_FINALIZED)
 
 MAX_PAGE_SIZE: Final = 10_000
 """Largest ``limit`` :meth:`UtxoSet.coins_of` accepts."""
@@ -371,10 +372,6 @@ def _index_key(payload: bytes, outpoint: OutPoint) -> bytes:
     return _KEY.pack(payload, outpoint[0], outpoint[1])
 
 
-def _key_outpoint(key: bytes) -> OutPoint:
-    return OutPoint(key[20:52], _IDX_BE.unpack_from(key, 52)[0])
-
-
 def _bucket(state: CoinState, height: int | None) -> int | None:
     if state is _S.UNSPENT:
         return _CONFIRMED_BUCKET if height is not None else _FINALIZED_BUCKET
@@ -537,14 +534,22 @@ class UtxoSet:
             return _EMPTY_PAGE
         lo = payload if after is None else _index_key(payload, after)
         hi = payload + b"\xff" * 36
-        scans = [
-            self._index[s].irange(lo, hi, inclusive=(False, True))
-            for s in LIVE_STATES
-            if s in states
-        ]
-        merged = scans[0] if len(scans) == 1 else heapq.merge(*scans)
-        keys = list(islice(merged, limit + 1))
-        coins = tuple(self._coins[_key_outpoint(k)] for k in keys[:limit])
+        stop = limit + 1
+        keys: list[bytes] = []
+        scanned = 0
+        for state in _LIVE_ORDER:
+            if state in states:
+                # Range scans run in C; at most limit + 1 keys from each state's index.
+                keys += islice(self._index[state].irange(lo, hi, inclusive=(False, True)), stop)
+                scanned += 1
+        if scanned > 1:
+            keys.sort()  # merge the states' runs (a C sort, not a Python-level heap merge)
+        del keys[stop:]
+        # (txid, index) from a key finds the coin: a plain tuple hashes and compares
+        # equal to the OutPoint keying it.
+        get = self._coins.__getitem__
+        unpack = _KEY.unpack
+        coins = tuple([get(unpack(key)[1:]) for key in keys[:limit]])  # type: ignore[arg-type]
         return CoinPage(coins, coins[-1].outpoint if len(keys) > limit else None)
 
     def count_of(self, payload: bytes) -> int:

@@ -45,7 +45,7 @@ from ..fees import FeeRate
 from ..keys import Address, PrivateKey, PublicKey
 from ..network import MAINNET, Network
 from ..transaction import MAX_MEMO, MAX_TX_INPUTS, OutPoint, Transaction, TxIn, TxOut
-from ..utxo import Balance, Coin, CoinPage, CoinState
+from ..utxo import Balance, Coin, CoinPage, CoinState, UtxoSet
 from .coin_selection import DEFAULT_MAX_TRIES, Selection, select_coins
 from .mnemonic import mnemonic_to_seed
 from .slip10 import HARDENED_OFFSET, ExtendedKey, account_path, address_path, derive_path
@@ -365,16 +365,27 @@ class Wallet:
         address found holding a coin (see the module docstring).
         """
         source = _source(utxos)
+        # A UtxoSet says in O(1) whether an address holds any coin, so the empty ones
+        # (most of the window) cost a lookup instead of a page each. Exact type: a
+        # subclass may have changed what coins_of returns.
+        count_of = source.count_of if type(source) is UtxoSet else None
         found: list[Coin] = []
         for chain in self._chains:
+            payloads = chain.payloads
+            horizon = self._horizon(chain)
             index = 0
-            while index < self._horizon(chain):
-                if _read_all(source, self._derive(chain, index), found) and index >= chain.used:
+            while index < horizon:
+                payload = payloads.get(index)
+                if payload is None:
+                    payload = self._derive(chain, index)
+                holds = (count_of is None or count_of(payload) > 0) and _read_all(source, payload, found)
+                if holds and index >= chain.used:
                     chain.used = index + 1
+                    horizon = self._horizon(chain)
                 index += 1
             for index in sorted(chain.extra):
-                if index >= self._horizon(chain):
-                    _read_all(source, chain.payloads[index], found)
+                if index >= horizon:
+                    _read_all(source, payloads[index], found)
         return tuple(found)
 
     def balance(self, utxos: View) -> Balance:
