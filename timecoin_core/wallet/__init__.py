@@ -1,6 +1,7 @@
-"""Wallets: BIP-0039 mnemonics, SLIP-0010 Ed25519 derivation, coin selection and :class:`Wallet`.
+"""Wallets: BIP-0039 mnemonics, SLIP-0010 Ed25519 derivation, coin selection, :class:`Wallet`
+and the encrypted :class:`Keystore`.
 
-The user guide is docs/wallet.md.
+The user guides are docs/wallet.md and docs/keystore.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ from .coin_selection import (
     is_selectable,
     select_coins,
     transaction_size,
+)
+from .keystore import (
+    DEFAULT_SCRYPT,
+    FAST_SCRYPT,
+    KEYSTORE_FORMAT,
+    KEYSTORE_VERSION,
+    MAX_KEYSTORE_SIZE,
+    Keystore,
+    KeystoreError,
+    KeystoreExistsError,
+    KeystoreFormatError,
+    ScryptParams,
+    UnlockedKeystore,
+    WrongPasswordError,
 )
 from .mnemonic import (
     MnemonicError,
@@ -58,8 +73,13 @@ __all__ = [
     "COIN_TYPE",
     "DEFAULT_GAP_LIMIT",
     "DEFAULT_MAX_TRIES",
+    "DEFAULT_SCRYPT",
+    "FAST_SCRYPT",
     "HARDENED_OFFSET",
     "INPUT_SIZE",
+    "KEYSTORE_FORMAT",
+    "KEYSTORE_VERSION",
+    "MAX_KEYSTORE_SIZE",
     "OUTPUT_SIZE",
     "PURPOSE",
     "CoinSelectionError",
@@ -71,13 +91,20 @@ __all__ = [
     "FeeRate",
     "ForeignCoinError",
     "InsufficientFundsError",
+    "Keystore",
+    "KeystoreError",
+    "KeystoreExistsError",
+    "KeystoreFormatError",
     "MnemonicError",
+    "ScryptParams",
     "Selection",
     "SelectionAlgorithm",
     "TransactionPlan",
+    "UnlockedKeystore",
     "Wallet",
     "WalletError",
     "WatchOnlyError",
+    "WrongPasswordError",
     "account_path",
     "address_path",
     "change_window",
