@@ -58,7 +58,7 @@ from .validation import (
     InputsBelowOutputsError,
     MissingInputError,
     TransactionError,
-    validate_transactions,
+    _validate_in_order,
 )
 from .verify import SignatureCheck, SyncVerifier, Verifier
 
@@ -552,14 +552,11 @@ class ChainState:
             if out.amount == 0:
                 raise ZeroRewardError(f"reward output {index} is zero", block_hash)
         self.block_validator(block, self, verifier)
-        fees = 0
-        for position, verdict in enumerate(
-            validate_transactions(block.transactions, self._utxos, self.network, verifier)
-        ):
-            if verdict.error is not None:
-                raise BlockTransactionError(verdict.error, position, block_hash)
-            assert verdict.fee is not None
-            fees += verdict.fee
+        each_fee, errors = _validate_in_order(block.transactions, self._utxos, self.network, verifier)
+        if errors:
+            position = min(errors)
+            raise BlockTransactionError(errors[position], position, block_hash)
+        fees = sum(each_fee)
         expected = self.subsidy() + fees
         actual = sum(out.amount for out in block.rewards)
         if actual != expected:

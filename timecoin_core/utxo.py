@@ -413,6 +413,9 @@ _BUCKETS: Final[dict[tuple[CoinState, bool], int | None]] = {
     for state in CoinState
     for confirmed in (False, True)
 }
+_CONFIRMED_BUCKETS: Final[dict[CoinState, int | None]] = {
+    state: _bucket(state, 0) for state in CoinState
+}
 _TABLE: Final[dict[CoinState, dict[CoinEvent, CoinState]]] = {
     state: dict(row) for state, row in TRANSITIONS.items()
 }
@@ -663,6 +666,8 @@ class UtxoSet:
         removed: dict[OutPoint, Coin] = {}
         spent: list[Coin] = []
         confirmed = _S.CONFIRMED
+        new_coin = _new_coin
+        new_outpoint = _new_outpoint
         for txid, txins, outputs in steps:
             for txin in txins:
                 outpoint = txin.outpoint
@@ -682,9 +687,9 @@ class UtxoSet:
                         )
                     removed[outpoint] = coin
                     output = coin.output
-                spent.append(_new_coin(outpoint, output, created_at, confirmed, txid, height))
+                spent.append(new_coin(outpoint, output, created_at, confirmed, txid, height))
             for index, output in enumerate(outputs):
-                outpoint = _new_outpoint(txid, index)
+                outpoint = new_outpoint(txid, index)
                 if outpoint in created or (outpoint in coins and outpoint not in removed):
                     raise DuplicateCoinError(outpoint)
                 created[outpoint] = output
@@ -704,11 +709,15 @@ class UtxoSet:
             output = coin.output
             payload = output.payload
             amount = output.amount
-            removed_keys.setdefault(coin.state, []).append(key_pack(payload, txid, index))
+            state = coin.state
+            keys = removed_keys.get(state)
+            if keys is None:
+                keys = removed_keys[state] = []
+            keys.append(key_pack(payload, txid, index))
             delta = deltas.get(payload)
             if delta is None:
                 delta = deltas[payload] = [0, 0, 0, 0]
-            bucket = _BUCKETS[coin.state, True]
+            bucket = _CONFIRMED_BUCKETS[state]  # a block spends only coins with a height
             if bucket is not None:
                 delta[bucket] -= amount
             delta[_COUNT_SLOT] -= 1
@@ -717,11 +726,12 @@ class UtxoSet:
         added_keys: list[bytes] = []
         created_preimages: list[bytes] = []
         unspent = _S.UNSPENT
+        new_coin = _new_coin
         for outpoint, output in created.items():
             txid, index = outpoint
             payload = output.payload
             amount = output.amount
-            new_coins[outpoint] = _new_coin(outpoint, output, height, unspent, None)
+            new_coins[outpoint] = new_coin(outpoint, output, height, unspent, None)
             added_keys.append(key_pack(payload, txid, index))
             delta = deltas.get(payload)
             if delta is None:

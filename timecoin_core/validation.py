@@ -287,18 +287,27 @@ def validate_transactions(
     own_verifier = verifier is None
     active = verifier if verifier is not None else SyncVerifier()
     try:
-        return _validate(txs, view, network, active)
+        fees, errors = _validate_in_order(txs, view, network, active)
     finally:
         if own_verifier:
             active.close()
+    return [
+        _new_verdict(tx, None, errors[position]) if position in errors else _new_verdict(tx, fees[position], None)
+        for position, tx in enumerate(txs)
+    ]
 
 
-def _validate(
+def _validate_in_order(
     txs: Sequence[Transaction],
     view: Mapping[OutPoint, TxOut] | OutputView,
     network: Network,
     verifier: Verifier,
-) -> list[TxVerdict]:
+) -> tuple[list[int], dict[int, TransactionError]]:
+    """:func:`validate_transactions` without the verdict objects.
+
+    Returns each transaction's fee (0 for an invalid one) and the errors by position.
+    For callers that only need totals or the first error, such as block validation.
+    """
     # Signatures are checked in one batch after the cheap contextual pass. A bad
     # signature invalidates its transaction, which can change what later ones may
     # spend, so the pass repeats until no new bad signature appears; each signature
@@ -311,35 +320,36 @@ def _validate(
         overlay = _Overlay(view)
         get = overlay.get_output
         apply = overlay.apply
-        verdicts: list[TxVerdict] = []
+        fees: list[int] = []
+        errors: dict[int, TransactionError] = {}
         # The batch to verify, and which transaction each check belongs to: flat lists
         # of plain values rather than a tuple and a list per transaction.
         checks: list[SignatureCheck] = []
         owners: list[int] = []
         for position, tx in enumerate(txs):
             if position in bad_sig:
-                verdicts.append(
-                    TxVerdict(tx, None, BadSignatureError("invalid signature", tx.txid, input_index=bad_sig[position]))
-                )
+                errors[position] = BadSignatureError("invalid signature", tx.txid, input_index=bad_sig[position])
+                fees.append(0)
                 continue
             try:
                 fee, spent = _contextual(tx, get, min_fee_per_kb)
             except TransactionError as exc:
-                verdicts.append(TxVerdict(tx, None, exc))
+                errors[position] = exc
+                fees.append(0)
                 continue
             apply(tx)
-            verdicts.append(_new_verdict(tx, fee, None))
+            fees.append(fee)
             if position not in sig_ok:
                 txid = tx.txid
                 for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True)):
                     checks.append(SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature))
                     owners.append(position)
         if not checks:
-            return verdicts
+            return fees, errors
         results = verifier.verify_many(checks)
         if all(results):  # the common case: nothing to map back
             sig_ok.update(owners)
-            return verdicts
+            return fees, errors
         new_bad = False
         first_input = 0
         for k, position in enumerate(owners):
@@ -350,7 +360,7 @@ def _validate(
                 new_bad = True
         sig_ok.update(position for position in owners if position not in bad_sig)
         if not new_bad:
-            return verdicts
+            return fees, errors
 
 
 def validate_transaction(
