@@ -380,6 +380,17 @@ def test_quorum_of_mixed_precommits_schedules_the_timeout_that_starts_the_next_r
     assert timers(out)[BftTimer(TimeoutKind.PROPOSE, 1, 1)] == 3.5  # grows with the round
 
 
+def test_quorum_of_nil_precommits_starts_the_next_round_at_once() -> None:
+    rig = Rig(proposers={0: 1, 1: 2})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    rig.feed(*rig.votes([1, 2], PRECOMMIT, 0, None))
+    assert rig.engine.round == 0
+    out = rig.feed(rig.vote(3, PRECOMMIT, 0, None))
+    # No value can be decided in round 0 any more: no timeoutPrecommit wait.
+    assert rig.engine.round == 1
+    assert BftTimer(TimeoutKind.PRECOMMIT, 1, 0) not in timers(out)
+
+
 def test_quorum_of_precommits_decides_with_a_certificate() -> None:
     rig = Rig(proposers={0: 1})
     rig.feed(rig.proposal(1, 0, "a"))
@@ -612,8 +623,8 @@ def test_messages_for_the_next_height_are_replayed_after_start() -> None:
     assert rig.engine.decided
     checks_before = len(rig.checker.calls)
     out = rig.engine.start(2, 10.0)
-    # Three nil precommits of round 0 at height 2: the precommit timeout is scheduled.
-    assert BftTimer(TimeoutKind.PRECOMMIT, 2, 0) in timers(out)
+    # Three nil precommits of round 0 at height 2: round 0 is over before it began.
+    assert rig.engine.round == 1 and out
     assert len(rig.checker.calls) == checks_before  # verified once, when buffered
 
 
