@@ -43,6 +43,9 @@ Creating a coin is not a lifecycle event: :meth:`UtxoSet.add` makes an ``UNSPENT
 coin, and :meth:`UtxoSet.confirm_created` gives a coin created by a final transaction
 the height of the block that later includes that transaction.
 
+:meth:`UtxoSet.confirm_block` applies a whole committed block (its spends and its
+creations, in order) as one all-or-nothing batch, equivalent to the single calls.
+
 Commitment
 ----------
 :meth:`UtxoSet.commitment` commits to exactly the coins whose creation is confirmed
@@ -458,8 +461,10 @@ class UtxoSet:
     :class:`~timecoin_core.validation.OutputView` through :meth:`get_output`.
 
     Costs: lookups O(1); lifecycle changes O(log n) (the per-address index);
-    :meth:`coins_of` O(log n + page); :meth:`balance` O(1); :meth:`commitment` O(1)
-    plus one hash; :meth:`copy` O(n).
+    :meth:`confirm_block` O(k log n) for k coins touched, O(n + k log k) when they
+    are a large share of the set; :meth:`coins_of` O(log n + page), O(1) for an
+    address without coins; :meth:`balance` and :meth:`count_of` O(1);
+    :meth:`commitment` O(1) plus one hash; :meth:`copy` O(n).
     """
 
     __slots__ = ("_acc", "_balances", "_coins", "_committed", "_index")
