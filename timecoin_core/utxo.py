@@ -335,7 +335,6 @@ class Balance:
 _ACC_BYTES: Final = 512
 _ACC_MASK: Final = (1 << (8 * _ACC_BYTES)) - 1
 _U64: Final = struct.Struct("<Q")
-_IDX_BE: Final = struct.Struct(">I")
 # An element's preimage, outpoint | output | height:u64, packed in one call.
 _PREIMAGE: Final = struct.Struct("<32sIQ20sQ")
 # An address index key, payload | txid | index:u32be (see _index_key), in one call.
@@ -344,6 +343,16 @@ _CONFIRMED_BUCKET: Final = 0
 _FINALIZED_BUCKET: Final = 1
 _PENDING_BUCKET: Final = 2
 _COUNT_SLOT: Final = 3
+# Per address: [confirmed, finalized, pending amounts, coin count, then coins per live
+# state], so coins_of scans only the state indexes that hold some of its coins.
+_STATE_SLOT: Final[dict[CoinState, int]] = {
+    _S.UNSPENT: 4,
+    _S.LOCKED: 5,
+    _S.SPENT_PENDING: 6,
+    _S.SPENT_FINALIZED: 7,
+}
+_UNSPENT_SLOT: Final = 4
+_SLOTS: Final = 8
 # tagged_hash(UTXO, data) is this prefix state (already fed the 64-byte tag prefix)
 # copied and fed ``data``: the same bytes as hashing.tagged_hash, minus a call and a
 # dict lookup per element.
@@ -474,7 +483,7 @@ class UtxoSet:
         # One sorted index per live state, of keys payload | txid | index:u32be, so a
         # page of one address's coins in some states is a merge of range scans.
         self._index: dict[CoinState, SortedList] = {s: SortedList() for s in LIVE_STATES}
-        # payload -> [confirmed, finalized, pending, coin count]
+        # payload -> [confirmed, finalized, pending, coin count, count per live state]
         self._balances: dict[bytes, list[int]] = {}
         self._acc = 0
         self._committed = 0
@@ -536,7 +545,8 @@ class UtxoSet:
             raise TypeError("payload must be 20 bytes")
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be an int in 1..{MAX_PAGE_SIZE}")
-        if payload not in self._balances:
+        slots = self._balances.get(payload)
+        if slots is None:
             # No coin pays to it (the entry goes when its count reaches zero): the
             # common case for a wallet scanning its gap-limit window, answered in O(1).
             return _EMPTY_PAGE
@@ -546,7 +556,8 @@ class UtxoSet:
         keys: list[bytes] = []
         scanned = 0
         for state in _LIVE_ORDER:
-            if state in states:
+            # Only the states holding some of this address's coins.
+            if slots[_STATE_SLOT[state]] and state in states:
                 # Range scans run in C; at most limit + 1 keys from each state's index.
                 keys += islice(self._index[state].irange(lo, hi, inclusive=(False, True)), stop)
                 scanned += 1
@@ -607,8 +618,9 @@ class UtxoSet:
         self._index[_S.UNSPENT].add(_index_key(output.payload, outpoint))
         slots = self._balances.get(output.payload)
         if slots is None:
-            slots = self._balances[output.payload] = [0, 0, 0, 0]
+            slots = self._balances[output.payload] = [0] * _SLOTS
         slots[_COUNT_SLOT] += 1
+        slots[_UNSPENT_SLOT] += 1
         slots[_CONFIRMED_BUCKET if height is not None else _FINALIZED_BUCKET] += output.amount
         if height is not None:
             self._commit(coin, +1)
@@ -707,7 +719,7 @@ class UtxoSet:
         # the coins are restored and the indexes rebuilt from them.
         key_pack = _KEY.pack
         preimage_pack = _PREIMAGE.pack
-        deltas: dict[bytes, list[int]] = {}  # payload -> [confirmed, finalized, pending, count]
+        deltas: dict[bytes, list[int]] = {}  # payload -> changes to its slots
         removed_keys: dict[CoinState, list[bytes]] = {}
         removed_preimages: list[bytes] = []
         for (txid, index), coin in removed.items():
@@ -721,11 +733,12 @@ class UtxoSet:
             keys.append(key_pack(payload, txid, index))
             delta = deltas.get(payload)
             if delta is None:
-                delta = deltas[payload] = [0, 0, 0, 0]
+                delta = deltas[payload] = [0] * _SLOTS
             bucket = _CONFIRMED_BUCKETS[state]  # a block spends only coins with a height
             if bucket is not None:
                 delta[bucket] -= amount
             delta[_COUNT_SLOT] -= 1
+            delta[_STATE_SLOT[state]] -= 1
             removed_preimages.append(preimage_pack(txid, index, amount, payload, coin.height))
         new_coins: dict[OutPoint, Coin] = {}
         added_keys: list[bytes] = []
@@ -740,9 +753,10 @@ class UtxoSet:
             added_keys.append(key_pack(payload, txid, index))
             delta = deltas.get(payload)
             if delta is None:
-                delta = deltas[payload] = [0, 0, 0, 0]
+                delta = deltas[payload] = [0] * _SLOTS
             delta[_CONFIRMED_BUCKET] += amount
             delta[_COUNT_SLOT] += 1
+            delta[_UNSPENT_SLOT] += 1
             created_preimages.append(preimage_pack(txid, index, amount, payload, height))
         acc = (self._acc + _element_sum(created_preimages) - _element_sum(removed_preimages)) & _ACC_MASK
         committed = self._committed + len(created) - len(removed)
@@ -759,7 +773,7 @@ class UtxoSet:
             for payload, delta in deltas.items():
                 slots = balances.get(payload)
                 if slots is None:
-                    slots = balances[payload] = [0, 0, 0, 0]
+                    slots = balances[payload] = [0] * _SLOTS
                 for slot, change in enumerate(delta):
                     slots[slot] += change
                 if slots[_COUNT_SLOT] == 0:
@@ -780,11 +794,12 @@ class UtxoSet:
             index[coin.state].append(_index_key(payload, outpoint))
             slots = balances.get(payload)
             if slots is None:
-                slots = balances[payload] = [0, 0, 0, 0]
+                slots = balances[payload] = [0] * _SLOTS
             bucket = _bucket(coin.state, coin.height)
             if bucket is not None:
                 slots[bucket] += coin.output.amount
             slots[_COUNT_SLOT] += 1
+            slots[_STATE_SLOT[coin.state]] += 1
         self._index = {state: SortedList(keys) for state, keys in index.items()}
         self._balances = balances
 
@@ -841,6 +856,7 @@ class UtxoSet:
         if bucket is not None:
             slots[bucket] -= coin.output.amount
         slots[_COUNT_SLOT] -= 1
+        slots[_STATE_SLOT[coin.state]] -= 1
         if slots[_COUNT_SLOT] == 0:
             del self._balances[payload]
         self._commit(coin, -1)
@@ -885,14 +901,16 @@ class UtxoSet:
         new = _new_coin(outpoint, output, height, new_state, None if new_state is _S.UNSPENT else txid)
         self._coins[outpoint] = new
         payload = output.payload
-        key = payload + outpoint.txid + _IDX_BE.pack(outpoint.index)
+        key = _KEY.pack(payload, outpoint[0], outpoint[1])
         self._index[state].remove(key)
         self._index[new_state].add(key)
+        slots = self._balances[payload]
+        slots[_STATE_SLOT[state]] -= 1
+        slots[_STATE_SLOT[new_state]] += 1
         confirmed = height is not None
         old_bucket = _BUCKETS[state, confirmed]
         new_bucket = _BUCKETS[new_state, confirmed]
         if old_bucket != new_bucket:
-            slots = self._balances[payload]
             if old_bucket is not None:
                 slots[old_bucket] -= output.amount
             if new_bucket is not None:
