@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import time
 
-from timecoin_core import DEVNET, OutPoint, PrivateKey, Transaction, TransactionBuilder, TxOut, coins
+from timecoin_core import (
+    DEVNET,
+    OutPoint,
+    PrivateKey,
+    Transaction,
+    TransactionBuilder,
+    TxOut,
+    coins,
+)
 from timecoin_core.validation import validate_transactions
 from timecoin_core.verify import make_verifier
 
