@@ -28,6 +28,8 @@ inside of a write) and pages by key; streams read in bounded chunks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import os
 import secrets
 import sqlite3
@@ -243,13 +245,31 @@ async def _run_migrations(conn: aiosqlite.Connection, current: int, migrations: 
     return current
 
 
+def _remove_abandoned(path: str) -> None:
+    """Delete temporary files of creations whose process died (a crash while creating)."""
+    for name in glob.glob(glob.escape(path) + ".creating-*"):
+        pid_text = name[len(path) + len(".creating-") :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running: maybe creating right now
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
+
+
 async def _create(path: str, network: Network, migrations: Sequence[Migration]) -> None:
     """Build a complete store in a temporary file, then move it to ``path`` atomically."""
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_abandoned(path)
     temporary = f"{path}.creating-{os.getpid()}-{secrets.token_hex(4)}"
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        if os.path.exists(temporary + suffix):
-            os.remove(temporary + suffix)
     conn = await aiosqlite.connect(temporary, isolation_level=None)
     try:
         await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
