@@ -21,7 +21,8 @@ therefore yields the same chain and the same UTXO commitment at every height. Th
 records of a step that was cut short (votes, finals recorded before the block) are
 written again identically, which the store accepts (the writes are idempotent).
 
-Output: ``ready H`` once start-up is done (H = the stored tip), then ``block h
+Output: ``opening`` before the store is opened, ``ready H`` once start-up is done
+(H = the stored tip), then ``block h
 commitment`` per committed block unless ``--quiet``; exit 0 when the store reaches
 ``N``, 2 for a store it cannot use, 3 for a store holding another chain.
 """
@@ -138,6 +139,7 @@ async def run_stress(
     :class:`~timecoin_core.store.StoreError` when it cannot be used.
     """
     chain = _RecordingChain(masternodes)
+    print("opening", flush=True)
     async with SqliteStore.open(path, chain.network) as store:
         loaded = await load_chain(store)
         stored = loaded.height
