@@ -100,7 +100,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> bytes:
 def test_sigkill_at_random_moments_never_leaves_an_inconsistent_store(tmp_path: Path) -> None:
     reference_path = tmp_path / "reference.db"
     reference = _writer(reference_path)
-    out, err = reference.communicate(timeout=120)
+    _, err = reference.communicate(timeout=120)
     assert reference.returncode == 0, err.decode()
     chain = asyncio.run(_chain_of(reference_path))
     assert len(chain) == BLOCKS + 1
@@ -154,7 +154,7 @@ def test_sigkill_at_random_moments_never_leaves_an_inconsistent_store(tmp_path: 
 
     # Finish uninterrupted; the command-line check agrees.
     final = _writer(path)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert asyncio.run(_tip(path)) == (BLOCKS, *chain[BLOCKS])
     checked = subprocess.run(
