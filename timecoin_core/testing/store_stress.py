@@ -34,9 +34,10 @@ import asyncio
 import random
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from ..consensus.bft_messages import BlockVote
-from ..consensus.finality_messages import VoteBatch
+from ..consensus.bft_messages import BlockVote, CommitCertificate
+from ..consensus.finality_messages import FinalityCertificate, VoteBatch
 from ..consensus.node import BlockCommitted, NodeAction, TxFinal
 from ..consensus.sansio import Broadcast
 from ..errors import TimecoinError
@@ -44,7 +45,7 @@ from ..store import SqliteStore, Store, load_chain
 from ..transaction import OutPoint
 from .local_chain import LocalChain, LocalWallet
 
-__all__ = ["StressError", "main", "run_stress"]
+__all__ = ["StressError", "StressRun", "main", "run_stress", "stress_chain"]
 
 WALLETS = 6
 WALLET_FUNDS = 1_000_000_000_000
@@ -122,6 +123,56 @@ def _send_step(chain: LocalChain, wallets: list[LocalWallet], height: int, count
         sender = rng.randrange(len(wallets))
         receiver = (sender + 1 + rng.randrange(len(wallets) - 1)) % len(wallets)
         wallets[sender].send(wallets[receiver], rng.randrange(1, 1000) * 100_000)
+
+
+@dataclass
+class StressRun:
+    """An in-memory run of the stress workload, for tests: the chain and what it certified.
+
+    ``commits[h]`` is the commit certificate of height ``h``, ``commitments[h]`` the
+    UTXO commitment after it, ``certificates`` every finality certificate by txid
+    (including those of ``pending`` final transactions sent after the last block).
+    """
+
+    chain: LocalChain
+    commits: dict[int, CommitCertificate] = field(default_factory=dict)
+    commitments: list[bytes] = field(default_factory=list)
+    certificates: dict[bytes, FinalityCertificate] = field(default_factory=dict)
+    pending: list[bytes] = field(default_factory=list)
+
+
+def stress_chain(
+    blocks: int, txs_per_block: int, *, masternodes: int = 1, seed: int = 0, pending: int = 0
+) -> StressRun:
+    """Produce the stress workload's first ``blocks`` blocks without a store, then
+    ``pending`` more final transactions that no block includes yet."""
+    chain = _RecordingChain(masternodes)
+    run = StressRun(chain, commitments=[chain.node.chain.utxos.commitment()])
+    wallets: list[LocalWallet] = []
+
+    def collect() -> None:
+        for action in chain.captured:
+            if isinstance(action, TxFinal):
+                run.certificates[action.txid] = action.certificate
+            elif isinstance(action, BlockCommitted):
+                run.commits[action.block.height] = action.certificate
+        chain.captured = []
+
+    for height in range(1, blocks + 1):
+        if height == 1:
+            wallets = [chain.wallet(f"stress-{i}", WALLET_FUNDS) for i in range(WALLETS)]
+        _send_step(chain, wallets, height, txs_per_block, seed)
+        chain.produce_block()
+        collect()
+        run.commitments.append(chain.node.chain.utxos.commitment())
+    if pending:
+        if not wallets:
+            wallets = [chain.wallet(f"stress-{i}", WALLET_FUNDS) for i in range(WALLETS)]
+        before = set(run.certificates)
+        _send_step(chain, wallets, blocks + 1, pending, seed)
+        collect()
+        run.pending = [txid for txid in run.certificates if txid not in before]
+    return run
 
 
 async def run_stress(
