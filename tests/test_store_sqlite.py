@@ -1,0 +1,376 @@
+"""What only a file-backed store must do: persist, refuse foreign files untouched, migrate, lock, check."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from timecoin_core.consensus.bft_messages import BlockVote, VoteKind
+from timecoin_core.network import DEVNET, TESTNET
+from timecoin_core.store import (
+    SCHEMA_VERSION,
+    BanRecord,
+    CorruptStoreError,
+    NetworkMismatchError,
+    NotAStoreError,
+    PeerRecord,
+    ReadOnlyStoreError,
+    SchemaTooNewError,
+    SqliteStore,
+    StoreError,
+    StoreLockedError,
+    load_chain,
+)
+from timecoin_core.store.check import check_store
+from timecoin_core.store.schema import MIGRATIONS, Migration
+from timecoin_core.testing.store_stress import StressRun, stress_chain
+
+pytestmark = pytest.mark.anyio
+
+BLOCKS = 12
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def run() -> StressRun:
+    return stress_chain(BLOCKS, 3, pending=2)
+
+
+def _digest(path: Path) -> dict[str, str]:
+    """Hashes of the file and of its journal or write-ahead log, if they hold anything.
+
+    A read-only SQLite connection to a WAL database may create an empty ``-wal`` and
+    the ``-shm`` index (a cache, not data); neither changes what the store holds.
+    """
+    found = {}
+    for suffix in ("", "-wal", "-journal"):
+        side = Path(str(path) + suffix)
+        if side.exists() and (suffix == "" or side.stat().st_size):
+            found[suffix] = hashlib.sha256(side.read_bytes()).hexdigest()
+    return found
+
+
+async def _fill(path: Path, run: StressRun, upto: int = BLOCKS) -> None:
+    async with SqliteStore.open(path, run.chain.network) as store:
+        chain = run.chain.node.chain
+        for height in range(1, upto + 1):
+            block = chain.block_at(height)
+            assert block is not None
+            voting_set = None
+            if height % run.chain.network.epoch_length == 0:
+                voting_set = run.chain.node.registry.voting_set(height // run.chain.network.epoch_length)
+            await store.commit_block(block, run.commits[height], voting_set=voting_set)
+
+
+async def test_everything_survives_reopening(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "node.db"
+    await _fill(path, run)
+    tx = run.chain.transaction(run.pending[0])
+    assert tx is not None
+    key = run.chain.masternode_keys[0]
+    vote = BlockVote.create(key, run.chain.network.chain_id, VoteKind.PRECOMMIT, BLOCKS + 1, 0, b"\x07" * 32)
+    async with SqliteStore.open(path, run.chain.network) as store:
+        await store.record_final(tx, run.certificates[tx.txid])
+        await store.record_vote(tx.txid, [i.outpoint for i in tx.inputs])
+        await store.record_signed_vote(vote)
+        await store.put_peer(PeerRecord("1.2.3.4:5", 9))
+        await store.put_ban(BanRecord("6.6.6.6", 99, "spam"))
+        before = await store.metadata()
+    async with SqliteStore.open(path) as store:  # the network comes from the store
+        assert await store.metadata() == before
+        assert store.schema_version == SCHEMA_VERSION
+        assert await store.final_transactions() == [(tx, run.certificates[tx.txid])]
+        assert await store.voted_outpoints() == dict.fromkeys((i.outpoint for i in tx.inputs), tx.txid)
+        assert await store.signed_votes() == [vote]
+        assert await store.peers() == [PeerRecord("1.2.3.4:5", 9)]
+        assert await store.bans(0) == [BanRecord("6.6.6.6", 99, "spam")]
+        loaded = await load_chain(store)
+        assert loaded.utxos.commitment() == run.commitments[BLOCKS]
+
+
+async def test_open_is_awaitable_and_a_context_manager(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "a.db", DEVNET)
+    assert (await store.metadata()).height == 0
+    await store.close()
+    async with SqliteStore.open(tmp_path / "a.db") as reopened:
+        assert reopened.network == DEVNET
+
+
+async def test_creating_needs_a_network(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        await SqliteStore.open(tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()
+    with pytest.raises(NotAStoreError):
+        await SqliteStore.open(tmp_path / "new.db", DEVNET, read_only=True)
+
+
+async def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    async with SqliteStore.open(path, DEVNET) as store:
+        assert (await store.metadata()).height == 0
+    assert not [p for p in os.listdir(tmp_path) if ".creating-" in p]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a database at all\n" * 10, b"SQLite format 3\x00" + b"\x00" * 20],
+    ids=["text", "truncated-sqlite"],
+)
+async def test_non_sqlite_files_are_refused_untouched(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "foreign.db"
+    path.write_bytes(content)
+    before = _digest(path)
+    for read_only in (False, True):
+        with pytest.raises(NotAStoreError):
+            await SqliteStore.open(path, DEVNET, read_only=read_only)
+    assert _digest(path) == before
+    assert sorted(os.listdir(tmp_path)) == ["foreign.db"]
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+async def test_other_sqlite_databases_are_refused_untouched(tmp_path: Path, wal: bool) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO accounts (name) VALUES ('alice')")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    for read_only in (False, True):
+        with pytest.raises(NotAStoreError) as info:
+            await SqliteStore.open(path, DEVNET, read_only=read_only)
+        assert "another application" in str(info.value)
+    assert _digest(path) == before
+    report = await check_store(str(path))
+    assert not report.consistent and report.checks == {"open": False}
+    assert _digest(path) == before
+    assert sorted(os.listdir(tmp_path)) == ["other.db"]  # SQLite never opened it
+
+
+async def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(NotAStoreError):
+        await SqliteStore.open(tmp_path, DEVNET)
+
+
+async def test_a_newer_schema_is_refused_untouched(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "future.db"
+    newer = (*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "a table from the future", ("CREATE TABLE future (x)",)))
+    async with SqliteStore.open(path, DEVNET, migrations=newer) as store:
+        assert store.schema_version == SCHEMA_VERSION + 1
+    before = _digest(path)
+    for read_only in (False, True):
+        with pytest.raises(SchemaTooNewError) as info:
+            await SqliteStore.open(path, DEVNET, read_only=read_only)
+        assert (info.value.found, info.value.supported) == (SCHEMA_VERSION + 1, SCHEMA_VERSION)
+    assert _digest(path) == before
+
+
+async def test_older_stores_migrate_forward(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "old.db"
+    await _fill(path, run, upto=3)
+    newer = (
+        *MIGRATIONS,
+        Migration(SCHEMA_VERSION + 1, "labels", ("CREATE TABLE labels (payload BLOB PRIMARY KEY, label TEXT)",)),
+    )
+    async with SqliteStore.open(path, migrations=newer) as store:
+        assert store.schema_version == SCHEMA_VERSION + 1
+        assert (await store.metadata()).height == 3
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
+        (v,) for v in range(1, SCHEMA_VERSION + 2)
+    ]
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+    conn.close()
+    async with SqliteStore.open(path, migrations=newer) as store:  # nothing left to do
+        assert store.schema_version == SCHEMA_VERSION + 1
+
+
+async def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore.open(path, DEVNET):
+        pass
+    broken = (*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "broken", ("CREATE TABLE ok (x)", "NOT SQL")))
+    with pytest.raises(StoreError):
+        await SqliteStore.open(path, migrations=broken)
+    async with SqliteStore.open(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_schema WHERE name = 'ok'").fetchall() == []
+    conn.close()
+
+
+async def test_another_network_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "devnet.db"
+    async with SqliteStore.open(path, DEVNET):
+        pass
+    with pytest.raises(NetworkMismatchError):
+        await SqliteStore.open(path, TESTNET)
+    with pytest.raises(NetworkMismatchError):
+        await SqliteStore.open(path, dataclasses.replace(DEVNET, epoch_length=11))
+
+
+async def test_one_writer_many_readers(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run, upto=2)
+    async with SqliteStore.open(path) as writer:
+        with pytest.raises(StoreLockedError):
+            await SqliteStore.open(path)
+        async with SqliteStore.open(path, read_only=True) as reader:
+            assert reader.read_only
+            block = run.chain.node.chain.block_at(3)
+            assert block is not None
+            await writer.commit_block(block, run.commits[3])
+            assert (await reader.block(3)) is not None
+            with pytest.raises(ReadOnlyStoreError):
+                await reader.commit_block(block)
+            with pytest.raises(ReadOnlyStoreError):
+                await reader.put_peer(PeerRecord("x:1", 0))
+    async with SqliteStore.open(path) as again:  # the lock left with its writer
+        assert (await again.metadata()).height == 3
+
+
+async def test_check_passes_and_modifies_nothing(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run)
+    async with SqliteStore.open(path) as store:
+        tx = run.chain.transaction(run.pending[0])
+        assert tx is not None
+        await store.record_final(tx, run.certificates[tx.txid])
+        await store.record_vote(tx.txid, [i.outpoint for i in tx.inputs])
+    before = _digest(path)
+    report = await check_store(str(path), full=True)
+    assert report.consistent, report.to_json()
+    assert (report.height, report.final_transactions, report.voted_outpoints) == (BLOCKS, 1, len(tx.inputs))
+    assert report.recomputed_commitment == report.utxo_commitment == run.commitments[BLOCKS].hex()
+    assert _digest(path) == before
+    result = subprocess.run(
+        [sys.executable, "-m", "timecoin_core.store.check", str(path)], capture_output=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert b'"consistent": true' in result.stdout
+
+
+def _tamper(path: Path, *statements: str) -> None:
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("statements", "failed"),
+    [
+        (("UPDATE utxo SET amount = amount + 1 WHERE outpoint = (SELECT min(outpoint) FROM utxo)",), "utxo"),
+        (
+            (
+                "INSERT INTO utxo SELECT outpoint || x'00', payload, amount, height FROM utxo LIMIT 1",
+                "UPDATE meta SET value = value WHERE key = 'network'",
+            ),
+            "utxo",
+        ),
+        (("DELETE FROM history WHERE height = 3",), "indexes"),
+        (("UPDATE txs SET txid = zeroblob(32) WHERE id = (SELECT max(id) FROM txs)",), "indexes"),
+        (("UPDATE blocks SET certificate = (SELECT certificate FROM blocks WHERE height = 2) WHERE height = 3",), "certificates"),
+        (("UPDATE blocks SET fees = fees + 1 WHERE height = 4",), "blocks"),
+        (("UPDATE voting_sets SET raw = (SELECT raw FROM voting_sets WHERE epoch = 0) WHERE epoch = 1",), "registry"),
+        (("INSERT INTO votes VALUES ((SELECT outpoint FROM utxo LIMIT 1) , zeroblob(32))",), None),
+    ],
+    ids=["coin-amount", "extra-coin", "history-row", "txid", "certificate", "fees", "voting-set", "harmless-vote"],
+)
+async def test_check_finds_tampering(
+    tmp_path: Path, run: StressRun, statements: tuple[str, ...], failed: str | None
+) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run)
+    _tamper(path, *statements)
+    report = await check_store(str(path))
+    if failed is None:
+        assert report.consistent, report.to_json()
+    else:
+        assert not report.consistent
+        assert report.checks.get(failed) is False or report.checks == {"open": False}, report.to_json()
+    result = subprocess.run(
+        [sys.executable, "-m", "timecoin_core.store.check", "--no-signatures", str(path)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == (0 if failed is None else 1)
+
+
+async def test_a_spent_vote_left_behind_is_reported(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run)
+    block = run.chain.node.chain.block_at(5)
+    assert block is not None
+    spent = block.transactions[0].inputs[0].outpoint
+    _tamper(path, f"INSERT INTO votes VALUES (x'{spent.txid.hex()}{spent.index:08x}', zeroblob(32))")
+    report = await check_store(str(path))
+    assert report.checks["records"] is False
+
+
+async def test_load_chain_refuses_coins_that_contradict_the_commitment(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run, upto=4)
+    _tamper(path, "UPDATE utxo SET height = height + 1 WHERE outpoint = (SELECT min(outpoint) FROM utxo)")
+    async with SqliteStore.open(path) as store:
+        with pytest.raises(CorruptStoreError):
+            await load_chain(store)
+
+
+async def test_opening_refuses_a_tip_that_contradicts_the_coins(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run, upto=4)
+    _tamper(path, "DELETE FROM utxo WHERE outpoint = (SELECT min(outpoint) FROM utxo)")
+    with pytest.raises(CorruptStoreError):
+        await SqliteStore.open(path)
+
+
+async def test_durable_writes_sync_fully_and_blocks_do_not(tmp_path: Path, run: StressRun) -> None:
+    async with SqliteStore.open(tmp_path / "s.db", run.chain.network) as store:
+        statements: list[str] = []
+        assert store._conn is not None
+        await store._conn.set_trace_callback(statements.append)
+        block = run.chain.node.chain.block_at(1)
+        assert block is not None
+        await store.commit_block(block, run.commits[1])
+        assert not any("synchronous = FULL" in s for s in statements)
+        statements.clear()
+        tx = block.transactions[0]
+        await store.record_vote(b"\x01" * 32, [tx.outpoint(0)])
+        assert statements[0] == "PRAGMA synchronous = FULL" and "COMMIT" in statements
+        assert statements.index("PRAGMA synchronous = FULL") < statements.index("COMMIT")
+        assert statements[-1] == "PRAGMA synchronous = NORMAL"
+
+
+async def test_a_cancelled_commit_leaves_the_store_consistent(tmp_path: Path, run: StressRun) -> None:
+    async with SqliteStore.open(tmp_path / "s.db", run.chain.network) as store:
+        block = run.chain.node.chain.block_at(1)
+        assert block is not None
+        task = asyncio.ensure_future(store.commit_block(block, run.commits[1]))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if (await store.metadata()).height == 1:
+                break
+        meta = await store.metadata()
+        assert meta.height == 1 and (await store.block(1)) is not None
+        assert meta.utxo_commitment == run.commitments[1]
