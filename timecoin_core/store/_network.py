@@ -38,7 +38,9 @@ def network_to_json(network: Network) -> str:
 def network_from_json(text: str) -> Network:
     """The :class:`Network` :func:`network_to_json` encoded; :class:`CorruptStoreError` if malformed."""
     try:
-        data: dict[str, Any] = json.loads(text)
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise CorruptStoreError("stored network parameters are not a JSON object")
         unknown = set(data) - set(_FIELDS)
         if unknown:
             raise CorruptStoreError(f"store names unknown network parameters {sorted(unknown)}")
@@ -55,7 +57,7 @@ def network_from_json(text: str) -> Network:
             else:
                 kwargs[name] = value
         return Network(**kwargs)
-    except (ValueError, TypeError, KeyError, NetworkError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, NetworkError) as exc:
         if isinstance(exc, CorruptStoreError):
             raise
         raise CorruptStoreError(f"stored network parameters are malformed: {exc}") from None
