@@ -106,7 +106,9 @@ class Rig:
         wanted = proposers if proposers is not None else {0: 1}
 
         def ok(seed: bytes) -> bool:
-            return all(select_proposer(self.vs, seed, height, r) == PUB[p] for r, p in wanted.items())
+            return all(
+                select_proposer(self.vs, seed, height, r) == PUB[p] for r, p in wanted.items()
+            )
 
         self.seed = find_seed(ok, self.vs)
         self.source = Source()
@@ -142,7 +144,9 @@ class Rig:
         vid = None if tag is None else value(tag, self.height)[0]
         return VoteReceived(BlockVote.create(KEYS[i], CHAIN, kind, self.height, round, vid))
 
-    def votes(self, voters: Sequence[int], kind: VoteKind, round: int, tag: str | None) -> list[VoteReceived]:
+    def votes(
+        self, voters: Sequence[int], kind: VoteKind, round: int, tag: str | None
+    ) -> list[VoteReceived]:
         return [self.vote(i, kind, round, tag) for i in voters]
 
 
@@ -150,7 +154,9 @@ def sent(actions: Sequence[BftAction]) -> list[object]:
     return [a.message for a in actions if isinstance(a, Broadcast)]
 
 
-def own_votes(actions: Sequence[BftAction], kind: VoteKind, round: int | None = None) -> list[bytes | None]:
+def own_votes(
+    actions: Sequence[BftAction], kind: VoteKind, round: int | None = None
+) -> list[bytes | None]:
     """Value ids of the votes of ``kind`` (of ``round``, if given) that voter 0 sent."""
     return [
         m.value_id
@@ -398,7 +404,12 @@ def test_quorum_of_precommits_decides_with_a_certificate() -> None:
     assert decisions(out) == []
     out = rig.feed(rig.vote(3, PRECOMMIT, 0, "a"))
     (decide,) = decisions(out)  # L49-51
-    assert (decide.height, decide.round, decide.value_id, decide.value) == (1, 0, vid("a"), value("a")[1])
+    assert (decide.height, decide.round, decide.value_id, decide.value) == (
+        1,
+        0,
+        vid("a"),
+        value("a")[1],
+    )
     assert decide.certificate.voters == tuple(sorted(PUB[1:4]))
     assert decide.certificate.verify(rig.vs, CHAIN, VERIFIER.verify_many)
     commits = [m for m in sent(out) if isinstance(m, Commit)]
@@ -639,7 +650,14 @@ def test_start_only_moves_forward() -> None:
 
 
 def test_events_before_start_are_dropped() -> None:
-    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: VotingSet.of(0, [(PUB[0], 1)]), lambda _h: bytes(32), Source(), VERIFIER.verify_many)
+    engine = BlockEngine(
+        CHAIN,
+        KEYS[0],
+        lambda _h: VotingSet.of(0, [(PUB[0], 1)]),
+        lambda _h: bytes(32),
+        Source(),
+        VERIFIER.verify_many,
+    )
     assert engine.handle(TimerFired("x"), 0.0) == []
     assert not engine.started
 
@@ -751,7 +769,11 @@ def test_observer_never_signs_but_decides() -> None:
 
 def test_handle_many_batches_signature_checks_and_matches_handle() -> None:
     rig = Rig(proposers={0: 1})
-    events = [rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PREVOTE, 0, "a"), *rig.votes([1, 2], PRECOMMIT, 0, "a")]
+    events = [
+        rig.proposal(1, 0, "a"),
+        *rig.votes([1, 2, 3], PREVOTE, 0, "a"),
+        *rig.votes([1, 2], PRECOMMIT, 0, "a"),
+    ]
     one_by_one = rig.feed(*events)
     other = Rig(proposers={0: 1})
     calls_before = len(other.checker.calls)
@@ -764,7 +786,9 @@ def test_identical_inputs_give_identical_outputs() -> None:
     def run() -> list[BftAction]:
         rig = Rig(proposers={0: 1, 1: 2})
         out = list(rig.actions)
-        out += rig.feed(rig.proposal(1, 0, "a"), *rig.votes([3], PREVOTE, 0, "a"), rig.vote(2, PREVOTE, 0, None))
+        out += rig.feed(
+            rig.proposal(1, 0, "a"), *rig.votes([3], PREVOTE, 0, "a"), rig.vote(2, PREVOTE, 0, None)
+        )
         out += rig.timer(TimeoutKind.PREVOTE, 0)
         out += rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, None))
         out += rig.timer(TimeoutKind.PRECOMMIT, 0)
@@ -778,10 +802,27 @@ def test_engine_rejects_bad_configuration() -> None:
     with pytest.raises(ValueError):
         BlockEngine(-1, None, lambda _h: vs, lambda _h: bytes(32), Source(), VERIFIER.verify_many)
     with pytest.raises(ValueError):
-        BlockEngine(1, None, lambda _h: vs, lambda _h: bytes(32), Source(), VERIFIER.verify_many, commit_history=0)
-    engine = BlockEngine(1, None, lambda _h: VotingSet.of(0, []), lambda _h: bytes(32), Source(), VERIFIER.verify_many)
+        BlockEngine(
+            1,
+            None,
+            lambda _h: vs,
+            lambda _h: bytes(32),
+            Source(),
+            VERIFIER.verify_many,
+            commit_history=0,
+        )
+    engine = BlockEngine(
+        1,
+        None,
+        lambda _h: VotingSet.of(0, []),
+        lambda _h: bytes(32),
+        Source(),
+        VERIFIER.verify_many,
+    )
     with pytest.raises(ValueError):
         engine.start(1, 0.0)
-    engine = BlockEngine(1, None, lambda _h: vs, lambda _h: b"short", Source(), VERIFIER.verify_many)
+    engine = BlockEngine(
+        1, None, lambda _h: vs, lambda _h: b"short", Source(), VERIFIER.verify_many
+    )
     with pytest.raises(ValueError):
         engine.start(1, 0.0)

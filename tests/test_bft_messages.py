@@ -44,7 +44,9 @@ kinds = st.sampled_from(VoteKind)
 def proposals(draw: st.DrawFn) -> Proposal:
     round = draw(st.integers(0, 2**32 - 1))
     pol = draw(st.integers(-1, min(round - 1, 2**31)))
-    return Proposal(draw(u64), round, pol, draw(h32), draw(st.binary(max_size=200)), draw(h32), draw(sig64))
+    return Proposal(
+        draw(u64), round, pol, draw(h32), draw(st.binary(max_size=200)), draw(h32), draw(sig64)
+    )
 
 
 votes = st.builds(BlockVote, kinds, u64, u32, st.none() | h32, h32, sig64)
@@ -170,7 +172,9 @@ def test_certificate_must_be_non_empty_sorted_and_distinct() -> None:
     entry_a = PUB[0] + bytes(64)
     entry_b = PUB[1] + bytes(64)
     low, high = sorted([entry_a, entry_b])
-    assert CommitCertificate.from_bytes(head + encode_varint(2) + low + high).voters == tuple(sorted(PUB[:2]))
+    assert CommitCertificate.from_bytes(head + encode_varint(2) + low + high).voters == tuple(
+        sorted(PUB[:2])
+    )
     with pytest.raises(DecodeError, match="at least one"):
         CommitCertificate.from_bytes(head + encode_varint(0))
     with pytest.raises(DecodeError, match="ascending"):
@@ -234,7 +238,10 @@ def test_signatures_do_not_transfer_between_kinds_chains_or_values() -> None:
     assert VERIFIER.verify_many(checks) == [True, False, False, False]
     p = Proposal.create(KEYS[0], CHAIN, 7, 2, -1, vid, b"block")
     swapped = Proposal(7, 2, -1, vid, b"other", PUB[0], p.signature)  # a relay swaps the value
-    assert VERIFIER.verify_many([p.signature_check(CHAIN), swapped.signature_check(CHAIN)]) == [True, False]
+    assert VERIFIER.verify_many([p.signature_check(CHAIN), swapped.signature_check(CHAIN)]) == [
+        True,
+        False,
+    ]
 
 
 # -- certificates and evidence ----------------------------------------------------------------
@@ -249,8 +256,12 @@ class Counting:
         return VERIFIER.verify_many(checks)
 
 
-def precommits(voters: Sequence[int], vid: bytes = b"\x05" * 32, height: int = 3, round: int = 1) -> list[BlockVote]:
-    return [BlockVote.create(KEYS[i], CHAIN, VoteKind.PRECOMMIT, height, round, vid) for i in voters]
+def precommits(
+    voters: Sequence[int], vid: bytes = b"\x05" * 32, height: int = 3, round: int = 1
+) -> list[BlockVote]:
+    return [
+        BlockVote.create(KEYS[i], CHAIN, VoteKind.PRECOMMIT, height, round, vid) for i in voters
+    ]
 
 
 def test_certificate_verifies_with_a_weighted_quorum_in_one_batch() -> None:
@@ -260,7 +271,9 @@ def test_certificate_verifies_with_a_weighted_quorum_in_one_batch() -> None:
     assert counting.batches == [3]
     assert not CommitCertificate.from_votes(precommits([0, 1])).verify(vs, CHAIN, counting)  # 5
     assert counting.batches == [3]  # too little weight: no signature is even checked
-    assert not CommitCertificate.from_votes(precommits([0, 1, 4])).verify(vs, CHAIN, counting)  # non-voter
+    assert not CommitCertificate.from_votes(precommits([0, 1, 4])).verify(
+        vs, CHAIN, counting
+    )  # non-voter
     assert not CommitCertificate.from_votes(precommits([0, 1, 2])).verify(vs, CHAIN + 1, counting)
     cert = CommitCertificate.from_votes(precommits([0, 1, 2]))
     pairs = (*cert.precommits[:2], (cert.precommits[2][0], bytes(64)))
@@ -276,9 +289,13 @@ def test_certificate_from_votes_checks_they_agree() -> None:
     with pytest.raises(ValueError):
         CommitCertificate.from_votes(precommits([0], round=1) + precommits([1], round=2))
     with pytest.raises(ValueError):  # a nil precommit
-        CommitCertificate.from_votes([BlockVote.create(KEYS[0], CHAIN, VoteKind.PRECOMMIT, 3, 1, None)])
+        CommitCertificate.from_votes(
+            [BlockVote.create(KEYS[0], CHAIN, VoteKind.PRECOMMIT, 3, 1, None)]
+        )
     with pytest.raises(ValueError):
-        CommitCertificate.from_votes([BlockVote.create(KEYS[0], CHAIN, VoteKind.PREVOTE, 3, 1, b"\x05" * 32)])
+        CommitCertificate.from_votes(
+            [BlockVote.create(KEYS[0], CHAIN, VoteKind.PREVOTE, 3, 1, b"\x05" * 32)]
+        )
 
 
 def test_digests_are_tagged_hashes_of_the_encoding() -> None:
@@ -290,7 +307,9 @@ def test_digests_are_tagged_hashes_of_the_encoding() -> None:
     assert evidence.digest == tagged_hash(Tag.EVIDENCE, evidence.to_bytes())
     assert evidence.offender == PUB[0] and evidence.height == 3
     assert evidence.verify(CHAIN, VERIFIER.verify_many)
-    forged = DoubleVoteEvidence.of(a, BlockVote(b.kind, b.height, b.round, b.value_id, b.voter, bytes(64)))
+    forged = DoubleVoteEvidence.of(
+        a, BlockVote(b.kind, b.height, b.round, b.value_id, b.voter, bytes(64))
+    )
     assert not forged.verify(CHAIN, VERIFIER.verify_many)
     commit = Commit(b"value", cert)
     assert commit.height == 3 and Commit.from_bytes(commit.to_bytes()) == commit

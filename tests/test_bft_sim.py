@@ -196,7 +196,9 @@ class Simulation:
         start = 0.0
         partitions = rng.random() < 0.6
         while start < self.heal_time:
-            sides = [rng.randrange(2) for _ in range(n)] if partitions and rng.random() < 0.7 else None
+            sides = (
+                [rng.randrange(2) for _ in range(n)] if partitions and rng.random() < 0.7 else None
+            )
             twin_of = [rng.randrange(2) for _ in range(n)]
             if sides is not None:
                 twin_of = sides
@@ -280,7 +282,11 @@ class Simulation:
             return False
         if isinstance(message, Commit):
             return message.value == self.victim_decided.get(message.height, message.value)
-        if not isinstance(message, BlockVote) or message.kind is not VoteKind.PRECOMMIT or message.is_nil:
+        if (
+            not isinstance(message, BlockVote)
+            or message.kind is not VoteKind.PRECOMMIT
+            or message.is_nil
+        ):
             return False
         decided = self.victim_decided.get(message.height)
         if decided is not None and sha256(decided) != message.value_id:
@@ -318,21 +324,30 @@ class Simulation:
                 return
             if mode == "invalid-proposer":
                 bad = b"INVALID|" + message.value
-                forged = Proposal.create(key, CHAIN_ID, message.height, message.round, -1, sha256(bad), bad)
+                forged = Proposal.create(
+                    key, CHAIN_ID, message.height, message.round, -1, sha256(bad), bad
+                )
                 self.broadcast(ep, forged)
                 return
             if mode == "split":
-                if message.pol_round >= 0:
-                    # It forgets its valid value and proposes a fresh one instead.
+                lie = message.round > 0 and sha256(b"%d|%d" % (self.seed, message.height))[1] & 1
+                if message.pol_round >= 0 or lie:
+                    # It forgets its valid value and proposes a fresh one instead, at some
+                    # heights claiming a polka in the previous round that never was.
                     vid, value = make_value(message.height, message.round, f"fresh{ep.voter}")
-                    message = Proposal.create(key, CHAIN_ID, message.height, message.round, -1, vid, value)
+                    pol = message.round - 1 if lie else -1
+                    message = Proposal.create(
+                        key, CHAIN_ID, message.height, message.round, pol, vid, value
+                    )
                 self.broadcast(ep, message)
                 self.observe(ep, message)
                 return
             if mode == "vote-all":
                 # Equivocating proposer: a second value to half of the nodes.
                 vid, value = make_value(message.height, message.round, f"evil{ep.voter}")
-                other = Proposal.create(key, CHAIN_ID, message.height, message.round, -1, vid, value)
+                other = Proposal.create(
+                    key, CHAIN_ID, message.height, message.round, -1, vid, value
+                )
                 for r in self.endpoints:
                     if r.voter != ep.voter:
                         self.send(ep, r, message if r.voter % 2 else other)
@@ -354,7 +369,9 @@ class Simulation:
                 if len(set(picks)) > 1:
                     self.equivocations_sent += 1
                 for pick in picks:
-                    vote = BlockVote.create(key, CHAIN_ID, message.kind, message.height, message.round, pick)
+                    vote = BlockVote.create(
+                        key, CHAIN_ID, message.kind, message.height, message.round, pick
+                    )
                     self.send(ep, r, vote)
             return
         self.broadcast(ep, message)
@@ -363,7 +380,7 @@ class Simulation:
         """A vote-all byzantine prevotes and precommits every value it sees, to everyone;
         a split one votes for it towards some nodes (a random half, or all but the
         adversary's excluded node) and for nil towards the rest, and proposes fresh
-        values in place of its valid value."""
+        values in place of its valid value, some citing polkas that never were."""
         if not isinstance(message, Proposal) or ep.byzantine not in ("vote-all", "split"):
             return
         seen = self.seen_proposals.setdefault((message.height, message.round), [])
@@ -372,7 +389,9 @@ class Simulation:
         seen.append(message.value_id)
         key = KEYS[ep.voter]
         for kind in (VoteKind.PREVOTE, VoteKind.PRECOMMIT):
-            vote = BlockVote.create(key, CHAIN_ID, kind, message.height, message.round, message.value_id)
+            vote = BlockVote.create(
+                key, CHAIN_ID, kind, message.height, message.round, message.value_id
+            )
             if ep.byzantine == "vote-all":
                 self.equivocations_sent += len(seen) > 1
                 self.broadcast(ep, vote)
@@ -426,7 +445,9 @@ class Simulation:
         # Safety, checked at every decision, during partitions too.
         for other in self.decided.values():
             if height in other:
-                assert other[height] == decide.value_id, f"seed {self.seed}: fork at height {height}"
+                assert other[height] == decide.value_id, (
+                    f"seed {self.seed}: fork at height {height}"
+                )
 
     def run(self, time_limit: float = 150.0) -> RunResult:
         for ep in self.endpoints:
@@ -454,7 +475,12 @@ class Simulation:
                 self.push(self.heal_time + self.rng.uniform(0.0, 1.0), index, kind, payload)
                 continue
             batch = [payload]
-            while self.quantum and self.queue and self.queue[0][0] == at and self.queue[0][2:4] == (index, "msg"):
+            while (
+                self.quantum
+                and self.queue
+                and self.queue[0][0] == at
+                and self.queue[0][2:4] == (index, "msg")
+            ):
                 batch.append(heapq.heappop(self.queue)[4])
             for message in batch:
                 self.observe(ep, message)
@@ -495,7 +521,9 @@ def check_run(result: RunResult, heights: int = HEIGHTS) -> None:
     offenders = {KEYS[i].public_key.data for i in result.byzantine}
     for found in result.evidence:
         assert found.evidence.verify(CHAIN_ID, _VERIFIER.verify_many)
-        assert found.evidence.offender in offenders, f"seed {result.seed}: evidence against an honest node"
+        assert found.evidence.offender in offenders, (
+            f"seed {result.seed}: evidence against an honest node"
+        )
 
 
 SEEDS: Final = 300

@@ -664,7 +664,9 @@ class BlockEngine:
         elif height <= self._height:
             self._answer_laggard(height, _sender(message), out)
 
-    def _on_commit(self, value: bytes, certificate: CommitCertificate, out: list[BftAction]) -> None:
+    def _on_commit(
+        self, value: bytes, certificate: CommitCertificate, out: list[BftAction]
+    ) -> None:
         # A lagging node decides from a certificate: >= 2/3 precommits for the value in
         # one round is exactly L49's condition, whoever collected them.
         if certificate.height != self._height or self._decided:
@@ -779,9 +781,9 @@ class BlockEngine:
         log = self._rounds.get(round)
         if log is not None and any(rec.proposal == proposal for rec in log.proposals):
             return
-        storable = (log is None or len(log.proposals) < MAX_PROPOSALS_PER_ROUND) and self._may_store(
-            sender, round
-        )
+        storable = (
+            log is None or len(log.proposals) < MAX_PROPOSALS_PER_ROUND
+        ) and self._may_store(sender, round)
         if not storable and round <= self._max_round.get(sender, -1):
             return
         if not (verified or self._verify(proposal)):
@@ -816,7 +818,11 @@ class BlockEngine:
         slot = _slot(message)
         existing = self._next.get(slot)
         if existing is not None:
-            if existing == message or isinstance(existing, Proposal) or slot in self._next_conflicted:
+            if (
+                existing == message
+                or isinstance(existing, Proposal)
+                or slot in self._next_conflicted
+            ):
                 return
             assert isinstance(existing, BlockVote) and isinstance(message, BlockVote)
             if existing.value_id == message.value_id or not self._verify(message):
@@ -860,7 +866,12 @@ class BlockEngine:
             rounds.difference_update([r for r in rounds if r <= round])
         self._skip_dirty = True
         now, timeouts = self._now, self._timeouts
-        out.append(SetTimer(BftTimer(TimeoutKind.REBROADCAST, self._height, round), now + timeouts.propose_timeout(round)))
+        out.append(
+            SetTimer(
+                BftTimer(TimeoutKind.REBROADCAST, self._height, round),
+                now + timeouts.propose_timeout(round),
+            )
+        )
         if self._voter and self.proposer(round) == self._me:
             proposal = self._own_proposals.get(round)
             if proposal is None:
@@ -869,7 +880,12 @@ class BlockEngine:
             self._broadcast_pol(proposal, out)
             self._take_proposal(proposal, out, verified=True)
         else:
-            out.append(SetTimer(BftTimer(TimeoutKind.PROPOSE, self._height, round), now + timeouts.propose_timeout(round)))
+            out.append(
+                SetTimer(
+                    BftTimer(TimeoutKind.PROPOSE, self._height, round),
+                    now + timeouts.propose_timeout(round),
+                )
+            )
 
     def _make_proposal(self, round: int) -> Proposal:
         assert self._key is not None
@@ -885,7 +901,9 @@ class BlockEngine:
             value_id, value = self._source.build(self._height, round)
             pol_round = -1
             self._values.setdefault(value_id, value)
-        proposal = Proposal.create(self._key, self._chain_id, self._height, round, pol_round, value_id, value)
+        proposal = Proposal.create(
+            self._key, self._chain_id, self._height, round, pol_round, value_id, value
+        )
         self._own_proposals[round] = proposal
         return proposal
 
@@ -907,7 +925,9 @@ class BlockEngine:
         log = self._log(self._round)
         vote = log.votes[kind].get(self._me)
         if vote is None:
-            vote = BlockVote.create(self._key, self._chain_id, kind, self._height, self._round, value_id)
+            vote = BlockVote.create(
+                self._key, self._chain_id, kind, self._height, self._round, value_id
+            )
             self._take_vote(vote, out, verified=True)
         # else: a vote this key signed earlier (a previous run) stands; never sign twice.
         out.append(Broadcast(vote))
@@ -955,10 +975,14 @@ class BlockEngine:
             if self._step >= Step.PREVOTE and not log.polka_handled and self._try_polka(log, out):
                 continue
             if self._step is Step.PREVOTE:
-                if not log.prevote_timer_set and self._quorum(log.total[VoteKind.PREVOTE]):  # L34-35
+                if not log.prevote_timer_set and self._quorum(
+                    log.total[VoteKind.PREVOTE]
+                ):  # L34-35
                     log.prevote_timer_set = True
                     at = self._now + self._timeouts.prevote_timeout(self._round)
-                    out.append(SetTimer(BftTimer(TimeoutKind.PREVOTE, self._height, self._round), at))
+                    out.append(
+                        SetTimer(BftTimer(TimeoutKind.PREVOTE, self._height, self._round), at)
+                    )
                 if self._quorum(log.tally[VoteKind.PREVOTE].get(None, 0)):  # L44-46
                     self._cast(VoteKind.PRECOMMIT, None, out)
                     self._step = Step.PRECOMMIT
@@ -969,7 +993,9 @@ class BlockEngine:
                 # twice), so waiting out timeoutPrecommit (L47, L65) would only delay.
                 self._start_round(self._round + 1, out)
                 continue
-            if not log.precommit_timer_set and self._quorum(log.total[VoteKind.PRECOMMIT]):  # L47-48
+            if not log.precommit_timer_set and self._quorum(
+                log.total[VoteKind.PRECOMMIT]
+            ):  # L47-48
                 log.precommit_timer_set = True
                 at = self._now + self._timeouts.precommit_timeout(self._round)
                 out.append(SetTimer(BftTimer(TimeoutKind.PRECOMMIT, self._height, self._round), at))
@@ -983,7 +1009,9 @@ class BlockEngine:
         for rec in log.proposals:
             proposal = rec.proposal
             if proposal.pol_round == -1:  # L22-23
-                ok = rec.valid and (self._locked_round == -1 or self._locked_id == proposal.value_id)
+                ok = rec.valid and (
+                    self._locked_round == -1 or self._locked_id == proposal.value_id
+                )
             elif self._has_polka(proposal.pol_round, proposal.value_id):  # L28-29
                 ok = rec.valid and (
                     self._locked_round <= proposal.pol_round or self._locked_id == proposal.value_id
@@ -1017,7 +1045,11 @@ class BlockEngine:
                 self._locked_id, self._locked_round = value_id, self._round
                 self._cast(VoteKind.PRECOMMIT, value_id, out)
                 self._step = Step.PRECOMMIT
-            self._valid_id, self._valid_value, self._valid_round = value_id, value, self._round  # L42-43
+            self._valid_id, self._valid_value, self._valid_round = (
+                value_id,
+                value,
+                self._round,
+            )  # L42-43
             return True
         return False
 
@@ -1045,7 +1077,11 @@ class BlockEngine:
         assert self._vs is not None
         total = self._vs.total
         heard = sorted(
-            ((round, self._vs.weight(voter)) for voter, round in self._max_round.items() if round > self._round),
+            (
+                (round, self._vs.weight(voter))
+                for voter, round in self._max_round.items()
+                if round > self._round
+            ),
             reverse=True,
         )
         weight = 0
@@ -1057,7 +1093,12 @@ class BlockEngine:
         return False
 
     def _decide(
-        self, round: int, value_id: bytes, value: bytes, certificate: CommitCertificate, out: list[BftAction]
+        self,
+        round: int,
+        value_id: bytes,
+        value: bytes,
+        certificate: CommitCertificate,
+        out: list[BftAction],
     ) -> None:
         height = self._height
         self._decided = True

@@ -312,7 +312,10 @@ class CommitCertificate:
         _check_uint(self.height, MAX_HEIGHT, "height")
         _check_uint(self.round, MAX_ROUND, "round")
         _check_bytes(self.value_id, _ID_SIZE, "value_id")
-        if type(self.precommits) is not tuple or not 0 < len(self.precommits) <= MAX_CERTIFICATE_PRECOMMITS:
+        if (
+            type(self.precommits) is not tuple
+            or not 0 < len(self.precommits) <= MAX_CERTIFICATE_PRECOMMITS
+        ):
             raise ValueError(f"a certificate holds 1..{MAX_CERTIFICATE_PRECOMMITS} precommits")
         previous = b""
         for entry in self.precommits:
@@ -336,9 +339,12 @@ class CommitCertificate:
             if (
                 vote.kind is not VoteKind.PRECOMMIT
                 or vote.value_id is None
-                or (vote.height, vote.round, vote.value_id) != (first.height, first.round, first.value_id)
+                or (vote.height, vote.round, vote.value_id)
+                != (first.height, first.round, first.value_id)
             ):
-                raise ValueError("certificate votes must be precommits for one height, round and value")
+                raise ValueError(
+                    "certificate votes must be precommits for one height, round and value"
+                )
         assert first.value_id is not None
         pairs = tuple(sorted((v.voter, v.signature) for v in votes))
         return cls(first.height, first.round, first.value_id, pairs)
@@ -350,10 +356,14 @@ class CommitCertificate:
 
     def signature_checks(self, chain_id: int) -> list[SignatureCheck]:
         """One check per precommit (all over the same message)."""
-        message = signing_message(chain_id, PRECOMMIT_KIND, _vote_payload(self.height, self.round, self.value_id))
+        message = signing_message(
+            chain_id, PRECOMMIT_KIND, _vote_payload(self.height, self.round, self.value_id)
+        )
         return [SignatureCheck(voter, message, signature) for voter, signature in self.precommits]
 
-    def verify(self, voting_set: VotingSet, chain_id: int, check_signatures: CheckSignatures) -> bool:
+    def verify(
+        self, voting_set: VotingSet, chain_id: int, check_signatures: CheckSignatures
+    ) -> bool:
         """True when every signer is a voter of ``voting_set``, they carry a quorum and
         every signature is valid (checked in one batch, only if the weights suffice).
 
@@ -524,4 +534,3 @@ class DoubleVoteEvidence:
     def digest(self) -> bytes:
         """``tagged_hash(EVIDENCE, to_bytes())``: what a block commits to."""
         return tagged_hash(Tag.EVIDENCE, self.to_bytes())
-
