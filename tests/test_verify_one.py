@@ -32,6 +32,7 @@ def _flip(data: bytes, bit: int) -> bytes:
 
 
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
+@settings(deadline=None)
 @given(
     public_key=st.binary(max_size=80),
     message=st.binary(max_size=80),

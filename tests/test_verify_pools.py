@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timecoin_core.errors import VerifierError
@@ -27,6 +27,7 @@ def _batch(count: int) -> list[SignatureCheck]:
     return [distinct[i % 32] for i in range(count)]
 
 
+@settings(deadline=None)
 @given(
     count=st.integers(0, 50_000),
     workers=st.integers(1, 16),
