@@ -18,7 +18,7 @@ from ..block import Block, reward_txid
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.node import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decode_record
 from ..errors import DecodeError
-from ..transaction import OutPoint, TxOut
+from ..transaction import OutPoint, TxOut, _new_outpoint
 from ..utxo import Coin, CoinState
 from ._commitment import CoinKey, UtxoAccumulator
 from .errors import BlockSequenceError, InconsistentBlockError
@@ -42,9 +42,11 @@ def outpoint_key(outpoint: OutPoint) -> bytes:
 
 
 def key_outpoint(key: bytes) -> OutPoint:
-    """The outpoint of :func:`outpoint_key` bytes."""
+    """The outpoint of :func:`outpoint_key` bytes (36 bytes, so both fields are valid)."""
+    if len(key) != 36:
+        raise DecodeError(f"a stored outpoint is 36 bytes, not {len(key)}", 0)
     txid, index = _OUTPOINT_KEY.unpack(key)
-    return OutPoint(txid, index)
+    return _new_outpoint(txid, index)
 
 
 def check_limit(limit: object) -> int:
@@ -188,7 +190,7 @@ def plan_block(
             else:
                 row[1] += output.amount
         for index, output in enumerate(tx.outputs):
-            created[OutPoint(txid, index)] = output
+            created[_new_outpoint(txid, index)] = output
             fee -= output.amount
             row = moved.get(output.payload)
             if row is None:
@@ -201,7 +203,7 @@ def plan_block(
         rtxid = reward_txid(block_hash)
         moved = {}
         for index, output in enumerate(block.rewards):
-            created[OutPoint(rtxid, index)] = output
+            created[_new_outpoint(rtxid, index)] = output
             row = moved.get(output.payload)
             if row is None:
                 moved[output.payload] = [output.amount, 0]

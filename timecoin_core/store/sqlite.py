@@ -123,6 +123,7 @@ _IN_CHUNK: Final = 500
 _STREAM_ROWS: Final = 256
 _STREAM_BYTES: Final = 8_000_000
 _COIN_CHUNK: Final = 4096
+_PIPELINE_TRANSACTIONS: Final = 2048
 _META_NETWORK: Final = "network"
 _META_GENESIS: Final = "genesis_hash"
 _META_ACCUMULATOR: Final = "utxo_accumulator"
@@ -424,6 +425,20 @@ def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[An
         yield items[start : start + size]
 
 
+def _block_chunks(
+    blocks: Sequence[tuple[Block, CommitCertificate | None]],
+) -> Iterable[Sequence[tuple[Block, CommitCertificate | None]]]:
+    start = 0
+    count = 0
+    for index, (block, _) in enumerate(blocks):
+        count += len(block.transactions) + 1
+        if count >= _PIPELINE_TRANSACTIONS:
+            yield blocks[start : index + 1]
+            start, count = index + 1, 0
+    if start < len(blocks):
+        yield blocks[start:]
+
+
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
@@ -489,6 +504,7 @@ class SqliteStore:
         network: Network | None = None,
         *,
         read_only: bool = False,
+        cache_mib: int = 64,
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> StoreOpener:
         """Open the store at ``path``, creating it (with genesis of ``network``) if there is none.
@@ -498,13 +514,17 @@ class SqliteStore:
         locking and refuses writes (the check tool). A missing path or a 0-byte file
         is a new store; any other file that is not a Timecoin store raises
         :class:`NotAStoreError`, a newer schema :class:`SchemaTooNewError`, both before
-        anything is written. ``migrations`` is for tests of the migration machinery.
+        anything is written. ``cache_mib`` bounds SQLite's page cache (memory a
+        long-running node spends on hot pages). ``migrations`` is for tests of the
+        migration machinery.
         """
-        return StoreOpener(cls._open(os.fspath(path), network, read_only, tuple(migrations)))
+        if type(cache_mib) is not int or not 1 <= cache_mib <= 1 << 20:
+            raise ValueError("cache_mib must be an int in 1..1048576")
+        return StoreOpener(cls._open(os.fspath(path), network, read_only, cache_mib, tuple(migrations)))
 
     @classmethod
     async def _open(
-        cls, path: str, network: Network | None, read_only: bool, migrations: tuple[Migration, ...]
+        cls, path: str, network: Network | None, read_only: bool, cache_mib: int, migrations: tuple[Migration, ...]
     ) -> SqliteStore:
         state = await asyncio.to_thread(_probe, path)
         if state != "store":
@@ -531,17 +551,17 @@ class SqliteStore:
                 raise
         store = cls(path, conn, info.network, info.version, info.genesis_hash, read_only, lock_fd)
         try:
-            await store._start(migrations)
+            await store._start(migrations, cache_mib)
         except BaseException:
             await store.close()
             raise
         return store
 
-    async def _start(self, migrations: Sequence[Migration]) -> None:
+    async def _start(self, migrations: Sequence[Migration], cache_mib: int) -> None:
         conn = self._connection()
         try:
             await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA cache_size = -65536")
+            await conn.execute(f"PRAGMA cache_size = -{cache_mib * 1024}")
             await conn.execute("PRAGMA temp_store = MEMORY")
             if not self._read_only:
                 await conn.execute("PRAGMA journal_mode = WAL")
@@ -718,12 +738,10 @@ class SqliteStore:
                         f"SELECT txid, certificate FROM final_txs WHERE txid IN ({_placeholders(len(chunk))})", chunk
                     ):
                         final_certs[bytes(txid)] = bytes(cert)
-            plans = self._plan(blocks, stored)
-            rows = _BatchRows.of(plans, final_certs)
-            await _write_rows(conn, rows)
-            if rows.inputs and await _exists(conn, "votes"):
-                await conn.executemany("DELETE FROM votes WHERE outpoint = ?", rows.inputs)
-            height = rows.height
+            plans, inputs_spent = await self._plan_and_write(conn, blocks, stored, final_certs)
+            if inputs_spent and await _exists(conn, "votes"):
+                await conn.executemany("DELETE FROM votes WHERE outpoint = ?", inputs_spent)
+            height = plans[-1].tip.height
             await conn.execute(
                 "DELETE FROM signed_votes WHERE (kind = ? AND height <= ?) OR (kind = ? AND height < ?)",
                 (KIND_BLOCK_VOTE, height, KIND_VOTE_BATCH, epoch_of(height + 1, self._network.epoch_length)),
@@ -736,25 +754,62 @@ class SqliteStore:
         self._tip = plans[-1].tip
         return plans
 
-    def _plan(
-        self, blocks: Sequence[tuple[Block, CommitCertificate | None]], stored: dict[OutPoint, tuple[TxOut, int]]
-    ) -> list[BlockPlan]:
-        tip = self._tip
+    async def _plan_and_write(
+        self,
+        conn: aiosqlite.Connection,
+        blocks: Sequence[tuple[Block, CommitCertificate | None]],
+        stored: dict[OutPoint, tuple[TxOut, int]],
+        final_certs: dict[bytes, bytes],
+    ) -> tuple[list[BlockPlan], list[tuple[bytes]]]:
+        """Plan the blocks and write their rows, chunk by chunk.
+
+        A long batch is pipelined: the next chunk is planned on a worker thread (pure
+        Python) while SQLite writes the previous one on the connection's thread (C,
+        without the GIL). Planning never waits for writes: it reads only the coins
+        looked up before the batch and what earlier chunks created.
+        """
         reward = self._network.block_reward
-        plans: list[BlockPlan] = []
         if len(blocks) == 1:
             block, certificate = blocks[0]
-            return [plan_block(block, certificate, tip, reward, stored)]
+            plan = plan_block(block, certificate, self._tip, reward, stored)
+            rows = _BatchRows.of([plan], final_certs)
+            await _write_rows(conn, rows)
+            return [plan], rows.inputs
         view = dict(stored)
-        for block, certificate in blocks:
-            plan = plan_block(block, certificate, tip, reward, view)
-            for op in plan.removed:
-                del view[op]
-            for op, out in plan.created.items():
-                view[op] = (out, block.height)
-            plans.append(plan)
-            tip = plan.tip
-        return plans
+        tip = self._tip
+
+        def plan_chunk(chunk: Sequence[tuple[Block, CommitCertificate | None]]) -> tuple[list[BlockPlan], _BatchRows]:
+            nonlocal tip
+            planned = []
+            for block, certificate in chunk:
+                plan = plan_block(block, certificate, tip, reward, view)
+                for op in plan.removed:
+                    del view[op]
+                for op, out in plan.created.items():
+                    view[op] = (out, block.height)
+                planned.append(plan)
+                tip = plan.tip
+            return planned, _BatchRows.of(planned, final_certs)
+
+        plans: list[BlockPlan] = []
+        inputs: list[tuple[bytes]] = []
+        writer: asyncio.Task[None] | None = None
+        try:
+            for chunk in _block_chunks(blocks):
+                planned, rows = await asyncio.to_thread(plan_chunk, chunk)
+                if writer is not None:
+                    await writer
+                writer = asyncio.ensure_future(_write_rows(conn, rows))
+                plans += planned
+                inputs += rows.inputs
+            assert writer is not None
+            await writer
+        except BaseException:
+            if writer is not None and not writer.done():
+                # Let the statements already queued finish before the caller rolls back.
+                await asyncio.gather(writer, return_exceptions=True)
+            raise
+        return plans, inputs
 
     # -- reading the chain --------------------------------------------------------------------
 
