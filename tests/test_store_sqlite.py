@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from timecoin_core.block import Block
 from timecoin_core.consensus.bft_messages import BlockVote, VoteKind
 from timecoin_core.network import DEVNET, TESTNET
 from timecoin_core.store import (
     SCHEMA_VERSION,
     BanRecord,
     CorruptStoreError,
+    MemoryStore,
     NetworkMismatchError,
     NotAStoreError,
     PeerRecord,
@@ -29,9 +31,11 @@ from timecoin_core.store import (
     StoreLockedError,
     load_chain,
 )
+from timecoin_core.store import sqlite as sqlite_module
 from timecoin_core.store.check import check_store
 from timecoin_core.store.schema import MIGRATIONS, Migration
 from timecoin_core.testing.store_stress import StressRun, stress_chain
+from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
 
 pytestmark = pytest.mark.anyio
 
@@ -374,3 +378,32 @@ async def test_a_cancelled_commit_leaves_the_store_consistent(tmp_path: Path, ru
         meta = await store.metadata()
         assert meta.height == 1 and (await store.block(1)) is not None
         assert meta.utxo_commitment == run.commitments[1]
+
+
+async def test_pipelined_bulk_commits_equal_one_by_one(
+    tmp_path: Path, run: StressRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "_PIPELINE_TRANSACTIONS", 5)  # many small chunks
+    chain = run.chain.node.chain
+    blocks = [(chain.block_at(h), run.commits[h]) for h in range(1, BLOCKS + 1)]
+    await _fill(tmp_path / "one.db", run)
+    async with SqliteStore.open(tmp_path / "bulk.db", run.chain.network) as bulk:
+        before = await bulk.metadata()
+        ghost = Transaction([TxIn(OutPoint(b"\xee" * 32, 0))], [TxOut(1, bytes(20))])
+        tip = chain.block_at(BLOCKS)
+        assert tip is not None
+        bad = Block.create(
+            run.chain.network, run.chain.masternode_keys[0], height=BLOCKS + 1, prev_hash=tip.hash,
+            timestamp=tip.header.timestamp + 1, transactions=[ghost],
+        )
+        with pytest.raises(StoreError):  # the last chunk fails: the earlier chunks roll back too
+            await bulk.commit_blocks([*blocks, (bad, None)])  # type: ignore[list-item]
+        assert await bulk.metadata() == before
+        assert [c async for c in bulk.iter_coins()] == [c async for c in MemoryStore(run.chain.network).iter_coins()]
+        assert await bulk.commit_blocks(blocks) == BLOCKS  # type: ignore[arg-type]
+        async with SqliteStore.open(tmp_path / "one.db", read_only=True) as one:
+            assert await bulk.metadata() == await one.metadata()
+            assert [s async for s in bulk.iter_blocks()] == [s async for s in one.iter_blocks()]
+    report = await check_store(str(tmp_path / "bulk.db"))
+    assert report.consistent, report.to_json()
+
