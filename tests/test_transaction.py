@@ -154,3 +154,42 @@ def test_every_single_byte_change_breaks_a_signed_transaction() -> None:
                 continue
             with pytest.raises(TransactionError):
                 validate_transaction(candidate, view, DEVNET)
+
+
+def _raw(n_in: bytes, inputs: int, n_out: bytes, outputs: int, memo_len: bytes, memo: int) -> bytes:
+    """A hand-made encoding with the given count and memo-length bytes."""
+    return (
+        b"\x01\x00\x00\x00"
+        + n_in
+        + b"\x01" * 36 * inputs
+        + n_out
+        + (b"\x01" + b"\x00" * 7 + b"\x02" * 20) * outputs
+        + b"\x00\x00\x00\x00"
+        + memo_len
+        + b"m" * memo
+        + b"\x03" * 96 * inputs
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_raw(b"\x01", 1, b"\x01", 1, b"\x51", 81), "memo length 81 exceeds maximum 80"),
+        (_raw(b"\x01", 1, b"\x01", 1, b"\xfd\x05\x00", 5), "non-minimal memo length"),
+        (_raw(b"\xfd\xe9\x03", 0, b"\x01", 1, b"\x00", 0), "input count 1001 exceeds maximum 1000"),
+        (_raw(b"\x01", 1, b"\xfd\x01\x00", 1, b"\x00", 0), "non-minimal output count"),
+        (_raw(b"\x01", 1, b"\xfe", 0, b"", 0)[:41], "truncated output count"),
+        (_raw(b"\x01", 1, b"\x01", 1, b"", 0)[:74], "truncated memo length"),
+        (b"\x01\x00\x00\x00", "truncated input count"),
+    ],
+)
+def test_count_and_memo_length_errors(data: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        Transaction.from_bytes(data)
+
+
+@pytest.mark.parametrize("outputs", [252, 253, 1000])
+def test_counts_around_the_one_byte_varint_limit_round_trip(outputs: int) -> None:
+    tx = Transaction([TxIn(OutPoint(b"\x01" * 32, 0))], [TxOut(1, b"\x02" * 20)] * outputs, memo=b"m" * 80)
+    decoded = Transaction.from_bytes(tx.to_bytes())
+    assert decoded == tx and decoded.txid == tx.txid and len(decoded.outputs) == outputs
