@@ -613,7 +613,7 @@ class UtxoSet:
             _check_height(height)
         if outpoint in self._coins:
             raise DuplicateCoinError(outpoint)
-        coin = Coin(outpoint, output, height, _S.UNSPENT, None)
+        coin = _new_coin(outpoint, output, height, _S.UNSPENT, None)
         self._coins[outpoint] = coin
         self._index[_S.UNSPENT].add(_index_key(output.payload, outpoint))
         slots = self._balances.get(output.payload)
@@ -636,7 +636,7 @@ class UtxoSet:
         coin = self._get(outpoint)
         if coin.height is not None:
             raise CoinHeightError(outpoint, f"creation already confirmed at height {coin.height}")
-        new = Coin(outpoint, coin.output, height, coin.state, coin.spender)
+        new = _new_coin(outpoint, coin.output, height, coin.state, coin.spender)
         self._coins[outpoint] = new
         if coin.state is _S.UNSPENT:
             slots = self._balances[coin.output.payload]
@@ -860,7 +860,7 @@ class UtxoSet:
         if slots[_COUNT_SLOT] == 0:
             del self._balances[payload]
         self._commit(coin, -1)
-        return Coin(
+        return _new_coin(
             outpoint,
             coin.output,
             coin.height,
