@@ -5,7 +5,10 @@
    and the verifier throughput table measured on this machine.
 3. A LocalChain with four masternodes running the real consensus engines: funded
    wallets, a few hundred transfers, several blocks, and a summary.
-4. The deterministic simulator: a few seeds of a faulty network with a byzantine
+4. Storage: the LocalChain's blocks persisted to a SQLite store in a temporary
+   folder, the store reopened and the chain rebuilt from it, then checked with
+   ``python -m timecoin_core.store.check``.
+5. The deterministic simulator: a few seeds of a faulty network with a byzantine
    masternode, and the invariants it checked.
 
 ``python examples/demo.py --quick`` runs a smaller version (used by the test suite).
@@ -14,8 +17,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from timecoin_core import (
     DEVNET,
@@ -30,6 +39,7 @@ from timecoin_core import (
     validate_transactions,
 )
 from timecoin_core.sim import SimConfig, run_seeds
+from timecoin_core.store import SqliteStore, load_chain
 from timecoin_core.testing import LocalChain, TxStatus
 from timecoin_core.verify import SignatureCheck, VerifierKind
 
@@ -86,7 +96,7 @@ def tour_verifiers(count: int, checks_count: int) -> None:
         print(f"| {backend} | {' | '.join(f'{r:,.0f}' for r in rates)} |")
 
 
-def tour_local_chain(transfers: int, blocks: int) -> None:
+def tour_local_chain(transfers: int, blocks: int) -> LocalChain:
     """Four masternodes, funded wallets, transfers, blocks; print a summary."""
     print(f"\n== LocalChain: 4 masternodes, {transfers} transfers, {blocks} blocks")
     chain = LocalChain(masternodes=4)
@@ -122,6 +132,35 @@ def tour_local_chain(transfers: int, blocks: int) -> None:
     )
     print("balances             " + ", ".join(f"{w.name} {format_amount(w.balance())}" for w in wallets))
     print(f"supply               {format_amount(chain.node.chain.supply())} TIME, utxo commitment {chain.node.chain.utxos.commitment().hex()[:16]}...")
+    return chain
+
+
+def tour_storage(chain: LocalChain) -> None:
+    """Persist the chain to SQLite, reopen it, rebuild the chain state, run the check tool."""
+    node = chain.node
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "node.sqlite"
+        print(f"\n== storage: {chain.height} blocks to {path.name} (SQLite, WAL)")
+
+        async def persist_and_reload() -> None:
+            async with SqliteStore.open(path, chain.network) as store:
+                for height in range(1, chain.height + 1):
+                    block = node.chain.block_at(height)
+                    assert block is not None
+                    await store.commit_block(block, node.commits.get(height))
+            async with SqliteStore.open(path, chain.network, read_only=True) as store:
+                restored = await load_chain(store, chain.network)
+            same = restored.utxos.commitment() == node.chain.utxos.commitment()
+            print(f"reopened             height {restored.height}, tip {restored.tip.hash.hex()[:16]}..., "
+                  f"UTXO commitment {'matches' if same else 'DIFFERS'}")
+
+        asyncio.run(persist_and_reload())
+        check = subprocess.run(
+            [sys.executable, "-m", "timecoin_core.store.check", str(path)], capture_output=True, text=True
+        )
+        report = json.loads(check.stdout)
+        print(f"check tool           exit {check.returncode}, consistent: {report.get('consistent')}, "
+              f"{report.get('height')} blocks, {report.get('coins')} coins")
 
 
 def tour_simulator(seeds: int) -> None:
@@ -145,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     quick = args.quick
     tour_keys()
     tour_verifiers(200 if quick else 2_000, 2_000 if quick else 20_000)
-    tour_local_chain(40 if quick else 300, 3 if quick else 6)
+    chain = tour_local_chain(40 if quick else 300, 3 if quick else 6)
+    tour_storage(chain)
     tour_simulator(2 if quick else 6)
 
 

@@ -18,6 +18,7 @@ def test_demo_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "final transactions   40" in out
     assert "safety violations 0, liveness failures 0" in out
+    assert "UTXO commitment matches" in out and "check tool           exit 0, consistent: True" in out
 
 
 def test_plugin_example_from_the_docs_passes(pytester: pytest.Pytester) -> None:
