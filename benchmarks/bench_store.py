@@ -52,7 +52,7 @@ from timecoin_core.network import DEVNET, GenesisOutput, Network
 from timecoin_core.store import SqliteStore, load_chain
 from timecoin_core.store._commitment import UtxoAccumulator
 from timecoin_core.store._plan import TipState, plan_block
-from timecoin_core.store.sqlite import _BatchRows
+from timecoin_core.store.sqlite import _BatchRows, _head_rows
 from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
 from timecoin_core.verify import SignatureCheck, SyncVerifier
 
@@ -111,7 +111,7 @@ def _commit_chain() -> tuple[Network, list[Block]]:
     return network, blocks
 
 
-def _rows(network: Network, blocks: list[Block]) -> list[_BatchRows]:
+def _rows(network: Network, blocks: list[Block]) -> list[tuple[list[tuple[object, ...]], _BatchRows]]:
     """The rows the store inserts for each block (computed the store's way, untimed)."""
     genesis = genesis_block(network)
     view = {OutPoint(genesis.reward_txid, i): (out, 0) for i, out in enumerate(genesis.rewards)}
@@ -126,7 +126,7 @@ def _rows(network: Network, blocks: list[Block]) -> list[_BatchRows]:
         for op in plan.removed:
             del view[op]
         view.update({op: (out, block.height) for op, out in plan.created.items()})
-        rows.append(_BatchRows.of([plan], {}))
+        rows.append((_head_rows([plan])[0], _BatchRows.of([plan], {})))
         tip = plan.tip
     return rows
 
@@ -189,7 +189,9 @@ async def _store_commit(directory: Path, network: Network, blocks: list[Block]) 
         return time.perf_counter() - start
 
 
-async def _plain_inserts(directory: Path, network: Network, rows: list[_BatchRows]) -> float:
+async def _plain_inserts(
+    directory: Path, network: Network, rows: list[tuple[list[tuple[object, ...]], _BatchRows]]
+) -> float:
     path = directory / f"plain-{time.monotonic_ns()}.db"
     async with SqliteStore.open(path, network):
         pass  # the same schema, indexes and genesis rows
@@ -198,13 +200,13 @@ async def _plain_inserts(directory: Path, network: Network, rows: list[_BatchRow
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA cache_size = -65536")
         elapsed = 0.0
-        for index, batch in enumerate(rows):
+        for index, (block_rows, batch) in enumerate(rows):
             start = time.perf_counter()
             await conn.execute("BEGIN IMMEDIATE")
             await conn.executemany(
                 "INSERT INTO blocks (height, hash, head, tail, tx_count, size, certificate, undo, fees, subsidy, "
                 "supply, utxo_count, commitment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                batch.blocks,
+                block_rows,
             )
             await conn.executemany("INSERT INTO txs (id, txid, raw, certificate) VALUES (?, ?, ?, ?)", batch.txs)
             await conn.executemany(

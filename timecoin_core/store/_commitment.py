@@ -64,6 +64,11 @@ class UtxoAccumulator:
         self.value = (self.value + element_sum(added) - element_sum(removed)) & _MASK
         self.count += len(added) - len(removed)
 
+    def add_sums(self, added: int, removed: int, count_change: int) -> None:
+        """Apply element sums computed elsewhere (:func:`element_sum`) and the change in count."""
+        self.value = (self.value + added - removed) & _MASK
+        self.count += count_change
+
     def commitment(self) -> bytes:
         """The 32-byte commitment, equal to ``UtxoSet.commitment()`` of the same coins."""
         return tagged_hash(Tag.UTXO, _U64.pack(self.count) + self.value.to_bytes(ACC_BYTES, "little"))

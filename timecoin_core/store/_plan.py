@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from ..amount import MAX_MONEY
@@ -20,7 +20,7 @@ from ..consensus.node import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decod
 from ..errors import DecodeError
 from ..transaction import OutPoint, TxOut, _new_outpoint
 from ..utxo import Coin, CoinState
-from ._commitment import CoinKey, UtxoAccumulator
+from ._commitment import CoinKey, UtxoAccumulator, element_sum
 from .errors import BlockSequenceError, InconsistentBlockError
 from .records import StoredBlock
 
@@ -118,17 +118,58 @@ class TipState:
 @dataclass(slots=True)
 class BlockPlan:
     """Everything one block changes. ``removed`` are coins of the set it spends;
-    ``created`` the coins it adds that it does not spend itself."""
+    ``created`` the coins it adds that it does not spend itself.
 
-    stored: StoredBlock
-    tip: TipState
+    The UTXO commitment comes last (:func:`finish_plan`): it is the costly part (one
+    hash per coin), so a store may compute it while it writes the rest.
+    """
+
+    block: Block
+    certificate: CommitCertificate | None
+    previous: TipState
+    fees: int
+    subsidy: int
+    spent: tuple[Coin, ...]
     removed: dict[OutPoint, tuple[TxOut, int]]
     created: dict[OutPoint, TxOut]
     history: list[tuple[bytes, int, int, bytes, int, int]]
     inputs: list[OutPoint]
     offenders: list[bytes]
     undo: bytes
-    tx_certificates: dict[bytes, bytes] = field(default_factory=dict)
+    added: list[CoinKey]
+    gone: list[CoinKey]
+    finished: tuple[StoredBlock, TipState] | None = None
+
+    @property
+    def stored(self) -> StoredBlock:
+        """The stored block (after :func:`finish_plan`)."""
+        assert self.finished is not None, "finish_plan first"
+        return self.finished[0]
+
+    @property
+    def tip(self) -> TipState:
+        """The tip after the block (after :func:`finish_plan`)."""
+        assert self.finished is not None, "finish_plan first"
+        return self.finished[1]
+
+
+def commitment_sums(plan: BlockPlan) -> tuple[int, int]:
+    """The element sums of the coins the block adds and removes (the costly part)."""
+    return element_sum(plan.added), element_sum(plan.gone)
+
+
+def finish_plan(plan: BlockPlan, sums: tuple[int, int] | None = None) -> BlockPlan:
+    """Give ``plan`` its UTXO commitment, stored block and new tip; ``sums`` from :func:`commitment_sums`."""
+    added_sum, gone_sum = sums if sums is not None else commitment_sums(plan)
+    accumulator = plan.previous.accumulator.copy()
+    accumulator.add_sums(added_sum, gone_sum, len(plan.added) - len(plan.gone))
+    supply = plan.previous.supply + plan.subsidy
+    block = plan.block
+    stored = StoredBlock(
+        block, plan.certificate, plan.fees, plan.subsidy, supply, plan.spent, accumulator.count, accumulator.commitment()
+    )
+    plan.finished = (stored, TipState(block.height, block.hash, supply, accumulator))
+    return plan
 
 
 def plan_block(
@@ -138,13 +179,16 @@ def plan_block(
     block_reward: int,
     coins: Mapping[OutPoint, tuple[TxOut, int]],
     known_txids: Collection[bytes] = (),
+    *,
+    finish: bool = True,
 ) -> BlockPlan:
     """Decide what committing ``block`` on top of ``tip`` changes.
 
     ``coins`` must hold (at least) every stored coin the block's inputs name, as
     ``(output, creation height)``; ``known_txids`` the block's txids that the store
     already holds. Raises :class:`BlockSequenceError` or :class:`InconsistentBlockError`
-    and then nothing has changed anywhere.
+    and then nothing has changed anywhere. ``finish=False`` leaves the commitment to
+    :func:`finish_plan`.
     """
     height = block.height
     block_hash = block.hash
@@ -220,37 +264,38 @@ def plan_block(
                 continue
             offenders.append(record.offender)  # type: ignore[union-attr]
     subsidy = min(block_reward, MAX_MONEY - tip.supply)
-    accumulator = tip.accumulator.copy()
     added: list[CoinKey] = [(op[0], op[1], out.amount, out.payload, height) for op, out in created.items()]
     gone: list[CoinKey] = [(op[0], op[1], out.amount, out.payload, at) for op, (out, at) in removed.items()]
-    accumulator.update(added, gone)
-    supply = tip.supply + subsidy
     spent_coins = tuple(spent)
-    stored = StoredBlock(
-        block, certificate, fees, subsidy, supply, spent_coins, accumulator.count, accumulator.commitment()
-    )
-    return BlockPlan(
-        stored,
-        TipState(height, block_hash, supply, accumulator),
+    plan = BlockPlan(
+        block,
+        certificate,
+        tip,
+        fees,
+        subsidy,
+        spent_coins,
         removed,
         created,
         history,
         inputs,
         offenders,
         encode_undo(spent_coins),
+        added,
+        gone,
     )
+    return finish_plan(plan) if finish else plan
 
 
 def genesis_plan(genesis: Block) -> BlockPlan:
     """The plan of the genesis block: its outputs at height 0, its minted supply."""
     rtxid = reward_txid(genesis.hash)
     created = {OutPoint(rtxid, i): out for i, out in enumerate(genesis.rewards)}
-    accumulator = UtxoAccumulator()
-    accumulator.update([(op[0], op[1], out.amount, out.payload, 0) for op, out in created.items()], ())
     minted = sum(out.amount for out in genesis.rewards)
     moved: dict[bytes, int] = {}
     for out in genesis.rewards:
         moved[out.payload] = moved.get(out.payload, 0) + out.amount
     history = [(payload, 0, 0, rtxid, amount, 0) for payload, amount in moved.items()]
-    stored = StoredBlock(genesis, None, 0, minted, minted, (), accumulator.count, accumulator.commitment())
-    return BlockPlan(stored, TipState(0, genesis.hash, minted, accumulator), {}, created, history, [], [], b"")
+    added: list[CoinKey] = [(op[0], op[1], out.amount, out.payload, 0) for op, out in created.items()]
+    empty = TipState(-1, bytes(32), 0, UtxoAccumulator())
+    plan = BlockPlan(genesis, None, empty, 0, minted, (), {}, created, history, [], [], b"", added, [])
+    return finish_plan(plan)

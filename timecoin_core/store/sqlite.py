@@ -33,6 +33,7 @@ import glob
 import os
 import secrets
 import sqlite3
+import struct
 import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
@@ -83,7 +84,9 @@ from ._plan import (
     check_height,
     check_limit,
     check_payload,
+    commitment_sums,
     decode_undo,
+    finish_plan,
     genesis_plan,
     key_outpoint,
     outpoint_key,
@@ -118,6 +121,7 @@ from .schema import APPLICATION_ID, MIGRATIONS, Migration
 __all__ = ["SqliteStore", "StoreOpener"]
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_OUTPOINT_KEY: Final = struct.Struct(">32sI")
 _POSITION_MASK: Final = (1 << TX_ID_SHIFT) - 1
 _IN_CHUNK: Final = 500
 _STREAM_ROWS: Final = 256
@@ -290,7 +294,7 @@ async def _create(path: str, network: Network, migrations: Sequence[Migration]) 
         await conn.execute(
             "INSERT INTO voting_sets (epoch, raw) VALUES (?, ?)", (0, encode_voting_set(voting_set))
         )
-        await _write_rows(conn, _BatchRows.of([plan], {}))
+        await _write_plans(conn, [plan], _BatchRows.of([plan], {}))
         await conn.execute("COMMIT")
         await conn.execute("PRAGMA journal_mode = WAL")
     finally:
@@ -322,9 +326,12 @@ async def _create(path: str, network: Network, migrations: Sequence[Migration]) 
 
 @dataclass(slots=True)
 class _BatchRows:
-    """The rows a batch of block plans writes, net of coins created and spent inside it."""
+    """The rows a batch of block plans writes, net of coins created and spent inside it.
 
-    blocks: list[tuple[object, ...]]
+    Everything but the ``blocks`` rows and the accumulator, which need the UTXO
+    commitment (:func:`_head_rows`), so they can be written while it is computed.
+    """
+
     txs: list[tuple[int, bytes, bytes, bytes | None]]
     utxo_deleted: list[tuple[bytes]]
     utxo_inserted: list[tuple[bytes, bytes, int, int]]
@@ -332,12 +339,9 @@ class _BatchRows:
     inputs: list[tuple[bytes]]
     finals: list[tuple[bytes]]
     offenders: list[tuple[bytes]]
-    height: int
-    accumulator: bytes
 
     @classmethod
     def of(cls, plans: Sequence[BlockPlan], final_certs: dict[bytes, bytes]) -> _BatchRows:
-        blocks: list[tuple[object, ...]] = []
         txs: list[tuple[int, bytes, bytes, bytes | None]] = []
         history: list[tuple[bytes, int, int, bytes, int, int]] = []
         inputs: list[tuple[bytes]] = []
@@ -345,61 +349,60 @@ class _BatchRows:
         offenders: list[tuple[bytes]] = []
         created: dict[OutPoint, tuple[TxOut, int]] = {}
         deleted: list[tuple[bytes]] = []
+        pack = _OUTPOINT_KEY.pack
         for plan in plans:
-            stored = plan.stored
-            block = stored.block
+            block = plan.block
             height = block.height
-            encoded = block.to_bytes()
-            head_size = HEADER_SIZE + SIGNATURE_SIZE
             base = height << TX_ID_SHIFT
-            tx_end = head_size + varint_size(len(block.transactions))
             for position, tx in enumerate(block.transactions):
-                raw = tx.to_bytes()
-                tx_end += len(raw)
                 txid = tx.txid
                 certificate = final_certs.get(txid)
                 if certificate is not None:
                     finals.append((txid,))
-                txs.append((base | position, txid, raw, certificate))
-            cert = stored.certificate
-            blocks.append(
-                (
-                    height,
-                    block.hash,
-                    encoded[:head_size],
-                    encoded[tx_end:],
-                    len(block.transactions),
-                    len(encoded),
-                    None if cert is None else cert.to_bytes(),
-                    plan.undo,
-                    stored.fees,
-                    stored.subsidy,
-                    stored.supply,
-                    stored.utxo_count,
-                    stored.utxo_commitment,
-                )
-            )
+                txs.append((base | position, txid, tx.to_bytes(), certificate))
             for op in plan.removed:
                 if created.pop(op, None) is None:
-                    deleted.append((outpoint_key(op),))
+                    deleted.append((pack(*op),))
             for op, out in plan.created.items():
                 created[op] = (out, height)
             history += plan.history
-            inputs += [(outpoint_key(op),) for op in plan.inputs]
+            inputs += [(pack(*op),) for op in plan.inputs]
             offenders += [(o,) for o in plan.offenders]
-        inserted = [(outpoint_key(op), out.payload, out.amount, h) for op, (out, h) in created.items()]
-        last = plans[-1].tip
-        return cls(
-            blocks, txs, deleted, inserted, history, inputs, finals, offenders, last.height, last.accumulator.to_bytes()
+        inserted = [(pack(*op), out.payload, out.amount, h) for op, (out, h) in created.items()]
+        return cls(txs, deleted, inserted, history, inputs, finals, offenders)
+
+
+def _head_rows(plans: Sequence[BlockPlan]) -> tuple[list[tuple[object, ...]], bytes]:
+    """The ``blocks`` rows of finished plans and the accumulator after the last."""
+    blocks: list[tuple[object, ...]] = []
+    head_size = HEADER_SIZE + SIGNATURE_SIZE
+    for plan in plans:
+        stored = plan.stored
+        block = stored.block
+        encoded = block.to_bytes()
+        tx_end = head_size + varint_size(len(block.transactions)) + sum(tx.size for tx in block.transactions)
+        cert = stored.certificate
+        blocks.append(
+            (
+                block.height,
+                block.hash,
+                encoded[:head_size],
+                encoded[tx_end:],
+                len(block.transactions),
+                len(encoded),
+                None if cert is None else cert.to_bytes(),
+                plan.undo,
+                stored.fees,
+                stored.subsidy,
+                stored.supply,
+                stored.utxo_count,
+                stored.utxo_commitment,
+            )
         )
+    return blocks, plans[-1].tip.accumulator.to_bytes()
 
 
-async def _write_rows(conn: aiosqlite.Connection, rows: _BatchRows) -> None:
-    await conn.executemany(
-        "INSERT INTO blocks (height, hash, head, tail, tx_count, size, certificate, undo, fees, subsidy, "
-        "supply, utxo_count, commitment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows.blocks,
-    )
+async def _write_body(conn: aiosqlite.Connection, rows: _BatchRows) -> None:
     if rows.txs:
         await conn.executemany("INSERT INTO txs (id, txid, raw, certificate) VALUES (?, ?, ?, ?)", rows.txs)
     if rows.utxo_deleted:
@@ -417,7 +420,21 @@ async def _write_rows(conn: aiosqlite.Connection, rows: _BatchRows) -> None:
         await conn.executemany("DELETE FROM final_txs WHERE txid = ?", rows.finals)
     if rows.offenders:
         await conn.executemany("DELETE FROM evidence WHERE offender = ?", rows.offenders)
-    await conn.execute("UPDATE meta SET value = ? WHERE key = ?", (rows.accumulator, _META_ACCUMULATOR))
+
+
+async def _write_head(conn: aiosqlite.Connection, plans: Sequence[BlockPlan]) -> None:
+    blocks, accumulator = _head_rows(plans)
+    await conn.executemany(
+        "INSERT INTO blocks (height, hash, head, tail, tx_count, size, certificate, undo, fees, subsidy, "
+        "supply, utxo_count, commitment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        blocks,
+    )
+    await conn.execute("UPDATE meta SET value = ? WHERE key = ?", (accumulator, _META_ACCUMULATOR))
+
+
+async def _write_plans(conn: aiosqlite.Connection, plans: Sequence[BlockPlan], rows: _BatchRows) -> None:
+    await _write_body(conn, rows)
+    await _write_head(conn, plans)
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -770,10 +787,19 @@ class SqliteStore:
         """
         reward = self._network.block_reward
         if len(blocks) == 1:
+            # The commitment (a hash per coin) is computed on a worker thread while
+            # SQLite writes everything that does not depend on it.
             block, certificate = blocks[0]
-            plan = plan_block(block, certificate, self._tip, reward, stored)
+            plan = plan_block(block, certificate, self._tip, reward, stored, finish=False)
             rows = _BatchRows.of([plan], final_certs)
-            await _write_rows(conn, rows)
+            body = asyncio.ensure_future(_write_body(conn, rows))
+            try:
+                sums = await asyncio.to_thread(commitment_sums, plan)
+            finally:
+                await asyncio.gather(body, return_exceptions=True)
+            body.result()
+            finish_plan(plan, sums)
+            await _write_head(conn, [plan])
             return [plan], rows.inputs
         view = dict(stored)
         tip = self._tip
@@ -799,7 +825,7 @@ class SqliteStore:
                 planned, rows = await asyncio.to_thread(plan_chunk, chunk)
                 if writer is not None:
                     await writer
-                writer = asyncio.ensure_future(_write_rows(conn, rows))
+                writer = asyncio.ensure_future(_write_plans(conn, planned, rows))
                 plans += planned
                 inputs += rows.inputs
             assert writer is not None
