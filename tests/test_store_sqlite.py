@@ -240,6 +240,9 @@ async def test_one_writer_many_readers(tmp_path: Path, run: StressRun) -> None:
             assert block is not None
             await writer.commit_block(block, run.commits[3])
             assert (await reader.block(3)) is not None
+            assert (await reader.metadata()) == await writer.metadata()  # a reader sees new blocks
+            assert [s.height async for s in reader.iter_blocks(2)] == [2, 3]
+            assert [s.height for s in (await reader.blocks(1)).items] == [1, 2, 3]
             with pytest.raises(ReadOnlyStoreError):
                 await reader.commit_block(block)
             with pytest.raises(ReadOnlyStoreError):
@@ -407,3 +410,24 @@ async def test_pipelined_bulk_commits_equal_one_by_one(
     report = await check_store(str(tmp_path / "bulk.db"))
     assert report.consistent, report.to_json()
 
+
+
+async def test_check_next_to_a_live_writer_reads_one_snapshot(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "live.db"
+    await _fill(path, run, upto=4)
+    chain = run.chain.node.chain
+    async with SqliteStore.open(path) as writer:
+        checking = asyncio.ensure_future(check_store(str(path)))
+        for height in range(5, BLOCKS + 1):
+            await writer.commit_block(chain.block_at(height), run.commits[height])  # type: ignore[arg-type]
+            await asyncio.sleep(0.001)
+        report = await checking
+        assert report.consistent, report.to_json()
+        assert report.height is not None and 4 <= report.height <= BLOCKS
+        assert report.recomputed_commitment == run.commitments[report.height].hex()
+    async with SqliteStore.open(path, read_only=True) as reader:
+        with pytest.raises(StoreError):
+            async with reader.snapshot(), reader.snapshot():
+                pass
+        async with reader.snapshot():
+            assert (await reader.metadata()).height == BLOCKS

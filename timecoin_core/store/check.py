@@ -1,7 +1,8 @@
 """``python -m timecoin_core.store.check PATH``: verify a store without modifying it.
 
-The store is opened read-only (no lock, so it may run next to a live node) and
-everything derived is recomputed from the blocks and compared with what is stored:
+The store is opened read-only (no lock) and read in one snapshot, so it may run next
+to a live node; everything derived is recomputed from the blocks and compared with
+what is stored:
 
 ``schema``
     SQLite's ``quick_check``; the tables, ``application_id``, ``user_version`` and the
@@ -139,7 +140,8 @@ async def check_store(path: str, *, verify_signatures: bool = True, full: bool =
         report.elapsed = round(time.perf_counter() - started, 3)
         return report
     try:
-        await _check(store, report, findings, verify_signatures, full)
+        async with store.snapshot():
+            await _check(store, report, findings, verify_signatures, full)
     except TimecoinError as exc:
         findings.error("store", f"{type(exc).__name__}: {exc}")
     finally:

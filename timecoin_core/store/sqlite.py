@@ -511,6 +511,7 @@ class SqliteStore:
         self._read_only = read_only
         self._lock_fd = lock_fd
         self._lock = asyncio.Lock()
+        self._in_snapshot = False
         self._tip = TipState(0, genesis_hash, 0, UtxoAccumulator())
         self._max_block = max(DEFAULT_MAX_BLOCK_SIZE, network.max_block_size)
 
@@ -588,7 +589,7 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise CorruptStoreError(f"{self._path}: {exc}") from None
 
-    async def _load_tip(self) -> None:
+    async def _load_tip(self, count_coins: bool = True) -> None:
         conn = self._connection()
         rows = list(
             await conn.execute_fetchall(
@@ -605,10 +606,51 @@ class SqliteStore:
             raise CorruptStoreError(f"{self._path}: {exc}") from None
         if accumulator.count != count or accumulator.commitment() != bytes(commitment):
             raise CorruptStoreError(f"{self._path}: the UTXO accumulator does not match the tip at {height}")
-        ((coins,),) = await conn.execute_fetchall("SELECT count(*) FROM utxo")
-        if coins != count:
-            raise CorruptStoreError(f"{self._path}: {coins} coins stored, the tip at {height} says {count}")
+        if count_coins:
+            ((coins,),) = await conn.execute_fetchall("SELECT count(*) FROM utxo")
+            if coins != count:
+                raise CorruptStoreError(f"{self._path}: {coins} coins stored, the tip at {height} says {count}")
         self._tip = TipState(height, bytes(block_hash), supply, accumulator)
+
+    async def _current_tip(self) -> TipState:
+        """The tip: cached by the writer; re-read by a read-only store (another process writes)."""
+        if not self._read_only or self._in_snapshot:
+            return self._tip
+        async with self._reading() as conn:
+            await conn.execute("BEGIN")
+            try:
+                await self._load_tip(count_coins=False)
+            finally:
+                await conn.execute("COMMIT")
+        return self._tip
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """Read-only stores: every read inside the block sees the store as it was on entry.
+
+        One SQLite read transaction (WAL keeps the snapshot while a writer goes on), so
+        a long series of reads, such as the check tool's, is consistent even next to a
+        live node. The writer's own reads need no snapshot.
+        """
+        if not self._read_only:
+            raise StoreError("snapshot() is for read-only stores")
+        if self._in_snapshot:
+            raise StoreError("snapshots do not nest")
+        async with self._reading() as conn:
+            await conn.execute("BEGIN")
+            try:
+                await self._load_tip(count_coins=False)
+            except BaseException:
+                await conn.execute("COMMIT")
+                raise
+        self._in_snapshot = True
+        try:
+            yield
+        finally:
+            self._in_snapshot = False
+            if self._conn is not None:
+                async with self._reading() as conn:
+                    await conn.execute("COMMIT")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -692,7 +734,7 @@ class SqliteStore:
     async def metadata(self) -> StoreMetadata:
         """Schema version, network, genesis and tip."""
         self._connection()
-        tip = self._tip
+        tip = await self._current_tip()
         return StoreMetadata(
             self._version,
             self._network,
@@ -721,6 +763,7 @@ class SqliteStore:
 
     async def commit_blocks(self, blocks: Sequence[tuple[Block, CommitCertificate | None]]) -> int:
         """Commit consecutive blocks in one transaction, all or nothing; return the new height."""
+        self._connection()
         if blocks:
             await self._commit(blocks, None)
         return self._tip.height
@@ -897,7 +940,7 @@ class SqliteStore:
     ) -> Page[StoredBlock]:
         """One page of the blocks with ``start <= height < stop``, ascending."""
         first, end, scope = block_range(start, stop, limit, cursor)
-        end = min(end, self._tip.height + 1)
+        end = min(end, (await self._current_tip()).height + 1)
         if first >= end:
             return Page((), None)
         async with self._reading() as conn:
@@ -909,7 +952,8 @@ class SqliteStore:
         check_height(start, "start")
         height = start
         while True:
-            end = self._tip.height + 1 if stop is None else min(stop, self._tip.height + 1)
+            tip = (await self._current_tip()).height + 1
+            end = tip if stop is None else min(stop, tip)
             if height >= end:
                 return
             async with self._reading() as conn:
