@@ -63,7 +63,8 @@ def test_core_never_imports_anyio_or_the_network_layer() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["timecoin_core.consensus", "timecoin_core.wallet", "timecoin_core.testing", "timecoin_core.sim", "timecoin_core.verify"],
+    ["timecoin_core.consensus", "timecoin_core.wallet", "timecoin_core.testing", "timecoin_core.sim", "timecoin_core.verify",
+     "timecoin_core.store"],
 )
 def test_subpackage_exports_exist_and_are_documented(package: str) -> None:
     module = importlib.import_module(package)

@@ -50,6 +50,7 @@ from .mempool import (
 )
 from .merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 from .network import DEVNET, MAINNET, NETWORKS, TESTNET, GenesisOutput, Network, NetworkError, Tier
+from .store import MemoryStore, SqliteStore, Store, StoreError, load_chain
 from .transaction import OutPoint, Transaction, TxIn, TxOut
 from .utxo import (
     Balance,
@@ -129,6 +130,7 @@ __all__ = [
     "IllegalTransitionError",
     "InputsBelowOutputsError",
     "InvalidKeyError",
+    "MemoryStore",
     "MerkleProof",
     "MissingInputError",
     "Network",
@@ -148,6 +150,9 @@ __all__ = [
     "Reader",
     "Removal",
     "SignatureCheck",
+    "SqliteStore",
+    "Store",
+    "StoreError",
     "SyncVerifier",
     "Tag",
     "ThreadVerifier",
@@ -180,6 +185,7 @@ __all__ = [
     "coins",
     "format_amount",
     "genesis_block",
+    "load_chain",
     "make_verifier",
     "merkle_proof",
     "merkle_root",
