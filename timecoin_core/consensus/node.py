@@ -18,8 +18,11 @@ Like the engines, the node never does I/O and never reads a clock:
 fired timer, and returns actions for the shell (the simulator, LocalChain, the
 network runtime): :class:`~timecoin_core.consensus.sansio.Broadcast`,
 :class:`~timecoin_core.consensus.sansio.SetTimer` (keys are namespaced
-``("finality", k)``, ``("bft", k)``, ``("node", name)``), and the notifications
-:class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`.
+``("finality", k)``, ``("bft", k)``, ``("node", name)``), the notifications
+:class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`, and
+:class:`~timecoin_core.consensus.finality.VoteRecorded`, which the shell makes durable
+before it carries out any later action. :meth:`ConsensusNode.restore` resumes a node
+from what a store kept.
 
 A proposal's value is a :class:`ProposalValue`: the block plus the finality
 certificates of its transactions. The block itself stores only the certificates'
@@ -50,7 +53,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from ..block import Block
 from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
@@ -102,6 +105,7 @@ __all__ = [
     "NodeConfig",
     "NodeEvent",
     "ProposalValue",
+    "RestoredState",
     "SignatureCounts",
     "TxDropped",
     "TxFinal",
@@ -213,8 +217,47 @@ NodeEvent = (
 )
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
-NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted
-"""What :meth:`ConsensusNode.handle` returns."""
+NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded
+"""What :meth:`ConsensusNode.handle` returns.
+
+A :class:`~timecoin_core.consensus.finality.VoteRecorded` must be made durable (for
+example with ``Store.record_vote``) before any later action of the same call is carried
+out: a restarted node that forgot it could sign a conflicting vote.
+"""
+
+
+class RestoredState(Protocol):
+    """What :meth:`ConsensusNode.restore` resumes from (``timecoin_core.store.NodeState``)."""
+
+    @property
+    def chain(self) -> ChainState:
+        """The chain rebuilt from the stored blocks."""
+        ...
+
+    @property
+    def registry(self) -> Registry:
+        """The registry replayed from the stored blocks."""
+        ...
+
+    @property
+    def voted_outpoints(self) -> dict[OutPoint, bytes]:
+        """Every outpoint this masternode voted on, and for which transaction."""
+        ...
+
+    @property
+    def finals(self) -> list[tuple[Transaction, FinalityCertificate]]:
+        """Final transactions not yet in a block, with their certificates."""
+        ...
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Evidence not yet in a block."""
+        ...
+
+    @property
+    def commits(self) -> dict[int, CommitCertificate]:
+        """Commit certificates of the latest heights."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -362,12 +405,60 @@ class ConsensusNode:
         self.bft = BlockEngine(
             network.chain_id,
             key,
-            self.registry.voting_set_for_height,
+            lambda height: self.registry.voting_set_for_height(height),
             self._seed_for,
             _Source(self),
             _Checker(self.verifier, self.signatures, "block_votes"),
             self.config.bft_timeouts(network),
         )
+
+    @classmethod
+    def restore(
+        cls,
+        network: Network,
+        key: PrivateKey | None,
+        state: RestoredState,
+        now: float,
+        *,
+        verifier: Verifier | None = None,
+        config: NodeConfig | None = None,
+    ) -> ConsensusNode:
+        """A node resuming from durable state (``await timecoin_core.store.load_node_state(store)``).
+
+        The chain and registry come from the stored blocks; the finality engine keeps
+        every outpoint this masternode already voted on (so it can never vote for a
+        conflicting transaction after a restart); final transactions not yet in a block
+        re-enter the pool as final with their certificates; pending evidence and recent
+        commit certificates are restored. What is not durable — pending transactions,
+        votes of other masternodes, the BFT round in progress — is learned again from
+        peers. Call :meth:`start` next.
+        """
+        node = cls(network, key, verifier=verifier, config=config)
+        chain = state.chain
+        chain.reward_rule = node._check_rewards
+        chain.block_validator = node._check_records
+        node.chain = chain
+        node.registry = state.registry
+        node.pool = TxPool(
+            network, chain.utxos.copy(), max_bytes=node.config.pool_max_bytes, max_count=node.config.pool_max_count
+        )
+        node._now = now
+        for outcome in node.pool.add_many([tx for tx, _ in state.finals], now, node._tx_checker, final=True):
+            if outcome.error is not None:
+                raise outcome.error
+        node.certificates = {tx.txid: certificate for tx, certificate in state.finals}
+        for evidence in state.evidence:
+            node.evidence[evidence.offender] = evidence
+        node.commits = dict(state.commits)
+        node.finality = FinalityEngine(
+            node.registry.voting_set_for_height(chain.height + 1),
+            chain_id=network.chain_id,
+            key=key,
+            check_signatures=_Checker(node.verifier, node.signatures, "finality_votes"),
+            config=node.config.finality_config(network),
+            restore=state.voted_outpoints,
+        )
+        return node
 
     # -- public surface ------------------------------------------------------------------
 
@@ -489,7 +580,7 @@ class ConsensusNode:
             elif isinstance(action, FinalityEvidenceFound):
                 out += self._on_evidence(action.evidence)
             elif isinstance(action, VoteRecorded):
-                pass  # durable vote records are the store's business (issue #5)
+                out.append(action)
         return out
 
     def _on_finalized(self, txid: bytes, certificate: FinalityCertificate, now: float) -> list[NodeAction]:
