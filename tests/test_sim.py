@@ -76,3 +76,12 @@ def test_cli_rejects_a_third_byzantine(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["--nodes", "3", "--byzantine", "1"])
     assert "one third" in capsys.readouterr().err
+
+
+def test_crashed_node_deactivated_for_absence_still_catches_up() -> None:
+    # Seed 1528: a node crashed long enough to be deactivated for the next epoch; peers
+    # must still answer its requests for the commits it missed, and it must start each
+    # missed height at once instead of waiting a block interval per height.
+    result = run_seed(1528, FAULTY)
+    assert result.safety_violations == ()
+    assert result.liveness_failures == ()

@@ -848,7 +848,17 @@ class BlockEngine:
 
     def _answer_laggard(self, height: int, sender: bytes, out: list[BftAction]) -> None:
         commit = self._commits.get(height)
-        if commit is None or self._vs is None or sender not in self._vs:
+        if commit is None:
+            return
+        # Answer whoever was a voter at the height it asks about, even if it is no voter
+        # now: a node that fell behind may have been deactivated for absence meanwhile,
+        # and without the commit it could never catch up. Anyone else gets nothing, so
+        # strangers cannot make us broadcast.
+        try:
+            voters = self._voting_set_for(height)
+        except ValueError:
+            return
+        if sender not in voters:
             return
         last = self._commit_sent_at.get(height)
         if last is not None and self._now - last < self._timeouts.propose:

@@ -821,7 +821,11 @@ class ConsensusNode:
         new_epoch = epoch_of(block.height + 1, self.network.epoch_length)
         if new_epoch != old_epoch:
             out += self._finality(EpochChanged(self.registry.voting_set(new_epoch)), now)
-        out.append(SetTimer(("node", "next-height"), now + self.network.block_interval))
+        interval = self.network.block_interval
+        # A block more than two intervals old means the network is ahead of us (we are
+        # catching up after a crash or partition): start the next height at once.
+        behind = block.header.timestamp + 2 * interval < now
+        out.append(SetTimer(("node", "next-height"), now if behind else now + interval))
         out += self._retry_orphans(now)
         return out
 
