@@ -25,7 +25,12 @@ class CachingVerifier:
 
     ``capacity`` bounds the number of remembered valid checks (oldest forgotten
     first). ``hits`` and ``misses`` count answers from the cache and checks sent on.
-    Closing the wrapper closes the wrapped verifier.
+    Closing the wrapper closes the wrapped verifier; using it afterwards raises the
+    wrapped verifier's :class:`~timecoin_core.errors.VerifierError`.
+
+    Not thread-safe: one instance belongs to one thread (a node's event loop, say).
+    ``submit_many`` answers synchronously, so it blocks for the checks the cache does
+    not know; wrap the inner verifier's ``submit_many`` directly where that matters.
     """
 
     def __init__(self, inner: Verifier, capacity: int = 200_000) -> None:
