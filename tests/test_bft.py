@@ -183,30 +183,50 @@ def vid(tag: str, height: int = 1) -> bytes:
 # -- proposer selection and timeouts -----------------------------------------------------
 
 
+def _documented_order(vs: VotingSet, seed: bytes, height: int) -> list[bytes]:
+    remaining = list(vs.voters)
+    order = []
+    for position in range(len(vs)):
+        data = seed + height.to_bytes(8, "little") + position.to_bytes(4, "little")
+        total = sum(vs.weights[v] for v in remaining)
+        point = int.from_bytes(tagged_hash(Tag.PROPOSAL, data), "big") % total
+        cumulative = 0
+        for voter in remaining:
+            cumulative += vs.weights[voter]
+            if point < cumulative:
+                break
+        order.append(voter)
+        remaining.remove(voter)
+    return order
+
+
 def test_select_proposer_follows_the_documented_formula() -> None:
     vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate((5, 1, 3))])
     seed = sha256(b"prev")
     for height, round in ((1, 0), (7, 3), (2**40, 2**31)):
-        data = seed + height.to_bytes(8, "little") + round.to_bytes(4, "little")
-        point = int.from_bytes(tagged_hash(Tag.PROPOSAL, data), "big") % vs.total
-        cumulative = 0
-        for voter in vs.voters:
-            cumulative += vs.weights[voter]
-            if point < cumulative:
-                break
-        assert select_proposer(vs, seed, height, round) == voter
+        order = _documented_order(vs, seed, height)
+        assert select_proposer(vs, seed, height, round) == order[round % len(order)]
+
+
+def test_rounds_of_a_height_go_through_every_voter_before_repeating() -> None:
+    vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate((1, 2, 3, 10))])
+    for height in range(1, 50):
+        first = [select_proposer(vs, b"\x07" * 32, height, r) for r in range(len(vs))]
+        assert sorted(first) == sorted(vs.voters)
+        assert select_proposer(vs, b"\x07" * 32, height, len(vs) + 1) == first[1]
 
 
 def test_select_proposer_frequencies_follow_weights() -> None:
     weights = (1, 2, 3, 10)
     vs = VotingSet.of(0, [(PUB[i], w) for i, w in enumerate(weights)])
-    rounds = 16_000
-    counts = collections.Counter(select_proposer(vs, b"\x05" * 32, 9, r) for r in range(rounds))
+    heights = 16_000
+    # Round 0 of each height is a draw with probability weight / total.
+    counts = collections.Counter(select_proposer(vs, b"\x05" * 32, h, 0) for h in range(heights))
     assert set(counts) == set(vs.voters)
     for i, w in enumerate(weights):
-        expected = rounds * w / vs.total
+        expected = heights * w / vs.total
         # Binomial standard deviation; 5 sigma keeps this deterministic test far from flaky.
-        sigma = math.sqrt(rounds * (w / vs.total) * (1 - w / vs.total))
+        sigma = math.sqrt(heights * (w / vs.total) * (1 - w / vs.total))
         assert abs(counts[PUB[i]] - expected) < 5 * sigma
 
 
@@ -479,7 +499,7 @@ def test_locked_node_prevotes_its_locked_value_again() -> None:
 
 
 def test_lock_survives_an_older_polka_and_yields_to_a_later_one() -> None:
-    rig = Rig(proposers={0: 1, 1: 2, 2: 3, 3: 1})
+    rig = Rig(proposers={0: 1, 1: 2, 2: 3, 4: 1})  # round 3 is ours (rotation)
     rig.feed(rig.proposal(1, 0, "b"))  # round 0: we prevote b, see no polka in time
     rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, None))
     rig.timer(TimeoutKind.PRECOMMIT, 0)
@@ -496,10 +516,13 @@ def test_lock_survives_an_older_polka_and_yields_to_a_later_one() -> None:
     assert own_votes(out, PREVOTE) == [None]
     rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 2, None))
     rig.timer(TimeoutKind.PRECOMMIT, 2)
-    # Round 3: b citing a polka of round 2, later than our lock: prevote b (L29).
+    # Round 3 is ours and gathers nothing; round 4: b citing a polka of round 2, later
+    # than our lock: prevote b (L29).
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 3, None))
+    rig.timer(TimeoutKind.PRECOMMIT, 3)
     rig.feed(*rig.votes([1, 2, 3], PREVOTE, 2, "b"))
-    out = rig.feed(rig.proposal(1, 3, "b", pol=2))
-    assert rig.engine.round == 3
+    out = rig.feed(rig.proposal(1, 4, "b", pol=2))
+    assert rig.engine.round == 4
     assert own_votes(out, PREVOTE) == [vid("b")]
     assert rig.engine.locked_value_id == vid("a")  # the lock itself moves only on a polka
 
@@ -559,10 +582,10 @@ def test_exactly_a_third_of_the_weight_does_not_skip() -> None:
 
 
 def test_a_proposal_counts_for_round_skipping() -> None:
-    rig = Rig(weights=(1, 1, 1), proposers={0: 1, 2: 1})
-    rig.feed(rig.proposal(1, 2, "a"))
-    rig.feed(rig.vote(2, PRECOMMIT, 2, None))
-    assert rig.engine.round == 2
+    rig = Rig(weights=(1, 1, 1), proposers={0: 1, 3: 1})
+    rig.feed(rig.proposal(1, 3, "a"))
+    rig.feed(rig.vote(2, PRECOMMIT, 3, None))
+    assert rig.engine.round == 3
     assert own_votes(rig.actions, PREVOTE) == [vid("a")]  # the buffered proposal is used
 
 

@@ -57,6 +57,7 @@ distinct rounds per voter. The next height's messages are buffered under similar
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -177,12 +178,16 @@ class ValueSource(Protocol):
 
 
 def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int) -> bytes:
-    """The proposer of ``(height, round)``: a voter drawn with probability weight/total.
+    """The proposer of ``(height, round)``: position ``round mod n`` of the height's order.
 
-    ``r = int.from_bytes(tagged_hash(PROPOSAL, seed | height:u64 | round:u32), "big")
-    mod total``; the proposer is the first voter, in ``voting_set.voters`` order, whose
-    cumulative weight exceeds ``r``. ``seed`` is the previous block's hash, so nobody
-    can steer the draw without controlling the previous block.
+    Each height has a *proposer order*, a weighted random permutation of its ``n``
+    voters: position ``j`` is drawn among the voters not yet placed, with
+    ``r_j = int.from_bytes(tagged_hash(PROPOSAL, seed | height:u64 | j:u32), "big")
+    mod (their total weight)``, as the first of them, in ``voting_set.voters`` order,
+    whose cumulative weight exceeds ``r_j``. Round 0's proposer is drawn with
+    probability weight/total; later rounds of the same height go through every voter
+    before any repeats, so a silent or byzantine leader costs at most one round in
+    ``n``. ``seed`` is the previous block's hash.
 
     :raises ValueError: an empty voting set, a seed that is not 32 bytes, or a height
         or round out of range.
@@ -193,15 +198,31 @@ def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int)
         raise ValueError("seed must be 32 bytes")
     if not 0 <= height <= MAX_HEIGHT or not 0 <= round <= MAX_ROUND:
         raise ValueError("height or round out of range")
-    data = bytes(Writer().raw(seed).u64(height).u32(round))
-    point = int.from_bytes(tagged_hash(Tag.PROPOSAL, data), "big") % voting_set.total
-    weights = voting_set.weights
-    cumulative = 0
-    for voter in voting_set.voters:
-        cumulative += weights[voter]
-        if point < cumulative:
-            return voter
-    raise AssertionError("unreachable: point < total")  # pragma: no cover
+    voters = voting_set.voters
+    order = _proposer_order(voters, tuple(voting_set.weights[v] for v in voters), seed, height)
+    return order[round % len(order)]
+
+
+@functools.lru_cache(maxsize=64)
+def _proposer_order(
+    voters: tuple[bytes, ...], weights: tuple[int, ...], seed: bytes, height: int
+) -> tuple[bytes, ...]:
+    remaining = list(zip(voters, weights, strict=True))
+    total = sum(weights)
+    order = []
+    for position in range(len(voters)):
+        data = bytes(Writer().raw(seed).u64(height).u32(position))
+        point = int.from_bytes(tagged_hash(Tag.PROPOSAL, data), "big") % total
+        cumulative = 0
+        chosen = 0
+        for chosen, (_, weight) in enumerate(remaining):  # noqa: B007 - used after the loop
+            cumulative += weight
+            if point < cumulative:
+                break
+        voter, weight = remaining.pop(chosen)
+        order.append(voter)
+        total -= weight
+    return tuple(order)
 
 
 # -- events, actions, timers ----------------------------------------------------------
