@@ -78,10 +78,12 @@ def test_cli_rejects_a_third_byzantine(capsys: pytest.CaptureFixture[str]) -> No
     assert "one third" in capsys.readouterr().err
 
 
-def test_crashed_node_deactivated_for_absence_still_catches_up() -> None:
-    # Seed 1528: a node crashed long enough to be deactivated for the next epoch; peers
-    # must still answer its requests for the commits it missed, and it must start each
-    # missed height at once instead of waiting a block interval per height.
-    result = run_seed(1528, FAULTY)
+@pytest.mark.parametrize("seed", [1528, 712])
+def test_seeds_that_once_failed_liveness(seed: int) -> None:
+    # 1528: a node crashed long enough to be deactivated for the next epoch; peers must
+    # still answer its requests for the commits it missed, and it must start each
+    # missed height at once. 712: a silent byzantine leader drawn five rounds in a row
+    # stalled a height until proposer orders rotated through every voter.
+    result = run_seed(seed, FAULTY)
     assert result.safety_violations == ()
     assert result.liveness_failures == ()
