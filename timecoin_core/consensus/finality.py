@@ -62,7 +62,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Final
+from typing import Final, Self
 
 from ..errors import TimecoinError
 from ..keys import PrivateKey
@@ -226,45 +226,38 @@ def _check_tx_event(txid: bytes, outpoints: tuple[OutPoint, ...], tx: Transactio
 
 
 @dataclass(frozen=True, slots=True)
-class TxAdmitted:
+class _TxEvent:
+    """A transaction the ledger decided about: its txid, the outpoints it spends, the body."""
+
+    txid: bytes
+    outpoints: tuple[OutPoint, ...]
+    tx: Transaction | None = None
+
+    def __post_init__(self) -> None:
+        _check_tx_event(self.txid, self.outpoints, self.tx)
+
+    @classmethod
+    def of(cls, tx: Transaction) -> Self:
+        """The event for ``tx``."""
+        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs), tx)
+
+
+@dataclass(frozen=True, slots=True)
+class TxAdmitted(_TxEvent):
     """The ledger fully validated ``txid`` (signatures included) and locked its outpoints.
 
     ``tx`` is optional; without it the engine cannot build evidence about the
     transaction (it needs the bytes that fix the txid's outpoints).
     """
 
-    txid: bytes
-    outpoints: tuple[OutPoint, ...]
-    tx: Transaction | None = None
-
-    def __post_init__(self) -> None:
-        _check_tx_event(self.txid, self.outpoints, self.tx)
-
-    @classmethod
-    def of(cls, tx: Transaction) -> TxAdmitted:
-        """The event for ``tx``."""
-        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs), tx)
-
 
 @dataclass(frozen=True, slots=True)
-class TxConflicted:
+class TxConflicted(_TxEvent):
     """The ledger saw a valid ``txid`` that conflicts with a transaction it holds.
 
     The engine never votes for it, but counts votes for it: if it reaches a quorum it
     is final (and the local one lost).
     """
-
-    txid: bytes
-    outpoints: tuple[OutPoint, ...]
-    tx: Transaction | None = None
-
-    def __post_init__(self) -> None:
-        _check_tx_event(self.txid, self.outpoints, self.tx)
-
-    @classmethod
-    def of(cls, tx: Transaction) -> TxConflicted:
-        """The event for ``tx``."""
-        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs), tx)
 
 
 @dataclass(frozen=True, slots=True)
