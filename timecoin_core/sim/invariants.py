@@ -53,7 +53,31 @@ def check_safety(world: World) -> list[Violation]:
         if longest[: len(hashes)] != hashes:
             out.append(Violation(seed, "not-a-prefix", "an honest chain is not a prefix of another"))
             break
-    # 4. Money supply equals the reward schedule, and the UTXO set holds exactly it.
+    # 4. A final transaction stays final: it is in the chain, or no committed block
+    #    spends any of its inputs in another transaction.
+    for i in world.honest:
+        chain = world.nodes[i].chain
+        spender: dict[object, bytes] = {}
+        for height in range(1, chain.height + 1):
+            block = chain.block_at(height)
+            assert block is not None
+            for tx in block.transactions:
+                for txin in tx.inputs:
+                    spender[txin.outpoint] = tx.txid
+        for txid in record.final_at[i]:
+            final_tx = record.transactions.get(txid)
+            if final_tx is None or chain.transaction(txid) is not None:
+                continue
+            for txin in final_tx.inputs:
+                other = spender.get(txin.outpoint)
+                if other is not None and other != txid:
+                    out.append(Violation(seed, "final-reverted", f"node {i}: final {txid.hex()} lost {txin.outpoint} to {other.hex()}"))
+                    break
+    # 5. Every committed transaction was final at an honest node or came with a
+    #    certificate that verifies.
+    for node, height, txid in record.unproven:
+        out.append(Violation(seed, "committed-unproven", f"node {node} committed {txid.hex()} at height {height} without finality"))
+    # 6. Money supply equals the reward schedule, and the UTXO set holds exactly it.
     genesis = sum(o.amount for o in world.network.genesis_outputs)
     for i in world.honest:
         chain = world.nodes[i].chain
