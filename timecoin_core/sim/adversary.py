@@ -32,7 +32,6 @@ from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, Proposal
 from ..consensus.finality_messages import CertificateEntry, FinalityCertificate, VoteBatch
 from ..consensus.node import ConsensusNode, ProposalValue, encode_record
-from ..consensus.registry import block_rewards
 from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..transaction import Transaction, TxOut
@@ -188,7 +187,7 @@ def _rebuild(
     if rewards is None:
         # Exact rewards for the new transactions, so only the intended rule is broken.
         try:
-            rewards = _rewards(node, txs, key)
+            rewards = node.expected_rewards(txs, key.public_key.data)
         except TimecoinError:
             rewards = block.rewards
     return Block.create(
@@ -202,13 +201,6 @@ def _rebuild(
         rewards=list(rewards),
         evidence=list(block.evidence if evidence is None else evidence),
     )
-
-
-def _rewards(node: ConsensusNode, txs: Sequence[Transaction], key: PrivateKey) -> tuple[TxOut, ...]:
-    fees = node.chain.fees(txs)
-    masternode = node.registry.masternode(key.public_key.data)
-    payload = masternode.owner if masternode is not None else key.public_key.payload
-    return block_rewards(node.network, node.registry.active(), fees, payload)
 
 
 def _descendants(transactions: Sequence[Transaction], root: bytes) -> set[bytes]:

@@ -69,9 +69,9 @@ def check_safety(world: World) -> list[Violation]:
             if final_tx is None or chain.transaction(txid) is not None:
                 continue
             for txin in final_tx.inputs:
-                other = spender.get(txin.outpoint)
-                if other is not None and other != txid:
-                    out.append(Violation(seed, "final-reverted", f"node {i}: final {txid.hex()} lost {txin.outpoint} to {other.hex()}"))
+                thief = spender.get(txin.outpoint)
+                if thief is not None and thief != txid:
+                    out.append(Violation(seed, "final-reverted", f"node {i}: final {txid.hex()} lost {txin.outpoint} to {thief.hex()}"))
                     break
     # 5. Every committed transaction was final at an honest node or came with a
     #    certificate that verifies.

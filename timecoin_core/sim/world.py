@@ -51,11 +51,11 @@ from ..consensus.node import (
 )
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
 from ..errors import TimecoinError
-from ..verify import SignatureCheck, SyncVerifier
-from .adversary import Adversary
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
+from ..verify import SignatureCheck, SyncVerifier
+from .adversary import Adversary
 
 __all__ = ["Behaviour", "SimConfig", "World"]
 
