@@ -63,6 +63,7 @@ from .registry import (
     block_rewards,
     check_registration,
     epoch_of,
+    registration_claims,
     registration_memo,
 )
 from .sansio import Broadcast, SetTimer, TimerFired
@@ -116,6 +117,7 @@ __all__ = [
     "check_registration",
     "epoch_of",
     "quorum_reached",
+    "registration_claims",
     "registration_memo",
     "select_proposer",
     "verify_certificates",

@@ -100,6 +100,7 @@ from .registry import (
     block_rewards,
     check_registration,
     epoch_of,
+    registration_claims,
 )
 from .sansio import Broadcast, SetTimer, TimerFired
 
@@ -544,7 +545,7 @@ class ConsensusNode:
         self.registry.check_registrations([tx])
         self._check_pool_registrations(tx)
         self.pool.add(tx, now, self._tx_checker)
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
         """Process one event at time ``now`` and return the actions to carry out, in order."""
@@ -594,7 +595,7 @@ class ConsensusNode:
             return []
         except (TransactionError, PoolError, RegistrationError) as exc:
             return [TxDropped(txid, getattr(exc, "code", "invalid"))]
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def _on_conflict(self, tx: Transaction, now: float) -> list[NodeAction]:
         # A double spend is only worth telling the finality engine (and peers) about
@@ -604,7 +605,7 @@ class ConsensusNode:
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
         self._keep(self._parked, tx, self.config.max_orphans)
-        return [Broadcast(tx), *self._finality(TxConflicted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxConflicted.of(tx, registration_claims(tx)), now)]
 
     @staticmethod
     def _keep(store: OrderedDict[bytes, Transaction], tx: Transaction, limit: int) -> None:
@@ -950,7 +951,11 @@ class ConsensusNode:
             self._final_orphans.pop(tx.txid)
         out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
         out += self._finality(
-            Checkpointed(block.txids, tuple(i.outpoint for tx in block.transactions for i in tx.inputs)), now
+            Checkpointed(
+                block.txids,
+                tuple(o for tx in block.transactions for o in (*(i.outpoint for i in tx.inputs), *registration_claims(tx))),
+            ),
+            now,
         )
         new_epoch = epoch_of(block.height + 1, self.network.epoch_length)
         if new_epoch != old_epoch:

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..errors import TimecoinError
+from ..hashing import Tag, tagged_hash
 from ..network import Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
 from .voting import VotingSet
@@ -68,6 +69,7 @@ __all__ = [
     "check_registration",
     "epoch_of",
     "parse_registration",
+    "registration_claims",
     "registration_memo",
     "tier_for",
 ]
@@ -132,6 +134,19 @@ def parse_registration(tx: Transaction) -> tuple[bytes, TxOut] | None:
     if len(memo) != len(REGISTRATION_MAGIC) + 32 or not memo.startswith(REGISTRATION_MAGIC):
         return None
     return memo[len(REGISTRATION_MAGIC) :], tx.outputs[0]
+
+
+def registration_claims(tx: Transaction) -> tuple[OutPoint, ...]:
+    """The operator-key claim of a registration, as a pseudo-outpoint finality votes lock.
+
+    Two registrations of one key conflict exactly like two spends of one coin: every
+    honest masternode votes for at most one of them, so at most one becomes final.
+    Empty for any other transaction.
+    """
+    parsed = parse_registration(tx)
+    if parsed is None:
+        return ()
+    return (OutPoint(tagged_hash(Tag.REGISTRY, b"operator-claim" + parsed[0]), 0xFFFFFFFF),)
 
 
 def check_registration(tx: Transaction, network: Network) -> tuple[bytes, TxOut] | None:

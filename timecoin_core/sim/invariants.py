@@ -77,7 +77,24 @@ def check_safety(world: World) -> list[Violation]:
     #    certificate that verifies.
     for node, height, txid in record.unproven:
         out.append(Violation(seed, "committed-unproven", f"node {node} committed {txid.hex()} at height {height} without finality"))
-    # 6. Money supply equals the reward schedule, and the UTXO set holds exactly it.
+    # 6. What the adversary sent invalid (front-run or underfunded registrations) is
+    #    final and committed nowhere.
+    for i in world.honest:
+        chain = world.nodes[i].chain
+        for txid, why in record.invalid.items():
+            if txid in record.final_at[i] or chain.transaction(txid) is not None:
+                out.append(Violation(seed, "invalid-accepted", f"node {i} accepted a {why} registration {txid.hex()}"))
+    # 7. One operator key, at most one registration final or committed anywhere.
+    for operator, txids in record.registrations.items():
+        won = {
+            txid
+            for txid in txids
+            for i in world.honest
+            if txid in record.final_at[i] or world.nodes[i].chain.transaction(txid) is not None
+        }
+        if len(won) > 1:
+            out.append(Violation(seed, "duplicate-registration", f"operator {operator.hex()} registered by {len(won)} transactions"))
+    # 8. Money supply equals the reward schedule, and the UTXO set holds exactly it.
     genesis = sum(o.amount for o in world.network.genesis_outputs)
     for i in world.honest:
         chain = world.nodes[i].chain

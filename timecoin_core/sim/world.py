@@ -49,6 +49,7 @@ from ..consensus.node import (
     TxDropped,
     TxFinal,
 )
+from ..consensus.registry import registration_memo
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
 from ..errors import TimecoinError
 from ..keys import PrivateKey
@@ -98,6 +99,10 @@ class SimConfig:
     block_interval: float = 1.0
     behaviours: tuple[str, ...] = ()
     """Behaviours byzantine masternodes draw from (names of :class:`Behaviour`); empty: all."""
+    adversary: bool = True
+    """The searching adversary (``mutate`` and ``withhold`` behaviours, byzantine
+    registrations). False replays a seed exactly as the simulator did before it existed
+    (byzantine nodes draw from ``equivocate``, ``silent`` and ``invalid-proposal`` only)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
@@ -136,6 +141,10 @@ class Record:
     committed: dict[int, dict[int, bytes]] = field(default_factory=dict)
     """node -> height -> block hash."""
     dropped: dict[int, dict[bytes, str]] = field(default_factory=dict)
+    registrations: dict[bytes, list[bytes]] = field(default_factory=dict)
+    """operator key -> txids of the registrations of it that clients sent."""
+    invalid: dict[bytes, str] = field(default_factory=dict)
+    """txid -> why: transactions the adversary sent that no honest node may accept."""
     unproven: list[tuple[int, int, bytes]] = field(default_factory=list)
     """(node, height, txid): a transaction an honest node committed that was final at no
     honest node and came with no certificate that verifies."""
@@ -170,7 +179,8 @@ class World:
         for key in client_keys:
             outputs += [GenesisOutput(key.public_key.payload, coins("10")) for _ in range(per_client)]
         masternodes = tuple(GenesisMasternode(k.public_key.data, i) for i, k in enumerate(self.keys))
-        self.network: Network = DEVNET.with_genesis(tuple(outputs), masternodes)
+        # A low registration floor so that colluding clients can afford registrations.
+        self.network: Network = replace(DEVNET, min_collateral=coins("5")).with_genesis(tuple(outputs), masternodes)
         self.network = _with_interval(self.network, config.block_interval)
         node_config = NodeConfig()
         self.nodes = [ConsensusNode(self.network, key, config=node_config) for key in self.keys]
@@ -182,11 +192,14 @@ class World:
             position += per_client
             self.clients.append(_Client(key, mine))
         order = self.rng.sample(range(config.nodes), config.nodes)
-        pool = [Behaviour(b) for b in config.behaviours] or list(Behaviour)
+        pool = [Behaviour(b) for b in config.behaviours] or (list(Behaviour) if config.adversary else _CLASSIC)
         self.byzantine: dict[int, Behaviour] = {i: self.rng.choice(pool) for i in order[: config.byzantine]}
         self.honest = [i for i in range(config.nodes) if i not in self.byzantine]
+        # The adversary draws from its own stream, so turning it off replays a seed's
+        # original schedule draw for draw.
+        self._adversary_rng = random.Random(f"timecoin-sim-adversary-{seed}")
         self.adversary = Adversary(
-            random.Random(self.rng.randbytes(16)),
+            random.Random(self._adversary_rng.randbytes(16)),
             self.network.chain_id,
             {key.public_key.payload: key for key in client_keys},
         )
@@ -211,6 +224,15 @@ class World:
             if t >= end:
                 break
             self._push(t, "client", None)
+        if cfg.faults and cfg.byzantine and cfg.adversary:
+            # Byzantine registrations: front-running honest operator keys, floors
+            # undercut, valid Free registrations and duplicates of them.
+            t = self.T0
+            while True:
+                t += self._adversary_rng.expovariate(0.2)
+                if t >= end:
+                    break
+                self._push(t, "register", None)
         if cfg.faults:
             start = self.T0 + self.rng.uniform(0.15, 0.4) * cfg.duration
             heal = start + self.rng.uniform(0.1, 0.3) * cfg.duration
@@ -263,6 +285,8 @@ class World:
             self._client_step()
         elif kind == "retry":
             self._retry(data)
+        elif kind == "register":
+            self._byzantine_registration()
         elif kind == "partition":
             self._partition = data
         elif kind == "heal":
@@ -339,9 +363,10 @@ class World:
                     self._send(sender, j, proposal)
             return
         if behaviour is Behaviour.WITHHOLD and isinstance(message, BlockVote | VoteBatch):
-            chosen = [j for j in others if self.rng.random() < 0.5]
+            rng = self._adversary_rng
+            chosen = [j for j in others if rng.random() < 0.5]
             for j in chosen:
-                self._send(sender, j, message, extra_delay=self.rng.uniform(0.0, 1.0))
+                self._send(sender, j, message, extra_delay=rng.uniform(0.0, 1.0))
             return
         if behaviour is Behaviour.EQUIVOCATE and isinstance(message, BlockVote):
             twin = BlockVote.create(
@@ -434,6 +459,41 @@ class World:
         self.record.transactions[tx.txid] = tx
         self.record.submitted[tx.txid] = self.now
 
+    def _byzantine_registration(self) -> None:
+        rng = self._adversary_rng
+        client = rng.choice(self.clients)
+        if len(client.coins) < 2:
+            return
+        outpoint, output = client.coins.pop()
+        kind = rng.choice(["front-run", "below-floor", "register", "register"])
+        # A client registers its own key (it can prove possession), often more than once.
+        operator = client.key.public_key.data
+        collateral = self.network.min_collateral
+        if kind == "front-run":
+            operator = self.keys[rng.choice(self.honest)].public_key.data
+        elif kind == "below-floor":
+            collateral = self.network.min_collateral - 1
+        builder = (
+            TransactionBuilder(self.network)
+            .spend(outpoint, output, client.key)
+            .pay(client.key.address(self.network), collateral)
+            .pay(client.key.address(self.network), output.amount - collateral - 20_000)
+            .memo(registration_memo(operator))
+        )
+        tx = builder.build()
+        if kind == "register":
+            # Registrations of one key race each other like double spends: at most one
+            # may win, and a loser may stay pending for good (so no liveness claim).
+            self.record.transactions[tx.txid] = tx
+            self.record.submitted[tx.txid] = self.now
+            self.record.conflicting.add(tx.txid)
+            self.record.registrations.setdefault(operator, []).append(tx.txid)
+        else:
+            self.record.invalid[tx.txid] = kind
+        online = [i for i in range(self.config.nodes) if i not in self._offline]
+        for i in rng.sample(online, min(2, len(online))):
+            self._deliver_from_client(i, tx)
+
     def _retry(self, tx: Transaction) -> None:
         # A client whose transaction went to a node that crashed or is byzantine sends
         # it again, as a wallet would, until some honest node reports it final.
@@ -456,6 +516,9 @@ class World:
             .pay(client.key.address(self.network), output.amount - amount - 10_000)
             .build()
         )
+
+
+_CLASSIC = [Behaviour.EQUIVOCATE, Behaviour.SILENT, Behaviour.INVALID_PROPOSAL]
 
 
 def _verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
