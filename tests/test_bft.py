@@ -754,6 +754,20 @@ def test_decided_node_answers_a_lagging_voter_with_its_commit_rate_limited() -> 
     assert sent(rig.feed(rig.vote(2, PREVOTE, 1, None))) == []  # once per propose timeout
 
 
+def test_forged_votes_for_an_old_height_never_buy_a_commit() -> None:
+    # 16 forged 110-byte votes used to produce 16 whole blocks to every peer.
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    rig.engine.start(2, 0.5)
+    for i in range(16):
+        rig.now = 10.0 + 10 * i
+        genuine = rig.vote(3, PREVOTE, 1, None).vote
+        forged = BlockVote(genuine.kind, genuine.height, genuine.round, genuine.value_id, genuine.voter, bytes([i]) * 64)
+        assert sent(rig.feed(VoteReceived(forged))) == []
+    assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == [commit]  # a real one still is answered
+
+
 # -- liveness helpers beyond Algorithm 1 ------------------------------------------------------
 
 
