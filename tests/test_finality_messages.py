@@ -493,20 +493,16 @@ def test_size_maxima_are_exact() -> None:
 def test_a_decoded_batch_hashes_nothing_until_its_root_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
     # A non-voter's 131 KB batch used to cost a whole Merkle tree before the 2 us
     # membership check; decoding must not hash the txids.
-    from timecoin_core.consensus import finality_messages
-
     key = PrivateKey.from_seed(b"\x31" * 32)
     batch = VoteBatch.create(key, 3, 0, [bytes([i]) * 32 for i in range(1, 200)])
     data, root = batch.to_bytes(), batch.root
     built: list[int] = []
-    real = finality_messages.MerkleTree
-
-    class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, leaves: object) -> None:
+    class Counting(MerkleTree):
+        def __init__(self, leaves: Sequence[bytes]) -> None:
             built.append(1)
             super().__init__(leaves)
 
-    monkeypatch.setattr(finality_messages, "MerkleTree", Counting)
+    monkeypatch.setattr("timecoin_core.consensus.finality_messages.MerkleTree", Counting)
     decoded = VoteBatch.from_bytes(data)
     assert (decoded.voter, decoded.epoch) == (batch.voter, batch.epoch) and built == []
     assert decoded.root == root and built == [1]
