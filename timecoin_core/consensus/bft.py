@@ -683,6 +683,8 @@ class BlockEngine:
         elif height == self._height + 1:
             self._buffer_next(message, out)
         elif height <= self._height:
+            if isinstance(message, BlockVote) and message.kind is VoteKind.PRECOMMIT:
+                self._record_late_precommit(message)
             self._answer_laggard(height, message, out)
 
     def _on_commit(
@@ -866,6 +868,29 @@ class BlockEngine:
             self._next[slot] = message
             if isinstance(message, Proposal):
                 self._next_proposals += 1
+
+    def _record_late_precommit(self, vote: BlockVote) -> None:
+        # Participation is read from the parent's commit a block records: a voter whose
+        # precommit arrived after the quorum formed still took part, and is added to the
+        # kept certificate (so a consistently slower honest voter is never "absent").
+        commit = self._commits.get(vote.height)
+        if commit is None:
+            return
+        certificate = commit.certificate
+        if (vote.round, vote.value_id) != (certificate.round, certificate.value_id):
+            return
+        if vote.voter in certificate.voters:
+            return
+        try:
+            voters = self._voting_set_for(vote.height)
+        except ValueError:
+            return
+        if vote.voter not in voters or not self._verify(vote):
+            return
+        pairs = tuple(sorted((*certificate.precommits, (vote.voter, vote.signature))))
+        self._commits[vote.height] = Commit(
+            commit.value, CommitCertificate(certificate.height, certificate.round, certificate.value_id, pairs)
+        )
 
     def _answer_laggard(self, height: int, message: _Message, out: list[BftAction]) -> None:
         commit = self._commits.get(height)
