@@ -64,6 +64,9 @@ class Source:
         self.built.append((height, round))
         return value(f"built-{round}", height)
 
+    def validate_decided(self, height: int, raw: bytes) -> bytes | None:
+        return self.validate(height, raw)
+
     def validate(self, height: int, raw: bytes) -> bytes | None:
         self.validated += 1
         parts = raw.split(b"|")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from timecoin_core.amount import coins
 from timecoin_core.builder import TransactionBuilder
@@ -12,6 +14,7 @@ from timecoin_core.consensus.registry import (
     Registry,
     RegistryError,
     block_rewards,
+    cap_weights,
     epoch_of,
     parse_registration,
     registration_memo,
@@ -155,3 +158,37 @@ def test_reward_vectors(tiers: list[Tier], fees: int, expected: list[tuple[int, 
     outputs = block_rewards(DEVNET, list(reversed(masternodes)), fees, b"\xee" * 20)
     assert [(o.payload[0], o.amount) for o in outputs] == expected
     assert sum(o.amount for o in outputs) == DEVNET.block_reward + fees
+
+
+def test_one_gold_node_cannot_decide_or_block_alone() -> None:
+    # Gold 100 vs three Bronze at 1: uncapped, the Gold key alone is 97% of the weight.
+    net = network_with([Tier.GOLD, Tier.BRONZE, Tier.BRONZE, Tier.BRONZE])
+    registry = Registry(net, GENESIS_TXID)
+    vs = registry.voting_set(0)
+    assert all(3 * w < vs.total for w in vs.weights.values())
+    assert not vs.has_quorum([OPERATORS[0]])  # no certificate with one signer
+    assert not registry.concentrated(0)
+    assert vs.weight(OPERATORS[0]) >= vs.weight(OPERATORS[1])  # still the heaviest
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=40))
+def test_capped_weights_never_give_one_voter_a_third(raw: list[int]) -> None:
+    weights = {i.to_bytes(32, "big"): w for i, w in enumerate(raw)}
+    capped = cap_weights(weights)
+    assert set(capped) == set(weights)
+    assert all(1 <= capped[k] <= weights[k] for k in weights)
+    total = sum(capped.values())
+    if len(weights) >= 4:
+        assert all(3 * w < total for w in capped.values())
+        # The cap is the largest that works: one more unit would break it (or change nothing).
+        cap = max(capped.values())
+        bigger = [min(w, cap + 1) for w in weights.values()]
+        assert bigger == list(capped.values()) or 3 * max(bigger) >= sum(bigger)
+    else:
+        assert capped == weights
+
+
+def test_fewer_than_four_voters_is_reported_as_concentrated() -> None:
+    registry = Registry(network_with([Tier.BRONZE, Tier.BRONZE, Tier.BRONZE]), GENESIS_TXID)
+    assert registry.concentrated(0)
+    assert not Registry(network_with([Tier.BRONZE] * 4), GENESIS_TXID).concentrated(0)

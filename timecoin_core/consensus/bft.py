@@ -176,6 +176,12 @@ class ValueSource(Protocol):
         """The value_id of ``value`` when it is a valid value for ``height``, else None."""
         ...
 
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        """As :meth:`validate`, for a value a commit certificate proves 2/3 of the weight
+        accepted: rules that depend on this node's clock are skipped (a node whose clock
+        is behind must still apply what the network committed)."""
+        ...
+
 
 def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int) -> bytes:
     """The proposer of ``(height, round)``: position ``round mod n`` of the height's order.
@@ -697,7 +703,7 @@ class BlockEngine:
         assert self._vs is not None
         if not certificate.verify(self._vs, self._chain_id, self._check_signatures):
             return
-        if not self._is_valid_value(certificate.value_id, value):
+        if not self._is_valid_value(certificate.value_id, value, decided=True):
             return
         self._decide(certificate.round, certificate.value_id, value, certificate, out)
 
@@ -822,11 +828,12 @@ class BlockEngine:
             self._log(proposal.pol_round).relevant.add(proposal.value_id)
         self._note_stored(sender, round)
 
-    def _is_valid_value(self, value_id: bytes, value: bytes) -> bool:
+    def _is_valid_value(self, value_id: bytes, value: bytes, *, decided: bool = False) -> bool:
         known = self._values.get(value_id)
         if known is not None and known == value:
             return True
-        if self._source.validate(self._height, value) != value_id:
+        validate = self._source.validate_decided if decided else self._source.validate
+        if validate(self._height, value) != value_id:
             return False
         self._values.setdefault(value_id, value)
         return True

@@ -49,7 +49,7 @@ from the next epoch's voting set.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -110,6 +110,7 @@ __all__ = [
     "RECORD_DOUBLE_VOTE",
     "BlockCommitted",
     "BlockRegistrationError",
+    "ClockSkewed",
     "ConsensusNode",
     "ConsensusRecordError",
     "FinalityProofError",
@@ -232,6 +233,19 @@ class TxDropped:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockSkewed:
+    """This node's clock disagrees with the network's block timestamps by ``seconds``.
+
+    Positive: the local clock is behind. Emitted when the estimate (the median of
+    ``block timestamp - local time`` over recently committed blocks) crosses half of
+    ``NodeConfig.max_clock_drift``, and again when it falls back under; a shell logs it
+    and exports the estimate (:attr:`ConsensusNode.clock_skew`) as a metric.
+    """
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class BlockCommitted:
     """``block`` is committed at this node; ``certificate`` is its commit certificate."""
 
@@ -252,7 +266,7 @@ NodeEvent = (
 )
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
-NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded
+NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | ClockSkewed
 """What :meth:`ConsensusNode.handle` returns.
 
 A :class:`~timecoin_core.consensus.finality.VoteRecorded` must be made durable (for
@@ -448,6 +462,8 @@ class ConsensusNode:
         """Operator key -> txid of a registration in the pool (stale entries are ignored)."""
         self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
+        self._skews: deque[float] = deque(maxlen=11)
+        self._skew_reported = False
         self._now = 0.0
         self.finality = FinalityEngine(
             self.registry.voting_set(0),
@@ -776,7 +792,7 @@ class ConsensusNode:
         block = self.chain.build_block(
             self.key,
             txs,
-            timestamp=max(int(self._now), self.chain.tip.header.timestamp + 1),
+            timestamp=max(int(self._now + self._clock_correction()), self.chain.tip.header.timestamp + 1),
             rewards=list(rewards),
             certificate_digests=[c.digest() for c in certificates],
             evidence=records,
@@ -788,6 +804,27 @@ class ConsensusNode:
         assert entry is not None
         return entry.fee
 
+    @property
+    def clock_skew(self) -> float:
+        """How far this node's clock is behind the network's (seconds; negative: ahead).
+
+        The median of ``block timestamp - local time`` at commit over the last 11
+        blocks committed while in step with the network: a byzantine minority of
+        proposers cannot move it far.
+        """
+        if not self._skews:
+            return 0.0
+        ordered = sorted(self._skews)
+        return ordered[len(ordered) // 2]
+
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        """As :meth:`validate_value` for a value 2/3 of the weight committed (``ValueSource.validate_decided``).
+
+        The local clock bound is skipped: a commit certificate overrides this node's
+        view of the time, so a node whose clock is behind still applies the chain.
+        """
+        return self._validate(height, value, clock=False)
+
     def validate_value(self, height: int, value: bytes) -> bytes | None:
         """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``).
 
@@ -797,6 +834,9 @@ class ConsensusNode:
         sent beside the block; the height and clock checks are not cached, since they
         change with time.
         """
+        return self._validate(height, value, clock=True)
+
+    def _validate(self, height: int, value: bytes, *, clock: bool) -> bytes | None:
         try:
             proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
         except DecodeError:
@@ -804,7 +844,11 @@ class ConsensusNode:
         block = proposal.block
         if block.height != height or height != self.chain.height + 1:
             return None
-        if block.header.timestamp > self._now + self.config.max_clock_drift:
+        # The upper bound on a proposal's time: the local clock, corrected when it has
+        # been measured to run materially behind the network (never forward: a clock
+        # ahead gets no licence), plus the allowed drift. The lower bound (after the parent)
+        # is the chain's.
+        if clock and block.header.timestamp > self._now + self._clock_correction() + self.config.max_clock_drift:
             return None
         key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
         if key in self._validated:
@@ -968,8 +1012,24 @@ class ConsensusNode:
         # catching up after a crash or partition): start the next height at once.
         behind = block.header.timestamp + 2 * interval < now
         out.append(SetTimer(("node", "next-height"), now if behind else now + interval))
+        if not behind:
+            out += self._observe_skew(block.header.timestamp - now)
         out += self._retry_orphans(now)
         return out
+
+    def _clock_correction(self) -> float:
+        # Only a clock measured to be materially behind is corrected (jitter and the
+        # one-second steps of the parent rule are not skew), and never forward.
+        skew = self.clock_skew
+        return skew if skew > self.config.max_clock_drift / 2 else 0.0
+
+    def _observe_skew(self, observed: float) -> list[NodeAction]:
+        self._skews.append(observed)
+        skewed = abs(self.clock_skew) > self.config.max_clock_drift / 2
+        if skewed == self._skew_reported:
+            return []
+        self._skew_reported = skewed
+        return [ClockSkewed(self.clock_skew)]
 
     # -- timers --------------------------------------------------------------------------
 
@@ -1013,6 +1073,9 @@ class _Source:
 
     def validate(self, height: int, value: bytes) -> bytes | None:
         return self._node.validate_value(height, value)
+
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        return self._node.validate_decided(height, value)
 
 
 class _LiveCoins:

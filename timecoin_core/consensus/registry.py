@@ -23,7 +23,10 @@ was deactivated for absence comes back by registering again with new collateral
 (the old registration is replaced).
 
 Voting weight is a network parameter per tier (``Network.voting_weights``), never
-something a voter declares. The voting set of an epoch is fixed from committed state:
+something a voter declares, and no voter's weight may reach a third of its epoch's
+total: weights are capped (:func:`cap_weights`) so that one key can neither block
+nor decide alone (below four voters no cap can do that;
+:meth:`Registry.concentrated` says so). The voting set of an epoch is fixed from committed state:
 epoch ``e`` covers heights ``e*L + 1 .. (e+1)*L`` (``L = network.epoch_length``) and
 its set is taken from the registry as it stands after block ``e*L``: the active
 masternodes of positive voting weight, at most :data:`MAX_VOTERS` of them (by weight,
@@ -69,6 +72,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "block_rewards",
+    "cap_weights",
     "check_registration",
     "epoch_of",
     "parse_registration",
@@ -360,11 +364,49 @@ class Registry:
         weights = self.network.voting_weights
         candidates = [mn for mn in self.active() if weights[mn.tier] > 0]
         candidates.sort(key=lambda mn: (-weights[mn.tier], mn.registered_height, mn.operator))
-        return VotingSet(epoch, {mn.operator: weights[mn.tier] for mn in candidates[:MAX_VOTERS]})
+        chosen = {mn.operator: weights[mn.tier] for mn in candidates[:MAX_VOTERS]}
+        return VotingSet(epoch, cap_weights(chosen))
+
+    def concentrated(self, epoch: int) -> bool:
+        """True when one voter of ``epoch`` holds a third of the weight or more.
+
+        Weights are capped (:func:`cap_weights`) so this happens only with fewer than
+        four voters; then one key (or two colluding ones) can stop or — with one voter —
+        finalize alone. A shell should warn loudly and export it as a metric.
+        """
+        voting_set = self.voting_set(epoch)
+        return any(3 * w >= voting_set.total for w in voting_set.weights.values())
 
     def copy(self) -> Registry:
         """An independent copy (for snapshots and speculative application)."""
         return copy.deepcopy(self)
+
+
+def cap_weights(weights: dict[bytes, int]) -> dict[bytes, int]:
+    """Voting weights with every voter capped below a third of the (capped) total.
+
+    The largest integer cap ``c`` such that ``3 * min(w, c) < sum(min(w_i, c))`` for
+    every voter: no single key can block a quorum alone or, above two thirds, decide
+    alone, whatever its tier. With four voters or more such a cap always exists (at
+    worst equal weights); with fewer, the weights are returned unchanged and
+    :meth:`Registry.concentrated` reports it. Only voting weight is capped: rewards
+    still follow the tier.
+    """
+    if len(weights) < 4 or all(3 * w < sum(weights.values()) for w in weights.values()):
+        return dict(weights)
+
+    def fits(cap: int) -> bool:
+        capped = [min(w, cap) for w in weights.values()]
+        return 3 * max(capped) < sum(capped)
+
+    low, high = 1, max(weights.values())  # fits(1) holds: n >= 4 equal weights
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return {k: min(w, low) for k, w in weights.items()}
 
 
 def block_rewards(
