@@ -56,6 +56,7 @@ from ..amount import COIN, check_amount
 from ..block import Block
 from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote
+from ..consensus.finality import TxState
 from ..consensus.finality_messages import FinalityCertificate, VoteBatch
 from ..consensus.node import (
     BlockCommitted,
@@ -178,6 +179,18 @@ class Receipt:
     confirmations: int = 0
     certificate: FinalityCertificate | None = None
     reason: str | None = None
+
+    def __repr__(self) -> str:
+        parts = [f"txid={self.txid.hex()}", f"status={self.status.name}"]
+        if self.height is not None:
+            parts += [f"height={self.height}", f"confirmations={self.confirmations}"]
+        if self.fee is not None:
+            parts.append(f"fee={self.fee}")
+        if self.certificate is not None:
+            parts.append(f"certificate=<{len(self.certificate.entries)} votes>")
+        if self.reason is not None:
+            parts.append(f"reason={self.reason!r}")
+        return f"Receipt({', '.join(parts)})"
 
 
 @dataclass
@@ -392,6 +405,13 @@ class LocalChain:
             return Receipt(txid, TxStatus.REJECTED, reason=reason)
         if any(txid == getattr(action, "txid", None) for _, action in state.held):
             return Receipt(txid, TxStatus.PENDING)
+        tracked = node.finality.state(txid)
+        if tracked is TxState.LOST:
+            # A conflicting transaction is final: this one can never be.
+            return Receipt(txid, TxStatus.REJECTED, reason="conflict-final")
+        if tracked is TxState.CONFLICTED:
+            # Outside the pool (the node voted for a rival), yet a quorum may still pick it.
+            return Receipt(txid, TxStatus.PENDING)
         return Receipt(txid, TxStatus.UNKNOWN)
 
     def _confirmed_fee(self, tx: Transaction, height: int) -> int:
@@ -536,8 +556,11 @@ class LocalChain:
         state.rejected.pop(tx.txid, None)
         if self.auto_finality:
             self._apply(index, actions)
-        else:
-            state.held += [(index, a) for a in actions]
+            return
+        # Manual mode holds what would spread the transaction or its votes; the node's
+        # own finality timeout still runs on the clock, so an unfinalized one expires.
+        self._apply(index, [a for a in actions if _is_timeout_timer(a)])
+        state.held += [(index, a) for a in actions if not _is_timeout_timer(a)]
 
     def finalize(self) -> None:
         """Deliver every message and run vote batching until nothing more becomes final."""
@@ -607,9 +630,11 @@ class LocalChain:
         now = state.clock.now()
         for index, node in enumerate(state.nodes):
             self._apply(index, node.handle(TimerFired(_NEXT_HEIGHT), now))
-        self._run(lambda: all(n.chain.height >= target for n in state.nodes), horizon=None)
+        # Without a quorum the rounds go on for ever; the step limit ends them.
+        with suppress(LocalChainError):
+            self._run(lambda: all(n.chain.height >= target for n in state.nodes), horizon=None)
         if any(n.chain.height < target for n in state.nodes):
-            raise LocalChainError(f"block {target} did not commit")
+            raise LocalChainError(f"block {target} did not commit (fewer than 2/3 of the voting weight took part)")
         block = self.node.chain.block_at(target)
         assert block is not None
         return block
@@ -785,6 +810,10 @@ class LocalChain:
 
 def _is_vote_timer(key: Hashable) -> bool:
     return isinstance(key, tuple) and key[0] == "finality" and key[1] == ("finality", "batch")
+
+
+def _is_timeout_timer(action: NodeAction) -> bool:
+    return isinstance(action, SetTimer) and action.key == ("finality", ("finality", "timeout"))
 
 
 def _is_finality_timer(key: Hashable) -> bool:
