@@ -7,6 +7,7 @@ import pytest
 from timecoin_core import TransactionBuilder, coins
 from timecoin_core.consensus.finality_messages import ConflictingVotesEvidence
 from timecoin_core.consensus.node import decode_record
+from timecoin_core.mempool import DoubleSpendError
 from timecoin_core.testing import (
     ACCOUNT_BALANCE,
     ACCOUNTS,
@@ -15,11 +16,13 @@ from timecoin_core.testing import (
     ClockError,
     Fault,
     LocalChain,
+    LocalChainError,
     LocalWallet,
     NotSettledError,
     TxStatus,
 )
 from timecoin_core.transaction import Transaction
+from timecoin_core.validation import BadSignatureError
 from timecoin_core.wallet import Wallet
 
 
@@ -97,7 +100,7 @@ def test_refused_transaction_is_rejected_with_its_reason(local_chain: LocalChain
     first = payment(local_chain, alice, bob, coins("1"))
     second = payment(local_chain, alice, bob, coins("2"))
     local_chain.submit(first)
-    with pytest.raises(Exception, match="double|spent|holds"):
+    with pytest.raises(DoubleSpendError):
         local_chain.submit(second)
     receipt = local_chain.receipt(second.txid)
     assert receipt.status is TxStatus.REJECTED and receipt.reason
@@ -108,7 +111,7 @@ def test_invalid_transaction_is_rejected_with_its_code(local_chain: LocalChain) 
     alice, bob = local_chain.accounts[:2]
     tx = payment(local_chain, alice, bob, coins("1"))
     forged = tx.with_witnesses([(tx.inputs[0].public_key, bob.key.sign(b"not the sighash"))])
-    with pytest.raises(Exception):  # noqa: B017 - the node's own typed error; the receipt is the subject
+    with pytest.raises(BadSignatureError):
         local_chain.submit(forged)
     receipt = local_chain.receipt(forged.txid)
     assert receipt.status is TxStatus.REJECTED
@@ -176,7 +179,7 @@ def test_two_silent_masternodes_stop_finality_and_blocks(local_chain: LocalChain
     local_chain.set_fault(2, Fault.SILENT)
     tx = alice.send(bob, coins("1"))
     assert local_chain.tx_status(tx.txid) is TxStatus.PENDING
-    with pytest.raises(Exception, match="did not commit"):
+    with pytest.raises(LocalChainError, match="did not commit"):
         local_chain.produce_block()
 
 
