@@ -9,6 +9,8 @@ point when pytest is installed) adds the ``local_chain``, ``funded_wallet``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .clock import ClockError, ManualClock
 from .local_chain import (
     ACCOUNT_BALANCE,
@@ -26,10 +28,54 @@ from .local_chain import (
     TxStatus,
 )
 
+if TYPE_CHECKING:
+    from .conformance_store import (
+        STORE_CHECKS,
+        StoreCheck,
+        StoreFactory,
+        check_store,
+        store_workload,
+    )
+    from .conformance_verify import (
+        VERIFIER_CHECKS,
+        VERIFIER_LIFECYCLE_CHECKS,
+        VerifierFactory,
+        check_verifier,
+    )
+
+_LAZY = {
+    "STORE_CHECKS": "conformance_store",
+    "StoreCheck": "conformance_store",
+    "StoreFactory": "conformance_store",
+    "check_store": "conformance_store",
+    "store_workload": "conformance_store",
+    "VERIFIER_CHECKS": "conformance_verify",
+    "VERIFIER_LIFECYCLE_CHECKS": "conformance_verify",
+    "VerifierFactory": "conformance_verify",
+    "check_verifier": "conformance_verify",
+}
+
+
+def __getattr__(name: str) -> object:
+    # The conformance suites load the store layer (aiosqlite, asyncio); a test that only
+    # wants a LocalChain should not pay for them, so they are imported on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "ACCOUNTS",
     "ACCOUNT_BALANCE",
+    "STORE_CHECKS",
     "TEST_MNEMONIC",
+    "VERIFIER_CHECKS",
+    "VERIFIER_LIFECYCLE_CHECKS",
     "AlreadyConfirmedError",
     "ClockError",
     "Fault",
@@ -41,5 +87,11 @@ __all__ = [
     "NotSettledError",
     "Receipt",
     "Snapshot",
+    "StoreCheck",
+    "StoreFactory",
     "TxStatus",
+    "VerifierFactory",
+    "check_store",
+    "check_verifier",
+    "store_workload",
 ]

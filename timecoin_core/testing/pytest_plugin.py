@@ -46,6 +46,12 @@ __all__ = [
     "wallet_factory",
 ]
 
+# The conformance suites are plain asserts so they run without pytest; under pytest,
+# rewrite them like test modules so a failing check shows both sides of the comparison.
+pytest.register_assert_rewrite(
+    "timecoin_core.testing.conformance_store", "timecoin_core.testing.conformance_verify"
+)
+
 MARKER_OPTIONS = ("masternodes", "auto_finality", "autojump")
 """The keyword arguments a ``local_chain`` marker may carry (``masternodes`` also positionally)."""
 
