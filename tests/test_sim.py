@@ -12,6 +12,7 @@ from timecoin_core.sim.__main__ import main
 FAULTY = SimConfig(nodes=4, byzantine=1, duration=20.0, settle=30.0, tx_rate=2.0)
 
 
+@pytest.mark.slow
 def test_two_hundred_faulty_seeds_keep_every_invariant() -> None:
     summary = run_seeds(range(200), FAULTY, workers=2)
     report = summary.as_dict()
