@@ -111,3 +111,17 @@ def test_local_chain_options_configure_the_shared_chains(pytester: pytest.Pytest
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_every_test_module_example_in_the_docs_passes(pytester: pytest.Pytester) -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text()
+    blocks = re.findall(r"```python\n# doc: no-run \(a test module, not a script\)\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    expected = 0
+    for number, block in enumerate(blocks):
+        pytester.makepyfile(**{f"test_doc_{number}": block})
+        expected += block.count("\ndef test_")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=expected)
