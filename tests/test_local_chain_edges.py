@@ -38,6 +38,23 @@ def test_masternodes_must_be_a_positive_int(masternodes: Any) -> None:
     assert_names(info, "masternodes")
 
 
+@pytest.mark.parametrize("option", ["auto_finality", "autojump"])
+@pytest.mark.parametrize("value", ["yes", 1, None, 0.0])
+def test_flags_must_be_bools(option: str, value: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        LocalChain(**{option: value})
+    assert_names(info, option)
+
+
+def test_subtract_fee_from_amount_must_be_a_bool(local_chain: LocalChain) -> None:
+    alice, bob = local_chain.accounts[:2]
+    with pytest.raises(InvalidArgumentError) as info:
+        alice.send(bob, coins("1"), subtract_fee_from_amount="yes")  # type: ignore[arg-type]
+    assert_names(info, "subtract_fee_from_amount")
+    alice.send(bob, coins("1"), subtract_fee_from_amount=True)
+    assert bob.balance() < 1_000_000 * coins("1") + coins("1")
+
+
 def test_network_must_be_a_network() -> None:
     with pytest.raises(InvalidArgumentError) as info:
         LocalChain(network="devnet")  # type: ignore[arg-type]

@@ -109,7 +109,7 @@ FAUCET_AMOUNT = 100_000_000 * COIN
 _NEXT_HEIGHT = ("node", "next-height")
 _MAX_STEPS = 10_000
 _SEED_CACHE: dict[str, bytes] = {}
-_ACCOUNT_KEYS: dict[int, PrivateKey] = {}
+_ACCOUNT_KEYS: dict[tuple[bytes, int], PrivateKey] = {}
 
 
 class LocalChainError(TimecoinError):
@@ -218,9 +218,9 @@ class Snapshot:
 
 
 def _account_key(seed: bytes, account: int) -> PrivateKey:
-    key = _ACCOUNT_KEYS.get(account)
+    key = _ACCOUNT_KEYS.get((seed, account))
     if key is None:
-        key = _ACCOUNT_KEYS[account] = derive_key(seed, address_path(account, False, 0))
+        key = _ACCOUNT_KEYS[(seed, account)] = derive_key(seed, address_path(account, False, 0))
     return key
 
 
@@ -262,7 +262,8 @@ class LocalChain:
     ``autojump`` lets the clock jump to pending finality timers by itself (see the
     module documentation).
 
-    :raises InvalidArgumentError: ``masternodes`` is not an int >= 1.
+    :raises InvalidArgumentError: ``masternodes`` is not an int >= 1, a flag is not a
+        bool, or ``network`` is not a :class:`~timecoin_core.network.Network`.
     """
 
     def __init__(
@@ -277,8 +278,11 @@ class LocalChain:
         _check_int("masternodes", masternodes, 1)
         if not isinstance(network, Network):
             raise InvalidArgumentError("network", f"expected a Network, got {type(network).__name__}")
-        self.auto_finality = bool(auto_finality)
-        self.autojump = bool(autojump)
+        for parameter, flag in (("auto_finality", auto_finality), ("autojump", autojump)):
+            if not isinstance(flag, bool):
+                raise InvalidArgumentError(parameter, f"expected a bool, got {type(flag).__name__}")
+        self.auto_finality = auto_finality
+        self.autojump = autojump
         """Whether the clock jumps to pending finality timers by itself."""
         self._seed = _SEED_CACHE.get(TEST_MNEMONIC) or _SEED_CACHE.setdefault(
             TEST_MNEMONIC, mnemonic_to_seed(TEST_MNEMONIC)
@@ -875,6 +879,10 @@ class LocalWallet:
         destination = self.chain._address("to", to)
         units = _check_amount("amount", amount)
         _check_int("masternode", masternode, 0, len(self.chain.nodes) - 1)
+        if not isinstance(subtract_fee_from_amount, bool):
+            raise InvalidArgumentError(
+                "subtract_fee_from_amount", f"expected a bool, got {type(subtract_fee_from_amount).__name__}"
+            )
         if fee_rate is not None and not isinstance(fee_rate, FeeRate):
             raise InvalidArgumentError("fee_rate", f"expected a FeeRate, got {type(fee_rate).__name__}")
         self.chain._sync()
