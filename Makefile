@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast bench lint typecheck clean
+.PHONY: demo test test-fast bench campaign lint typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks
+
+# The long simulator campaign (docs/consensus.md): SEEDS per size, resumable from the
+# journal, progress on stderr. About 30 CPU-hours at the default size.
+SEEDS ?= 34000
+campaign: $(VENV)/.installed-base
+	$(PY) -m timecoin_core.sim.campaign --sizes 4,7,10 --seeds $(SEEDS) --journal campaign.jsonl
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis

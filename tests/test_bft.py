@@ -754,6 +754,40 @@ def test_decided_node_answers_a_lagging_voter_with_its_commit_rate_limited() -> 
     assert sent(rig.feed(rig.vote(2, PREVOTE, 1, None))) == []  # once per propose timeout
 
 
+def test_precommits_after_the_quorum_join_the_kept_commit() -> None:
+    # Participation comes from the commit a block records: a slower honest voter whose
+    # precommit arrives after the quorum must be in it, or it is deactivated as absent.
+    rig = Rig(weights=(1, 1, 1, 1, 1), proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([0, 1, 2, 3], PREVOTE, 0, "a"))
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    assert commit is not None and PUB[4] not in commit.certificate.voters
+    late = rig.vote(4, PRECOMMIT, 0, "a").vote
+    forged = BlockVote(late.kind, late.height, late.round, late.value_id, PUB[4], bytes(64))
+    other = rig.vote(4, PRECOMMIT, 0, "b")
+    rig.feed(VoteReceived(forged), other)
+    assert PUB[4] not in rig.engine.commit_for(1).certificate.voters  # type: ignore[union-attr]
+    rig.feed(VoteReceived(late))
+    kept = rig.engine.commit_for(1)
+    assert kept is not None and PUB[4] in kept.certificate.voters
+    assert kept.certificate.verify(rig.vs, CHAIN, VERIFIER.verify_many)
+    assert kept.value == commit.value
+
+
+def test_forged_votes_for_an_old_height_never_buy_a_commit() -> None:
+    # 16 forged 110-byte votes used to produce 16 whole blocks to every peer.
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    rig.engine.start(2, 0.5)
+    for i in range(16):
+        rig.now = 10.0 + 10 * i
+        genuine = rig.vote(3, PREVOTE, 1, None).vote
+        forged = BlockVote(genuine.kind, genuine.height, genuine.round, genuine.value_id, genuine.voter, bytes([i]) * 64)
+        assert sent(rig.feed(VoteReceived(forged))) == []
+    assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == [commit]  # a real one still is answered
+
+
 # -- liveness helpers beyond Algorithm 1 ------------------------------------------------------
 
 

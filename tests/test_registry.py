@@ -7,6 +7,7 @@ import pytest
 from timecoin_core.amount import coins
 from timecoin_core.builder import TransactionBuilder
 from timecoin_core.consensus.registry import (
+    ABSENCE_EPOCHS,
     Masternode,
     Registry,
     RegistryError,
@@ -90,18 +91,32 @@ def test_registration_takes_effect_at_next_epoch_and_spending_collateral_deregis
     assert new_operator not in registry.voting_set(2)
 
 
-def test_evidence_bans_and_absence_deactivates_at_epoch_boundary() -> None:
+def test_evidence_bans_at_once_and_absence_deactivates_only_when_sustained() -> None:
     net = network_with([Tier.BRONZE, Tier.BRONZE, Tier.BRONZE, Tier.BRONZE])
     registry = Registry(net, GENESIS_TXID)
-    for h in range(1, net.epoch_length + 1):
+    length = net.epoch_length
+    for h in range(1, length + 1):
         offenders = [OPERATORS[0]] if h == 3 else []
         registry.apply_block(h, [], offenders=offenders, participants=OPERATORS[:3])
         assert len(registry.voting_set(0)) == 4
     vs = registry.voting_set(1)
-    assert OPERATORS[0] not in vs  # banned by evidence
-    assert OPERATORS[3] not in vs  # absent for the whole epoch
-    assert set(vs.voters) == {OPERATORS[1], OPERATORS[2]}
+    assert OPERATORS[0] not in vs  # banned by evidence, at the next boundary
     assert registry.is_banned(OPERATORS[0])
+    assert OPERATORS[3] in vs  # one absent epoch is not enough
+    # Absent again, then present once: the count starts over.
+    height = length
+    for participants in ([OPERATORS[1], OPERATORS[2]], OPERATORS[1:4]):
+        for _ in range(length):
+            height += 1
+            registry.apply_block(height, [], participants=participants)
+    assert OPERATORS[3] in registry.voting_set(3)
+    for epoch in range(ABSENCE_EPOCHS):
+        assert OPERATORS[3] in registry.voting_set(3 + epoch)
+        for _ in range(length):
+            height += 1
+            registry.apply_block(height, [], participants=OPERATORS[1:3])
+    assert OPERATORS[3] not in registry.voting_set(3 + ABSENCE_EPOCHS)  # sustained absence
+    assert set(registry.voting_set(3 + ABSENCE_EPOCHS).voters) == {OPERATORS[1], OPERATORS[2]}
 
 
 def test_blocks_must_be_applied_in_order_and_future_epochs_are_unknown() -> None:

@@ -683,7 +683,9 @@ class BlockEngine:
         elif height == self._height + 1:
             self._buffer_next(message, out)
         elif height <= self._height:
-            self._answer_laggard(height, _sender(message), out)
+            if isinstance(message, BlockVote) and message.kind is VoteKind.PRECOMMIT:
+                self._record_late_precommit(message)
+            self._answer_laggard(height, message, out)
 
     def _on_commit(
         self, value: bytes, certificate: CommitCertificate, out: list[BftAction]
@@ -867,10 +869,34 @@ class BlockEngine:
             if isinstance(message, Proposal):
                 self._next_proposals += 1
 
-    def _answer_laggard(self, height: int, sender: bytes, out: list[BftAction]) -> None:
+    def _record_late_precommit(self, vote: BlockVote) -> None:
+        # Participation is read from the parent's commit a block records: a voter whose
+        # precommit arrived after the quorum formed still took part, and is added to the
+        # kept certificate (so a consistently slower honest voter is never "absent").
+        commit = self._commits.get(vote.height)
+        if commit is None:
+            return
+        certificate = commit.certificate
+        if (vote.round, vote.value_id) != (certificate.round, certificate.value_id):
+            return
+        if vote.voter in certificate.voters:
+            return
+        try:
+            voters = self._voting_set_for(vote.height)
+        except ValueError:
+            return
+        if vote.voter not in voters or not self._verify(vote):
+            return
+        pairs = tuple(sorted((*certificate.precommits, (vote.voter, vote.signature))))
+        self._commits[vote.height] = Commit(
+            commit.value, CommitCertificate(certificate.height, certificate.round, certificate.value_id, pairs)
+        )
+
+    def _answer_laggard(self, height: int, message: _Message, out: list[BftAction]) -> None:
         commit = self._commits.get(height)
         if commit is None:
             return
+        sender = _sender(message)
         # Answer whoever was a voter at the height it asks about, even if it is no voter
         # now: a node that fell behind may have been deactivated for absence meanwhile,
         # and without the commit it could never catch up. Anyone else gets nothing, so
@@ -883,6 +909,11 @@ class BlockEngine:
             return
         last = self._commit_sent_at.get(height)
         if last is not None and self._now - last < self._timeouts.propose:
+            return
+        # A whole block answers a 110-byte vote: check the vote is real first, or
+        # forged votes for old heights buy a broadcast of every block (one signature
+        # check, cached, per distinct vote).
+        if not self._verify(message):
             return
         self._commit_sent_at[height] = self._now
         out.append(Broadcast(commit))

@@ -768,7 +768,10 @@ class ConsensusNode:
         rewards = self._rewards(height, fees, self.key.public_key.data)
         records = [encode_record(e) for e in self.evidence.values() if not self.registry.is_banned(e.offender)]
         if height > 1:
-            records.append(encode_record(self.commits[height - 1]))
+            # The engine's kept certificate also holds precommits that arrived after
+            # the quorum: everyone who took part is recorded, not only the fastest.
+            kept = self.bft.commit_for(height - 1)
+            records.append(encode_record(kept.certificate if kept is not None else self.commits[height - 1]))
         certificates = tuple(self.certificates[tx.txid] for tx in txs)
         block = self.chain.build_block(
             self.key,

@@ -34,9 +34,11 @@ boundary, so every honest node computes the same quorum.
 A masternode is *active* unless:
 
 * committed evidence proved it equivocated (it is banned for good), or
-* it had positive voting weight for a whole epoch and appeared in none of the
-  commit participations recorded in that epoch's blocks (it is deactivated; it comes
-  back by registering again).
+* it was a voter for :data:`ABSENCE_EPOCHS` consecutive epochs and appeared in none
+  of the commit participations recorded in those epochs' blocks (it is deactivated;
+  it comes back by registering again). A block records its parent's commit
+  certificate, and proposers keep adding precommits that arrive after the quorum
+  formed, so a voter that is merely slower than the others is recorded too.
 
 Rewards (:func:`block_rewards`) go only to the height's voters that are still
 registered and not banned (:meth:`Registry.reward_recipients`): a node earns only
@@ -58,6 +60,7 @@ from ..transaction import OutPoint, Transaction, TxOut
 from .voting import VotingSet
 
 __all__ = [
+    "ABSENCE_EPOCHS",
     "MAX_VOTERS",
     "REGISTRATION_MAGIC",
     "DuplicateRegistrationError",
@@ -79,6 +82,11 @@ _CLAIM = REGISTRATION_MAGIC[:4]
 
 MAX_VOTERS: Final = 1_000
 """Most voters an epoch's voting set holds (and so most masternodes a block rewards)."""
+
+ABSENCE_EPOCHS: Final = 3
+"""Consecutive whole epochs a voter must be absent from every recorded commit before it
+is deactivated: one unlucky epoch (a crash, a partition, a proposer leaving it out)
+never costs an honest voter its place."""
 
 
 class RegistryError(TimecoinError, ValueError):
@@ -196,6 +204,7 @@ class Registry:
         self._banned: set[bytes] = set()
         self._inactive: set[bytes] = set()
         self._seen_this_epoch: set[bytes] = set()
+        self._absent_epochs: dict[bytes, int] = {}
         self._voting_sets: dict[int, VotingSet] = {}
         self._height = 0
         for mn in network.genesis_masternodes:
@@ -331,9 +340,17 @@ class Registry:
     def _close_epoch(self, next_epoch: int) -> None:
         ending = self._voting_sets.get(next_epoch - 1)
         if ending is not None:
+            absent = self._absent_epochs
             for operator in ending.voters:
-                if operator not in self._seen_this_epoch and operator in self._by_operator:
+                if operator in self._seen_this_epoch or operator not in self._by_operator:
+                    absent.pop(operator, None)
+                    continue
+                absent[operator] = absent.get(operator, 0) + 1
+                if absent[operator] >= ABSENCE_EPOCHS:
                     self._inactive.add(operator)
+                    del absent[operator]
+            for operator in [k for k in absent if k not in ending.voters]:
+                del absent[operator]
         self._seen_this_epoch = set()
         self._voting_sets[next_epoch] = self._current_voting_set(next_epoch)
         for old in [e for e in self._voting_sets if e < next_epoch - 2]:

@@ -127,7 +127,15 @@ def check_liveness(world: World) -> list[Violation]:
         if missing:
             out.append(Violation(seed, "not-final", f"tx {txid.hex()} not final at nodes {missing}"))
             break
-    # Every final transaction is eventually in a block (of every honest node): those
+    # No honest voter is deactivated or banned in any honest node's registry: slow or
+    # briefly crashed voters still take part.
+    for i in honest:
+        registry = world.nodes[i].registry
+        for j in honest:
+            operator = world.keys[j].public_key.data
+            if not registry.is_live(operator):
+                out.append(Violation(seed, "honest-deactivated", f"node {i} deactivated honest voter {j}"))
+        # Every final transaction is eventually in a block (of every honest node): those
     # final by the last few block intervals of the run.
     deadline = world.now - 5 * world.config.block_interval
     for i in honest:

@@ -204,6 +204,12 @@ class World:
             {key.public_key.payload: key for key in client_keys},
         )
         self._values: dict[bytes, ProposalValue] = {}
+        # One honest voter is consistently slower than the rest (its messages take up
+        # to three times as long): it takes part in every height and must never be
+        # deactivated as "absent".
+        self._slow: dict[int, float] = {}
+        if config.adversary and config.faults and len(self.honest) > 1:
+            self._slow[self._adversary_rng.choice(self.honest)] = 3.0
         for i in range(config.nodes):
             self.record.final_at[i] = {}
             self.record.committed[i] = {}
@@ -380,14 +386,21 @@ class World:
             for j in others[half:]:
                 self._send(sender, j, twin)
             return
-        if behaviour is Behaviour.INVALID_PROPOSAL and isinstance(message, Proposal):
+        if (
+            behaviour is Behaviour.INVALID_PROPOSAL
+            and isinstance(message, Proposal)
+            and message.proposer == self.keys[sender].public_key.data
+        ):
             message = self._corrupt(sender, message)
         for j in others:
             self._send(sender, j, message)
 
     def _corrupt(self, sender: int, proposal: Proposal) -> Proposal:
         node = self.nodes[sender]
-        value = ProposalValue.from_bytes(proposal.value, self.network.max_block_size)
+        try:
+            value = ProposalValue.from_bytes(proposal.value, self.network.max_block_size)
+        except TimecoinError:
+            return proposal
         block = value.block
         inflated = [TxOut(out.amount * 2, out.payload) for out in block.rewards]
         bad = Block.create(
@@ -424,6 +437,7 @@ class World:
                 copies = 2
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
+            delay *= self._slow.get(sender, 1.0)
             self._push(self.now + delay + extra_delay, "deliver", (target, message))
 
     # -- clients -------------------------------------------------------------------------
