@@ -31,7 +31,7 @@ def assert_names(info: pytest.ExceptionInfo[InvalidArgumentError], parameter: st
     assert isinstance(error, TypeError) and isinstance(error, ValueError)
 
 
-@pytest.mark.parametrize("masternodes", [0, -1, "4", 4.0, True, None])
+@pytest.mark.parametrize("masternodes", [0, -1, 256, "4", 4.0, True, None])
 def test_masternodes_must_be_a_positive_int(masternodes: Any) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         LocalChain(masternodes)

@@ -262,7 +262,7 @@ class LocalChain:
     ``autojump`` lets the clock jump to pending finality timers by itself (see the
     module documentation).
 
-    :raises InvalidArgumentError: ``masternodes`` is not an int >= 1, a flag is not a
+    :raises InvalidArgumentError: ``masternodes`` is not an int in 1..255, a flag is not a
         bool, or ``network`` is not a :class:`~timecoin_core.network.Network`.
     """
 
@@ -275,7 +275,8 @@ class LocalChain:
         network: Network = DEVNET,
         verifier: Verifier | None = None,
     ) -> None:
-        _check_int("masternodes", masternodes, 1)
+        # Masternode keys are derived from a one-byte index.
+        _check_int("masternodes", masternodes, 1, 255)
         if not isinstance(network, Network):
             raise InvalidArgumentError("network", f"expected a Network, got {type(network).__name__}")
         for parameter, flag in (("auto_finality", auto_finality), ("autojump", autojump)):
