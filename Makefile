@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench campaign lint typecheck clean
+.PHONY: demo test test-fast bench campaign lint typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+# The quick lane: skips tests marked slow (the 200-seed simulator run, the SIGKILL
+# crash test, ...) and runs hypothesis with few examples. `make test` keeps everything.
+test-fast: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks

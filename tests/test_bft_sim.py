@@ -573,6 +573,7 @@ def lock_attack(seed: int) -> Simulation:
 LOCK_ATTACK_SEEDS: Final = 150
 
 
+@pytest.mark.slow
 def test_lock_attack_over_seeds() -> None:
     for seed in range(LOCK_ATTACK_SEEDS):
         check_run(lock_attack(seed).run())
