@@ -18,12 +18,15 @@ from timecoin_core.block import MAX_BLOCK_REWARDS, Block
 from timecoin_core.consensus import (
     MAX_VOTERS,
     BlockRegistrationError,
+    Broadcast,
+    DropReason,
     DuplicateRegistrationError,
     FinalityCertificate,
     FinalityProofError,
     ProposalValue,
     RegistrationError,
     Registry,
+    TxDropped,
     VoteBatch,
     block_rewards,
     check_registration,
@@ -403,3 +406,35 @@ def test_attack_5_the_chain_keeps_going_at_max_money() -> None:
     assert sum(o.amount for o in tip.rewards) == 0 or chain.node.chain.applied(5).subsidy == 0  # type: ignore[union-attr]
     held = sum(c.amount for c in chain.node.chain.utxos)
     assert held == MAX_MONEY
+
+
+# -- double-spend variants (consensus under pressure, item 8) ------------------------------
+
+
+def test_double_spend_variants_are_verified_kept_and_relayed_a_bounded_number_of_times() -> None:
+    chain = LocalChain(4, auto_finality=False)
+    alice = chain.wallet("alice", balance=coins("5"))
+    chain.produce_block()
+    node = chain.nodes[1]
+    coin = alice.coins()[0]
+    now = chain.clock.now()
+
+    def variant(i: int) -> Transaction:
+        return (
+            TransactionBuilder(chain.network).spend(coin.outpoint, coin.output, alice.key)
+            .pay(alice.address, coin.amount - coins("0.01") - i).build()
+        )
+
+    node.handle(variant(0), now)  # the pool's holder
+    before = node.signatures.transactions
+    relayed, dropped = 0, []
+    for i in range(1, 40):
+        for action in node.handle(variant(i), now):
+            if isinstance(action, Broadcast):
+                relayed += 1
+            if isinstance(action, TxDropped):
+                dropped.append(action.reason)
+    assert node.signatures.transactions - before == node.config.max_conflict_variants  # the rest cost no signature
+    assert relayed == 1  # only the first variant goes on
+    assert dropped == [DropReason.TOO_MANY_VARIANTS] * (39 - node.config.max_conflict_variants)
+    assert len(node._parked) == node.config.max_conflict_variants

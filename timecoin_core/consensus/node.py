@@ -53,6 +53,7 @@ from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, Protocol
 
 from ..block import Block
@@ -113,6 +114,7 @@ __all__ = [
     "ClockSkewed",
     "ConsensusNode",
     "ConsensusRecordError",
+    "DropReason",
     "FinalityProofError",
     "NodeAction",
     "NodeConfig",
@@ -224,6 +226,15 @@ class TxFinal:
     certificate: FinalityCertificate
 
 
+class DropReason(StrEnum):
+    """Why the node itself dropped a transaction (beside validation and finality codes)."""
+
+    EXPIRED = "expired"
+    """It waited in the pool longer than its expiry without becoming final."""
+    TOO_MANY_VARIANTS = "too-many-variants"
+    """Another conflicting variant of coins that already have the most variants kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxDropped:
     """This node dropped transaction ``txid``; ``reason`` is a short code."""
@@ -318,7 +329,10 @@ class NodeConfig:
     re-announced (recovers from lost messages). ``max_orphans`` / ``max_orphan_bytes``
     / ``orphan_ttl``: bounds of the buffer of unverified transactions whose parents are
     unknown (see :class:`~timecoin_core.orphans.OrphanBuffer`); ``max_final_orphan_bytes``:
-    the separate buffer of certified transactions waiting for their parents. ``max_clock_drift``: how far in the future a
+    the separate buffer of certified transactions waiting for their parents.
+    ``max_parked_bytes``: bodies of valid double spends and timed-out transactions kept
+    for a later quorum. ``max_conflict_variants``: conflicting variants verified and
+    kept per outpoint (only the first is relayed). ``max_clock_drift``: how far in the future a
     proposed block's timestamp may be.
     """
 
@@ -329,6 +343,8 @@ class NodeConfig:
     max_orphan_bytes: int = 4_000_000
     orphan_ttl: float = 600.0
     max_final_orphan_bytes: int = 32_000_000
+    max_parked_bytes: int = 16_000_000
+    max_conflict_variants: int = 2
     max_evidence: int = 1_000
     max_clock_drift: float = 60.0
     pool_max_bytes: int = 100_000_000
@@ -339,6 +355,8 @@ class NodeConfig:
             raise ValueError("regossip_interval must be positive and max_clock_drift non-negative")
         if self.max_orphans < 0 or self.max_evidence < 0 or self.max_orphan_bytes < 0:
             raise ValueError("max_orphans, max_orphan_bytes and max_evidence must be non-negative")
+        if self.max_conflict_variants < 1 or self.max_parked_bytes < 0:
+            raise ValueError("max_conflict_variants must be at least 1 and max_parked_bytes non-negative")
         if not self.orphan_ttl > 0 or self.max_final_orphan_bytes < 0:
             raise ValueError("orphan_ttl must be positive and max_final_orphan_bytes non-negative")
 
@@ -460,7 +478,16 @@ class ConsensusNode:
         )
         self._registering: dict[bytes, bytes] = {}
         """Operator key -> txid of a registration in the pool (stale entries are ignored)."""
-        self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
+        # Bodies of valid double spends and of transactions that timed out, kept so a
+        # quorum that forms later can still finalize them: bounded by count and bytes.
+        self._parked = OrphanBuffer(
+            max_count=self.config.max_orphans,
+            max_bytes=self.config.max_parked_bytes,
+            origin_share=1.0,
+            ttl=float("inf"),
+        )
+        # Conflicting variants seen per outpoint (the pool's holder not counted).
+        self._variants: OrderedDict[OutPoint, set[bytes]] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
         self._skews: deque[float] = deque(maxlen=11)
         self._skew_reported = False
@@ -616,18 +643,25 @@ class ConsensusNode:
     def _on_conflict(self, tx: Transaction, now: float) -> list[NodeAction]:
         # A double spend is only worth telling the finality engine (and peers) about
         # if it is otherwise valid: the engine uses it to refuse votes and build evidence.
+        # Variants cost their sender nothing (no fee is ever paid), so at most
+        # ``max_conflict_variants`` per outpoint are verified and kept, and only the
+        # first is relayed: one is all peers need to refuse their votes.
+        outpoints = [i.outpoint for i in tx.inputs]
+        seen = [self._variants.get(o, set()) for o in outpoints]
+        if any(len(v) >= self.config.max_conflict_variants for v in seen):
+            return [TxDropped(tx.txid, DropReason.TOO_MANY_VARIANTS)]
         try:
             validate_transaction(tx, _LiveCoins(self.pool), self.network, self._tx_checker)
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
-        self._keep(self._parked, tx, self.config.max_orphans)
-        return [Broadcast(tx), *self._finality(TxConflicted.of(tx, registration_claims(tx)), now)]
-
-    @staticmethod
-    def _keep(store: OrderedDict[bytes, Transaction], tx: Transaction, limit: int) -> None:
-        store[tx.txid] = tx
-        while len(store) > limit:
-            store.popitem(last=False)
+        first = not any(seen)
+        for outpoint in outpoints:
+            self._variants.setdefault(outpoint, set()).add(tx.txid)
+        while len(self._variants) > 16 * self.config.max_orphans:
+            self._variants.popitem(last=False)
+        self._parked.add(tx, now)
+        relay: list[NodeAction] = [Broadcast(tx)] if first else []
+        return [*relay, *self._finality(TxConflicted.of(tx, registration_claims(tx)), now)]
 
     def _check_pool_registrations(self, tx: Transaction) -> None:
         # A second registration of one key must not reach a vote while the first waits
@@ -673,7 +707,7 @@ class ConsensusNode:
             elif isinstance(action, Finalized):
                 out += self._on_finalized(action.txid, action.certificate, now)
             elif isinstance(action, Rejected):
-                out += self._on_rejected(action.txid, action.reason.value)
+                out += self._on_rejected(action.txid, action.reason.value, now)
             elif isinstance(action, FinalityEvidenceFound):
                 out += self._on_evidence(action.evidence)
             elif isinstance(action, VoteRecorded):
@@ -689,7 +723,7 @@ class ConsensusNode:
             if not entry.final:
                 self.pool.mark_final(txid)
         else:
-            tx = self._parked.pop(txid, None) or self._orphans.pop(txid)
+            tx = self._parked.pop(txid) or self._orphans.pop(txid)
             if tx is not None:
                 self._admit_final(tx, now)
         return [TxFinal(txid, certificate), *self._retry_orphans(now)]
@@ -708,17 +742,17 @@ class ConsensusNode:
             # Its parents are not known here yet; retried when they arrive.
             self._final_orphans.add(tx, now)
 
-    def _on_rejected(self, txid: bytes, reason: str) -> list[NodeAction]:
+    def _on_rejected(self, txid: bytes, reason: str, now: float) -> list[NodeAction]:
         entry = self.pool.get(txid)
         if entry is None or entry.final:
             if reason != "timeout":
-                self._parked.pop(txid, None)
+                self._parked.pop(txid)
             return []
         self.pool.reject(txid)
         if reason == "timeout":
             # Locks are released, but a quorum may still form once the network heals:
             # keep the body so the transaction can enter the pool as final then.
-            self._keep(self._parked, entry.tx, self.config.max_orphans)
+            self._parked.add(entry.tx, now)
         return [TxDropped(txid, reason)]
 
     # -- evidence ------------------------------------------------------------------------
@@ -993,7 +1027,9 @@ class ConsensusNode:
         self._registering = {k: t for k, t in self._registering.items() if t in self.pool}
         for tx in block.transactions:
             self.certificates.pop(tx.txid, None)
-            self._parked.pop(tx.txid, None)
+            self._parked.pop(tx.txid)
+            for txin in tx.inputs:
+                self._variants.pop(txin.outpoint, None)
             self._orphans.pop(tx.txid)
             self._final_orphans.pop(tx.txid)
         out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
@@ -1049,14 +1085,15 @@ class ConsensusNode:
         if inner == "regossip":
             out = [SetTimer(("node", "regossip"), now + self.config.regossip_interval)]
             for txid in self.pool.expire(now):
-                out.append(TxDropped(txid, "expired"))
+                out.append(TxDropped(txid, DropReason.EXPIRED))
             self._orphans.expire(now)
             out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
             # Transactions that timed out (say, in a partition) get another chance: the
             # engine resumes voting for them and peers that never saw them get them.
-            for tx in list(self._parked.values())[:256]:
+            for parked in list(self._parked)[:256]:
+                tx = parked.tx
                 if self.finality.state(tx.txid) is TxState.TIMED_OUT and tx.txid not in self.pool:
-                    del self._parked[tx.txid]
+                    self._parked.pop(tx.txid)
                     out += self._on_transaction(tx, now)
             return out
         raise ValueError(f"unknown timer {key!r}")
