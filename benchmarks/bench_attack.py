@@ -109,19 +109,19 @@ def run() -> list[Table]:
     chain.finalize()
     proposer = chain.masternode_keys[0]
     height = node.chain.height + 1
-    value_id, value = chain.nodes[0].build_value(height, 0)
+    _, value = chain.nodes[0].build_value(height, 0)
     honest_prop = _validate_per_kb(node, height, [value] * 20)
     parsed = ProposalValue.from_bytes(value, chain.network.max_block_size)
     block = parsed.block
     # A byzantine proposer's worst: the same block re-signed with digests of junk
     # certificates (one per transaction, so every count matches), junk beside it.
     junk = tuple(_junk_certificate(i) for i in range(len(block.transactions)))
-    forged = Block.create(
+    forged_block = Block.create(
         chain.network, proposer, height=block.height, prev_hash=block.header.prev_hash,
         timestamp=block.header.timestamp, transactions=block.transactions,
         certificate_digests=[c.digest() for c in junk], rewards=block.rewards, evidence=block.evidence,
     )
-    bad = ProposalValue(forged, junk).to_bytes()
+    bad = ProposalValue(forged_block, junk).to_bytes()
     _row(table, f"Proposal: {len(junk)} junk certificates, digests matching", _validate_per_kb(node, height, [bad] * 20), honest_prop)
     return [table]
 
