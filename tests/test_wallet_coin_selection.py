@@ -215,7 +215,16 @@ def test_insufficient_funds_only_when_no_set_of_coins_can_pay(
     def pays(subset: tuple[Coin, ...]) -> bool:
         total = sum(c.amount for c in subset)
         fee = rate.fee(transaction_size(len(subset), 1))
-        return total >= target and target - fee > 0 if subtract else total - target >= fee
+        if not subtract:
+            return total - target >= fee
+        # With the fee subtracted, an excess within the cost of change may go to the
+        # fee (branch and bound); a larger one must become change, never the fee, so
+        # the amount must also pay for the change output.
+        if total >= target and total - target <= change_window(rate, DEVNET) and target - fee > 0:
+            return True
+        if total - target >= DEVNET.dust_limit:
+            fee = rate.fee(transaction_size(len(subset), 2))
+        return total >= target and target - fee > 0
 
     possible = any(
         pays(subset)

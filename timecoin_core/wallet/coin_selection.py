@@ -369,11 +369,14 @@ class _Problem:
         if self.subtract:
             if allow_change and total - target >= self.dust:
                 fee = self.fee(n, True)
-                if target - fee > 0:
-                    size = transaction_size(n, self.n_outputs + 1, self.memo_size)
-                    return Selection(
-                        tuple(coins), total, target - fee, fee, total - target, size, algorithm, fee + change_cost
-                    )
+                # Without change the whole excess would go to the fee: refuse rather
+                # than burn it when the amount cannot pay for a change output.
+                if target - fee <= 0:
+                    raise FeeExceedsAmountError(target, fee)
+                size = transaction_size(n, self.n_outputs + 1, self.memo_size)
+                return Selection(
+                    tuple(coins), total, target - fee, fee, total - target, size, algorithm, fee + change_cost
+                )
             fee = self.fee(n, False)
             if target - fee <= 0:
                 raise FeeExceedsAmountError(target, fee)

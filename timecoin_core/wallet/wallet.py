@@ -789,6 +789,8 @@ class Wallet:
         ``WalletArgumentError`` for an address this wallet does not watch.
         """
         target = as_address(address, self._network, "address")
+        if not isinstance(message, str | bytes):
+            raise WalletTypeError("message", "str or bytes", message)
         self._refuse_watch_only()
         self._extend()
         key = self._key_for_payload(target.payload)
