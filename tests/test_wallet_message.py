@@ -85,7 +85,7 @@ def test_round_trip_for_any_message(message: bytes | str, seed: bytes) -> None:
     assert public_key == key.public_key and len(raw) == 64
     assert verify_message(key.address(TESTNET), message, signature, TESTNET)
     assert not verify_message(key.address(DEVNET), message, signature, DEVNET)  # same digit, other chain
-    other = message + (b"!" if isinstance(message, bytes) else "!")
+    other: bytes | str = message + b"!" if isinstance(message, bytes) else message + "!"
     assert not verify_message(key.address(TESTNET), other, signature, TESTNET)
 
 
@@ -121,14 +121,14 @@ def test_small_order_key_never_verifies() -> None:
 @pytest.mark.parametrize(
     ("call", "parameter", "kind"),
     [
-        (lambda: sign_message(b"key", b"m", MAINNET), "key", WalletTypeError),
-        (lambda: sign_message(KEY, 5, MAINNET), "message", WalletTypeError),
-        (lambda: sign_message(KEY, b"m", "mainnet"), "network", WalletTypeError),
-        (lambda: verify_message(KEY.address(MAINNET), b"m", b"sig", MAINNET), "signature", WalletTypeError),
+        (lambda: sign_message(b"key", b"m", MAINNET), "key", WalletTypeError),  # type: ignore[arg-type]
+        (lambda: sign_message(KEY, 5, MAINNET), "message", WalletTypeError),  # type: ignore[arg-type]
+        (lambda: sign_message(KEY, b"m", "mainnet"), "network", WalletTypeError),  # type: ignore[arg-type]
+        (lambda: verify_message(KEY.address(MAINNET), b"m", b"sig", MAINNET), "signature", WalletTypeError),  # type: ignore[arg-type]
         (lambda: verify_message(5, b"m", "x", MAINNET), "address", WalletTypeError),
         (lambda: verify_message(str(KEY.address(TESTNET)), b"m", "x", MAINNET), "address", WalletAddressError),
-        (lambda: verify_message(KEY.address(MAINNET), None, "x", MAINNET), "message", WalletTypeError),
-        (lambda: verify_message(KEY.address(MAINNET), b"m", "x", None), "network", WalletTypeError),
+        (lambda: verify_message(KEY.address(MAINNET), None, "x", MAINNET), "message", WalletTypeError),  # type: ignore[arg-type]
+        (lambda: verify_message(KEY.address(MAINNET), b"m", "x", None), "network", WalletTypeError),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments(call: object, parameter: str, kind: type[WalletArgumentError]) -> None:

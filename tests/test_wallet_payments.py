@@ -59,7 +59,11 @@ def funded(amounts: list[int]) -> tuple[Wallet, UtxoSet]:
 
 def test_one_transaction_pays_several_recipients_in_order() -> None:
     wallet, utxos = funded([coins("3"), coins("2")])
-    payments = [(BOB, coins("1")), (str(CAROL), coins("0.5")), Payment(DAVE, coins("2.25"))]
+    payments: list[Payment | tuple[Address | str, int]] = [
+        (BOB, coins("1")),
+        (str(CAROL), coins("0.5")),
+        Payment(DAVE, coins("2.25")),
+    ]
     created = wallet.create_payments(payments, FeeRate(20_000), utxos, seed=3)
     tx = created.transaction
     assert validate_transaction(tx, utxos, DEVNET) == created.fee
@@ -223,7 +227,7 @@ def test_address_strings_are_accepted_for_the_right_network_only() -> None:
         (lambda w, u: w.sign("plan"), "plan"),
         (lambda w, u: w.sign_psbt(b"psbt"), "psbt"),
         (lambda w, u: w.sign_message(w.address(0), 12), "message"),
-        (lambda w, u: Wallet(DEVNET, None, gap_limit="20"), "gap_limit"),
+        (lambda w, u: Wallet(DEVNET, None, gap_limit="20"), "gap_limit"),  # type: ignore[arg-type]
         (lambda w, u: Wallet("devnet", None), "network"),  # type: ignore[arg-type]
     ],
 )

@@ -155,7 +155,7 @@ def test_base64_must_be_canonical() -> None:
         with pytest.raises(DecodeError):
             PartiallySignedTransaction.from_base64(bad, MAINNET)
     with pytest.raises(WalletTypeError):
-        PartiallySignedTransaction.from_base64(text.encode(), MAINNET)  # type: ignore[arg-type]
+        PartiallySignedTransaction.from_base64(text.encode(), MAINNET)
     with pytest.raises(WalletTypeError):
         PartiallySignedTransaction.from_bytes("00", MAINNET)  # type: ignore[arg-type]
 
