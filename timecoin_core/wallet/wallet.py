@@ -650,7 +650,9 @@ class Wallet:
         if selection.fee > maximum:
             raise FeeTooHighError(selection.fee, maximum)
         if subtract_fee_from_amount:
-            payments = _subtract_fee(payments, selection.fee, network)
+            # The recipients pay the fee of the transaction's size; an excess too small
+            # for change goes to the fee on top, paid by the wallet.
+            payments = _subtract_fee(payments, total - selection.amount, network)
         outputs = [TxOut(p.amount, p.address.payload) for p in payments]
         change_position: int | None = None
         if selection.has_change:
