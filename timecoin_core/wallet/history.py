@@ -79,12 +79,12 @@ class WalletTransaction:
 
     def __repr__(self) -> str:
         where = f"height={self.height}" if self.height is not None else "unconfirmed"
-        fee = "" if self.fee is None else f", fee={format_units(self.fee)}"
+        fee = "" if self.fee is None else f", fee={format_units(self.fee)} TIME"
         reward = ", reward" if self.is_reward else ""
         return (
-            f"WalletTransaction({self.txid.hex()[:16]}…, {self.status.value}, {where}, "
-            f"net={format_units(self.net)} TIME, received={format_units(self.received)}, "
-            f"sent={format_units(self.sent)}{fee}{reward})"
+            f"WalletTransaction({self.txid.hex()}, {self.status.value}, {where}, "
+            f"net={format_units(self.net)} TIME, received={format_units(self.received)} TIME, "
+            f"sent={format_units(self.sent)} TIME{fee}{reward})"
         )
 
 
