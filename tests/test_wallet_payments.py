@@ -24,6 +24,7 @@ from timecoin_core import (
     coins,
     validate_transaction,
 )
+from timecoin_core.chain import ChainState
 from timecoin_core.utxo import UtxoSet
 from timecoin_core.wallet import (
     DEFAULT_MAX_FEE_FLOOR,
@@ -37,7 +38,12 @@ from timecoin_core.wallet import (
     WalletArgumentError,
     WalletTypeError,
     WatchOnlyError,
+    change_window,
     default_max_fee,
+    effective_fee_rate,
+    is_selectable,
+    select_coins,
+    transaction_size,
 )
 
 MNEMONIC = "abandon " * 11 + "about"
@@ -300,3 +306,27 @@ def test_reprs_show_amounts_in_time_and_no_secret() -> None:
         Payment(str(BOB), 1)  # type: ignore[arg-type]
     with pytest.raises(WalletAmountError):
         Payment(BOB, 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda w: Wallet.watch_only([w.address(0)], "devnet"), "network"),  # type: ignore[arg-type]
+        (lambda w: Wallet.watch_only(5, DEVNET), "addresses"),  # type: ignore[arg-type]
+        (lambda w: Wallet.watch_only([1], DEVNET), "addresses"),  # type: ignore[list-item]
+        (lambda w: w.history(5), "chain"),
+        (lambda w: w.history(ChainState(DEVNET), 5), "pool"),
+        (lambda w: w.plan_transaction(BOB, 5000, None, [], change_index="1"), "change_index"),
+        (lambda w: select_coins(None, 5000, None, DEVNET), "candidates"),  # type: ignore[arg-type]
+        (lambda w: select_coins(5, 5000, None, DEVNET), "candidates"),  # type: ignore[arg-type]
+        (lambda w: transaction_size("1", 1), "n_inputs"),  # type: ignore[arg-type]
+        (lambda w: is_selectable(5), "coin"),  # type: ignore[arg-type]
+        (lambda w: effective_fee_rate(None, "devnet"), "network"),  # type: ignore[arg-type]
+        (lambda w: change_window(5, DEVNET), "rate"),  # type: ignore[arg-type]
+    ],
+)
+def test_more_wrong_types(call: object, parameter: str) -> None:
+    wallet = Wallet.from_mnemonic(MNEMONIC, network=DEVNET)
+    with pytest.raises(WalletTypeError) as info:
+        call(wallet)  # type: ignore[operator]
+    assert info.value.parameter == parameter

@@ -249,6 +249,9 @@ class Selection:
 
 def transaction_size(n_inputs: int, n_outputs: int, memo_size: int = 0) -> int:
     """The exact encoded size of a signed transaction of this shape, in bytes."""
+    for name, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs), ("memo_size", memo_size)):
+        if type(value) is not int:
+            raise WalletTypeError(name, "an int", value)
     if n_inputs < 0 or n_outputs < 0 or not 0 <= memo_size <= MAX_MEMO:
         raise WalletArgumentError(
             "n_inputs, n_outputs, memo_size", "counts must be non-negative and the memo at most MAX_MEMO bytes"
@@ -267,6 +270,8 @@ def transaction_size(n_inputs: int, n_outputs: int, memo_size: int = 0) -> int:
 
 def effective_fee_rate(fee_rate: FeeRate | None, network: Network) -> FeeRate:
     """``fee_rate``, raised to the network minimum; the minimum when ``fee_rate`` is None."""
+    if not isinstance(network, Network):
+        raise WalletTypeError("network", "a Network", network)
     floor = FeeRate(network.min_fee_per_kb)
     if fee_rate is None:
         return floor
@@ -282,12 +287,18 @@ def change_window(rate: FeeRate, network: Network) -> int:
     later, at ``rate``; and never less than the excess below which change would be
     dust anyway.
     """
+    if not isinstance(rate, FeeRate):
+        raise WalletTypeError("rate", "a FeeRate", rate)
+    if not isinstance(network, Network):
+        raise WalletTypeError("network", "a Network", network)
     output_fee = rate.fee(OUTPUT_SIZE)
     return max(output_fee + rate.fee(INPUT_SIZE), output_fee + _dust(network) - 1)
 
 
 def is_selectable(coin: Coin, *, include_unconfirmed: bool = False, include_locked: bool = False) -> bool:
     """Whether :func:`select_coins` may spend ``coin`` under these flags (module table)."""
+    if not isinstance(coin, Coin):
+        raise WalletTypeError("coin", "a Coin", coin)
     state = coin.state
     if state is CoinState.UNSPENT:
         pass
@@ -478,6 +489,8 @@ def selection_alternatives(
     rate = effective_fee_rate(fee_rate, network)
     problem = _Problem(target, rate, _dust(network), n_outputs, memo_size, max_inputs, subtract_fee)
 
+    if isinstance(candidates, str | bytes) or not isinstance(candidates, Iterable):
+        raise WalletTypeError("candidates", "an iterable of Coin values", candidates)
     candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     pool, amounts = _candidate_pool(candidates, include_unconfirmed, include_locked)
     # Effective values are scaled by 1000 so they stay exact integers: with rate r per

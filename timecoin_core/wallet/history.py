@@ -172,6 +172,10 @@ def wallet_history(
         raise WalletTypeError("owns", "a callable taking a payload", owns)
     if type(start_height) is not int:
         raise WalletTypeError("start_height", "an int", start_height)
+    if not (hasattr(chain, "height") and hasattr(chain, "applied")):
+        raise WalletTypeError("chain", "a BlockSource (a ChainState)", chain)
+    if pool is not None and not (hasattr(pool, "utxos") and isinstance(pool, Iterable)):
+        raise WalletTypeError("pool", "a PoolSource (a TxPool) or None", pool)
     history: list[WalletTransaction] = []
     for height in range(max(start_height, 0), chain.height + 1):
         applied = chain.applied(height)

@@ -340,7 +340,11 @@ class Wallet:
         :class:`WatchOnlyError`. Ed25519 has no public derivation, so it cannot
         derive further addresses: it watches exactly the ones given.
         """
-        payloads = [_payload_of(item, network) for item in addresses]
+        if not isinstance(network, Network):
+            raise WalletTypeError("network", "a Network", network)
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise WalletTypeError("addresses", "an iterable of addresses", addresses)
+        payloads = [_payload_of(item, network, "addresses") for item in addresses]
         if not payloads:
             raise WalletArgumentError("addresses", "a watch-only wallet needs at least one address")
         return cls(network, None, watched=payloads)
@@ -618,6 +622,8 @@ class Wallet:
         ):
             if type(flag) is not bool:
                 raise WalletTypeError(name, "a bool", flag)
+        if change_index is not None and type(change_index) is not int:
+            raise WalletTypeError("change_index", "an int or None", change_index)
         if len(payments) >= MAX_TX_OUTPUTS:
             raise WalletArgumentError("payments", f"at most {MAX_TX_OUTPUTS - 1} payments fit one transaction")
         total = sum(p.amount for p in payments)
