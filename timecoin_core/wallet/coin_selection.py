@@ -240,7 +240,7 @@ class Selection:
 
     def __repr__(self) -> str:
         return (
-            f"Selection({len(self.coins)} coins, total={_fmt(self.total)} TIME, "
+            f"Selection({len(self.coins)} coin{'' if len(self.coins) == 1 else 's'}, total={_fmt(self.total)} TIME, "
             f"amount={_fmt(self.amount)} TIME, fee={_fmt(self.fee)} TIME, "
             f"change={_fmt(self.change)} TIME, size={self.size}, "
             f"algorithm={self.algorithm.value}, waste={self.waste})"

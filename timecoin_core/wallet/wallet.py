@@ -19,11 +19,16 @@ An address issued far beyond the window is watched on its own, without widening 
 The view holds unspent coins only, so addresses whose coins were all spent count as
 empty: a wallet that skips addresses should restore with a larger ``gap_limit``.
 
-Spending is two steps. :meth:`Wallet.plan_transaction` selects coins
-(:func:`~timecoin_core.wallet.coin_selection.select_coins`), adds change to a fresh
-change address, and returns a :class:`TransactionPlan`: the unsigned transaction,
-whose txid, size and fee are already final because witnesses have a fixed size.
-:meth:`Wallet.sign` signs a plan. :meth:`Wallet.create_transaction` does both.
+Spending is two steps. :meth:`Wallet.plan_transaction` (one recipient) or
+:meth:`Wallet.plan_payments` (several) checks the arguments (``int`` amounts in base
+units, none below the dust limit; addresses of this network), selects coins
+(:func:`~timecoin_core.wallet.coin_selection.select_coins`), refuses a fee above
+``max_fee`` (:func:`default_max_fee` unless given), adds change to a fresh change
+address, and returns a :class:`TransactionPlan`: the unsigned transaction, whose
+txid, size and fee are already final because witnesses have a fixed size.
+:meth:`Wallet.sign` signs a plan; :meth:`Wallet.create_transaction` and
+:meth:`Wallet.create_payments` do both. :meth:`TransactionPlan.to_psbt` exports a
+plan for another signer and :meth:`Wallet.sign_psbt` signs such a one.
 
 A watch-only wallet (:meth:`Wallet.watch_only`) knows addresses but no keys: it
 tracks coins and plans transactions; signing raises :class:`WatchOnlyError`. An
@@ -97,9 +102,10 @@ def default_max_fee(amount: int) -> int:
     """The largest fee a wallet pays without being told otherwise, for payments totalling ``amount``.
 
     ``max(0.1 TIME, amount // 100)``: a fee above 1% of the payment and above 0.1
-    TIME is almost always a mistake (a fee rate given per byte where per 1,000 bytes
-    was meant, or thousands of dust inputs). At the minimum rate 0.1 TIME pays for
-    about 10 MB, far more than any transaction, so ordinary payments never meet it.
+    TIME is almost always a mistake, typically a fee rate off by a factor of 1,000
+    (given per byte where per 1,000 bytes was meant). At the minimum rate 0.1 TIME
+    pays for about 10 MB, far more than any transaction (a 1,000-input one is 132
+    kB), so ordinary payments never meet it.
     """
     check_amount_argument("amount", amount)
     return max(DEFAULT_MAX_FEE_FLOOR, amount // 100)
