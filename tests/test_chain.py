@@ -353,7 +353,10 @@ def test_reward_rule_hook(block: Block) -> None:
 def test_block_validator_hook(block: Block) -> None:
     allowed = {PROPOSER.public_key.data}
 
-    def leader_only(candidate: Block, chain: ChainState, verifier: Verifier) -> None:
+    proofs: list[object] = []
+
+    def leader_only(candidate: Block, chain: ChainState, verifier: Verifier, proof: object) -> None:
+        proofs.append(proof)
         if candidate.header.proposer not in allowed:
             raise ProposerError("not the leader", candidate.hash)
         check_proposer_signature(candidate, chain, verifier)
@@ -361,7 +364,8 @@ def test_block_validator_hook(block: Block) -> None:
     chain = ChainState(NET, block_validator=leader_only)
     by_bob = rebuild(block, key=BOB)
     assert_rejected(chain, by_bob, ProposerError)
-    chain.apply_block(block)
+    chain.apply_block(block, proof="the proof")
+    assert proofs[-1] == "the proof"  # the hook sees what apply_block was given
 
 
 def test_all_transaction_signatures_in_one_batch(chain: ChainState) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from timecoin_core.amount import coins
@@ -45,20 +47,24 @@ def test_genesis_voting_set_uses_network_weights_not_declared_ones() -> None:
     net = network_with([Tier.FREE, Tier.BRONZE, Tier.SILVER, Tier.GOLD])
     registry = Registry(net, GENESIS_TXID)
     vs = registry.voting_set(0)
-    assert vs.weight(OPERATORS[0]) == 1  # devnet lets Free vote
+    assert OPERATORS[0] not in vs  # Free never votes on a built-in network
     assert [vs.weight(k) for k in OPERATORS[1:]] == [1, 10, 100]
     mainnet_like = MAINNET.with_genesis(net.genesis_outputs, net.genesis_masternodes)
     assert Registry(mainnet_like, GENESIS_TXID).voting_set(0).weight(OPERATORS[0]) == 0
+    free_votes = replace(net, voting_weights={**net.voting_weights, Tier.FREE: 1})
+    assert Registry(free_votes, GENESIS_TXID).voting_set(0).weight(OPERATORS[0]) == 1
 
 
 def test_registration_takes_effect_at_next_epoch_and_spending_collateral_deregisters() -> None:
     net = network_with([Tier.BRONZE])
     registry = Registry(net, GENESIS_TXID)
     funding = OutPoint(b"\x05" * 32, 0)
-    new_operator = PrivateKey.from_seed(b"\x77" * 32).public_key.data
+    operator_key = PrivateKey.from_seed(b"\x77" * 32)
+    new_operator = operator_key.public_key.data
     reg = (
         TransactionBuilder(net)
         .spend(funding, TxOut(coins("20000"), OWNER.public_key.payload), OWNER)
+        .spend(OutPoint(b"\x06" * 32, 0), TxOut(coins("1"), operator_key.public_key.payload), operator_key)
         .pay(OWNER.address(net), coins("10000"))
         .memo(registration_memo(new_operator))
         .build()

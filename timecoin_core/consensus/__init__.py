@@ -41,8 +41,10 @@ from .finality_messages import (
 )
 from .node import (
     BlockCommitted,
+    BlockRegistrationError,
     ConsensusNode,
     ConsensusRecordError,
+    FinalityProofError,
     NodeAction,
     NodeConfig,
     NodeEvent,
@@ -52,21 +54,28 @@ from .node import (
     TxFinal,
 )
 from .registry import (
+    MAX_VOTERS,
+    DuplicateRegistrationError,
     Masternode,
+    RegistrationError,
     Registry,
     RegistryError,
     block_rewards,
+    check_registration,
     epoch_of,
+    registration_claims,
     registration_memo,
 )
 from .sansio import Broadcast, SetTimer, TimerFired
 from .voting import NotAVoterError, VotingSet, quorum_reached
 
 __all__ = [
+    "MAX_VOTERS",
     "AcceptVote",
     "BftTimeouts",
     "BlockCommitted",
     "BlockEngine",
+    "BlockRegistrationError",
     "BlockVote",
     "Broadcast",
     "CertificateEntry",
@@ -76,10 +85,12 @@ __all__ = [
     "ConsensusNode",
     "ConsensusRecordError",
     "DoubleVoteEvidence",
+    "DuplicateRegistrationError",
     "FinalityCertificate",
     "FinalityConfig",
     "FinalityEngine",
     "FinalityError",
+    "FinalityProofError",
     "FinalityStats",
     "Masternode",
     "NodeAction",
@@ -88,6 +99,7 @@ __all__ = [
     "NotAVoterError",
     "Proposal",
     "ProposalValue",
+    "RegistrationError",
     "Registry",
     "RegistryError",
     "RejectReason",
@@ -102,8 +114,10 @@ __all__ = [
     "VoteKind",
     "VotingSet",
     "block_rewards",
+    "check_registration",
     "epoch_of",
     "quorum_reached",
+    "registration_claims",
     "registration_memo",
     "select_proposer",
     "verify_certificates",

@@ -929,9 +929,10 @@ class BlockEngine:
         if self._valid_id is not None and self._valid_value is not None:  # L15-16
             value_id, value, pol_round = self._valid_id, self._valid_value, self._valid_round
         else:  # L18
+            # Not marked valid here: the proposer's own value is validated exactly as a
+            # peer's would be when its proposal is processed.
             value_id, value = self._source.build(self._height, round)
             pol_round = -1
-            self._values.setdefault(value_id, value)
         proposal = Proposal.create(
             self._key, self._chain_id, self._height, round, pol_round, value_id, value
         )

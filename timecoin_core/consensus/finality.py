@@ -221,7 +221,7 @@ def _check_tx_event(txid: bytes, outpoints: tuple[OutPoint, ...], tx: Transactio
         raise FinalityError("outpoints must be a non-empty tuple")
     if not all(isinstance(o, OutPoint) for o in outpoints):
         raise FinalityError("outpoints must be OutPoint values")
-    if tx is not None and (tx.txid != txid or tuple(i.outpoint for i in tx.inputs) != outpoints):
+    if tx is not None and (tx.txid != txid or tuple(i.outpoint for i in tx.inputs) != outpoints[: len(tx.inputs)]):
         raise FinalityError("tx does not match txid and outpoints")
 
 
@@ -237,9 +237,14 @@ class _TxEvent:
         _check_tx_event(self.txid, self.outpoints, self.tx)
 
     @classmethod
-    def of(cls, tx: Transaction) -> Self:
-        """The event for ``tx``."""
-        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs), tx)
+    def of(cls, tx: Transaction, claims: tuple[OutPoint, ...] = ()) -> Self:
+        """The event for ``tx``.
+
+        ``claims`` are extra outpoints the transaction exclusively claims beyond its
+        inputs (a masternode registration claims its operator key): the engine treats
+        them like spent outpoints, so at most one claimant can become final.
+        """
+        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs) + claims, tx)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,9 +59,11 @@ from ..block import Block
 from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
 from ..codec import Reader, Writer
 from ..errors import DecodeError, TimecoinError
+from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
 from ..network import Network
+from ..orphans import OrphanBuffer
 from ..transaction import OutPoint, Transaction, TxOut
 from ..validation import MissingInputError, TransactionError, validate_transaction
 from ..verify import SignatureCheck, SyncVerifier, Verifier
@@ -91,7 +93,15 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
-from .registry import Registry, block_rewards, epoch_of
+from .registry import (
+    DuplicateRegistrationError,
+    RegistrationError,
+    Registry,
+    block_rewards,
+    check_registration,
+    epoch_of,
+    registration_claims,
+)
 from .sansio import Broadcast, SetTimer, TimerFired
 
 __all__ = [
@@ -99,8 +109,10 @@ __all__ = [
     "RECORD_CONFLICTING_VOTES",
     "RECORD_DOUBLE_VOTE",
     "BlockCommitted",
+    "BlockRegistrationError",
     "ConsensusNode",
     "ConsensusRecordError",
+    "FinalityProofError",
     "NodeAction",
     "NodeConfig",
     "NodeEvent",
@@ -126,6 +138,29 @@ class ConsensusRecordError(BlockError):
     """A block whose consensus records (evidence, parent commit) are missing or invalid."""
 
     code = "bad-consensus-record"
+
+
+class BlockRegistrationError(BlockError):
+    """A block carrying an invalid masternode registration; ``error`` says why."""
+
+    code = "bad-registration"
+
+    def __init__(self, error: RegistrationError, block_hash: bytes | None = None) -> None:
+        super().__init__(f"[{error.code}] {error}", block_hash)
+        self.error = error
+
+
+class FinalityProofError(BlockError):
+    """A block whose transactions are not all proved final.
+
+    A block may only carry transactions that are already final: exactly one
+    certificate digest per transaction, in order, each the digest of a finality
+    certificate for that transaction that verifies against the voting set of its
+    epoch. The certificates themselves travel beside the block (in the proposal);
+    applying a block without them is refused.
+    """
+
+    code = "bad-finality-proof"
 
 
 def encode_record(record: Evidence | CommitCertificate) -> bytes:
@@ -266,15 +301,20 @@ class NodeConfig:
 
     ``timeouts``/``finality`` default from the network (``block_interval``,
     ``finality_timeout``). ``regossip_interval``: how often pending transactions are
-    re-announced (recovers from lost messages). ``max_orphans``: transactions kept
-    while their parents are unknown. ``max_clock_drift``: how far in the future a
+    re-announced (recovers from lost messages). ``max_orphans`` / ``max_orphan_bytes``
+    / ``orphan_ttl``: bounds of the buffer of unverified transactions whose parents are
+    unknown (see :class:`~timecoin_core.orphans.OrphanBuffer`); ``max_final_orphan_bytes``:
+    the separate buffer of certified transactions waiting for their parents. ``max_clock_drift``: how far in the future a
     proposed block's timestamp may be.
     """
 
     timeouts: BftTimeouts | None = None
     finality: FinalityConfig | None = None
     regossip_interval: float = 2.0
-    max_orphans: int = 10_000
+    max_orphans: int = 1_000
+    max_orphan_bytes: int = 4_000_000
+    orphan_ttl: float = 600.0
+    max_final_orphan_bytes: int = 32_000_000
     max_evidence: int = 1_000
     max_clock_drift: float = 60.0
     pool_max_bytes: int = 100_000_000
@@ -283,8 +323,10 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if not self.regossip_interval > 0 or not self.max_clock_drift >= 0:
             raise ValueError("regossip_interval must be positive and max_clock_drift non-negative")
-        if self.max_orphans < 0 or self.max_evidence < 0:
-            raise ValueError("max_orphans and max_evidence must be non-negative")
+        if self.max_orphans < 0 or self.max_evidence < 0 or self.max_orphan_bytes < 0:
+            raise ValueError("max_orphans, max_orphan_bytes and max_evidence must be non-negative")
+        if not self.orphan_ttl > 0 or self.max_final_orphan_bytes < 0:
+            raise ValueError("orphan_ttl must be positive and max_final_orphan_bytes non-negative")
 
     def bft_timeouts(self, network: Network) -> BftTimeouts:
         """The BFT timeouts for ``network`` (explicit ones win)."""
@@ -391,7 +433,19 @@ class ConsensusNode:
         """Pending evidence not yet in a block, one per offender (keyed by operator key)."""
         self.commits: dict[int, CommitCertificate] = {}
         self._tx_checker = _Checker(self.verifier, self.signatures, "transactions")
-        self._orphans: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._orphans = OrphanBuffer(
+            max_count=self.config.max_orphans, max_bytes=self.config.max_orphan_bytes, ttl=self.config.orphan_ttl
+        )
+        # Certified transactions waiting for parents: the network decided them, so junk
+        # orphans must never push them out; bounded by bytes, from one shared origin.
+        self._final_orphans = OrphanBuffer(
+            max_count=self.config.pool_max_count,
+            max_bytes=self.config.max_final_orphan_bytes,
+            origin_share=1.0,
+            ttl=float("inf"),
+        )
+        self._registering: dict[bytes, bytes] = {}
+        """Operator key -> txid of a registration in the pool (stale entries are ignored)."""
         self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
         self._now = 0.0
@@ -480,13 +534,18 @@ class ConsensusNode:
 
         Raises :class:`~timecoin_core.validation.TransactionError` for an invalid
         transaction and :class:`~timecoin_core.mempool.PoolError` (for example
-        :class:`~timecoin_core.mempool.DoubleSpendError`) when the pool refuses it.
+        :class:`~timecoin_core.mempool.DoubleSpendError`) when the pool refuses it, and
+        :class:`~timecoin_core.consensus.registry.RegistrationError` (or its
+        :class:`~timecoin_core.consensus.registry.DuplicateRegistrationError`) for an
+        invalid masternode registration.
         """
         self._now = now
         if tx.txid in self.pool or self.chain.transaction(tx.txid) is not None:
             return []
+        self.registry.check_registrations([tx])
+        self._check_pool_registrations(tx)
         self.pool.add(tx, now, self._tx_checker)
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
         """Process one event at time ``now`` and return the actions to carry out, in order."""
@@ -517,6 +576,7 @@ class ConsensusNode:
             txid in self.pool
             or txid in self._parked
             or txid in self._orphans
+            or txid in self._final_orphans
             or self.chain.transaction(txid) is not None
         ):
             return []
@@ -525,15 +585,17 @@ class ConsensusNode:
             # Final already (we heard the votes or the certificate before the body).
             return self._add_final(tx, certificate, now)
         try:
+            self.registry.check_registrations([tx])
+            self._check_pool_registrations(tx)
             self.pool.add(tx, now, self._tx_checker)
         except DoubleSpendError:
             return self._on_conflict(tx, now)
         except (PendingParentError, MissingInputError):
-            self._keep(self._orphans, tx, self.config.max_orphans)
+            self._orphans.add(tx, now)
             return []
-        except (TransactionError, PoolError) as exc:
+        except (TransactionError, PoolError, RegistrationError) as exc:
             return [TxDropped(txid, getattr(exc, "code", "invalid"))]
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def _on_conflict(self, tx: Transaction, now: float) -> list[NodeAction]:
         # A double spend is only worth telling the finality engine (and peers) about
@@ -543,7 +605,7 @@ class ConsensusNode:
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
         self._keep(self._parked, tx, self.config.max_orphans)
-        return [Broadcast(tx), *self._finality(TxConflicted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxConflicted.of(tx, registration_claims(tx)), now)]
 
     @staticmethod
     def _keep(store: OrderedDict[bytes, Transaction], tx: Transaction, limit: int) -> None:
@@ -551,18 +613,37 @@ class ConsensusNode:
         while len(store) > limit:
             store.popitem(last=False)
 
+    def _check_pool_registrations(self, tx: Transaction) -> None:
+        # A second registration of one key must not reach a vote while the first waits
+        # in the pool: only one of them could ever go into a block.
+        parsed = check_registration(tx, self.network)
+        if parsed is None:
+            return
+        other = self._registering.get(parsed[0])
+        if other is not None and other != tx.txid and other in self.pool:
+            raise DuplicateRegistrationError("the operator key is already being registered", tx.txid)
+        self._registering[parsed[0]] = tx.txid
+
     def _retry_orphans(self, now: float) -> list[NodeAction]:
         actions: list[NodeAction] = []
+        has_coin = self._has_coin
         progress = True
-        while progress and self._orphans:
+        while progress and (self._orphans or self._final_orphans):
             progress = False
-            for txid, tx in list(self._orphans.items()):
-                if all(self.pool.utxos.coin(i.outpoint) is not None for i in tx.inputs):
-                    del self._orphans[txid]
+            for orphan in self._final_orphans.ready(has_coin):
+                certificate = self.certificates.get(orphan.tx.txid)
+                if certificate is not None:
                     before = len(self.pool)
-                    actions += self._on_transaction(tx, now)
+                    actions += self._add_final(orphan.tx, certificate, now, retry=False)
                     progress = progress or len(self.pool) != before
+            for orphan in self._orphans.ready(has_coin):
+                before = len(self.pool)
+                actions += self._on_transaction(orphan.tx, now)
+                progress = progress or len(self.pool) != before
         return actions
+
+    def _has_coin(self, outpoint: OutPoint) -> bool:
+        return self.pool.utxos.coin(outpoint) is not None
 
     # -- finality ------------------------------------------------------------------------
 
@@ -592,22 +673,24 @@ class ConsensusNode:
             if not entry.final:
                 self.pool.mark_final(txid)
         else:
-            tx = self._parked.pop(txid, None) or self._orphans.pop(txid, None)
+            tx = self._parked.pop(txid, None) or self._orphans.pop(txid)
             if tx is not None:
                 self._admit_final(tx, now)
         return [TxFinal(txid, certificate), *self._retry_orphans(now)]
 
-    def _add_final(self, tx: Transaction, certificate: FinalityCertificate, now: float) -> list[NodeAction]:
+    def _add_final(
+        self, tx: Transaction, certificate: FinalityCertificate, now: float, *, retry: bool = True
+    ) -> list[NodeAction]:
         self.certificates[tx.txid] = certificate
         self._admit_final(tx, now)
-        return [TxFinal(tx.txid, certificate), *self._retry_orphans(now)]
+        return [TxFinal(tx.txid, certificate), *(self._retry_orphans(now) if retry else [])]
 
     def _admit_final(self, tx: Transaction, now: float) -> None:
         try:
             self.pool.add(tx, now, self._tx_checker, final=True)
         except (TransactionError, PoolError):
             # Its parents are not known here yet; retried when they arrive.
-            self._keep(self._orphans, tx, self.config.max_orphans)
+            self._final_orphans.add(tx, now)
 
     def _on_rejected(self, txid: bytes, reason: str) -> list[NodeAction]:
         entry = self.pool.get(txid)
@@ -680,8 +763,9 @@ class ConsensusNode:
             raise ValueError(f"cannot build height {height} on a chain at {self.chain.height}")
         budget = self.network.max_block_size - 100_000
         txs = _certified_closure(self.pool.block_template(budget), self.certificates)
+        txs = self._registrable(txs)
         fees = sum(self._fee_of(tx) for tx in txs)
-        rewards = block_rewards(self.network, self.registry.active(), fees, self._proposer_payload(self.key.public_key.data))
+        rewards = self._rewards(height, fees, self.key.public_key.data)
         records = [encode_record(e) for e in self.evidence.values() if not self.registry.is_banned(e.offender)]
         if height > 1:
             records.append(encode_record(self.commits[height - 1]))
@@ -694,9 +778,7 @@ class ConsensusNode:
             certificate_digests=[c.digest() for c in certificates],
             evidence=records,
         )
-        value = ProposalValue(block, certificates).to_bytes()
-        self._validated[(self.chain.tip.hash, block.hash)] = block.hash
-        return block.hash, value
+        return block.hash, ProposalValue(block, certificates).to_bytes()
 
     def _fee_of(self, tx: Transaction) -> int:
         entry = self.pool.get(tx.txid)
@@ -706,8 +788,11 @@ class ConsensusNode:
     def validate_value(self, height: int, value: bytes) -> bytes | None:
         """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``).
 
-        Verdicts that depend only on the block and the chain it extends are cached per
-        (tip, block); the height and clock checks are not, since they change with time.
+        The proposer's own value goes through exactly the same checks. Verdicts that
+        depend only on the value and the chain it extends are cached per (tip, digest of
+        the whole value) — not per block hash, which does not cover the certificates
+        sent beside the block; the height and clock checks are not cached, since they
+        change with time.
         """
         try:
             proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
@@ -718,49 +803,92 @@ class ConsensusNode:
             return None
         if block.header.timestamp > self._now + self.config.max_clock_drift:
             return None
-        key = (self.chain.tip.hash, block.hash)
+        key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
         if key in self._validated:
             return self._validated[key]
-        verdict = self._check_proposal(proposal)
+        try:
+            self.chain.check_block(block, self._tx_checker, proof=proposal.certificates)
+            verdict: bytes | None = block.hash
+        except TimecoinError:
+            verdict = None
         self._validated[key] = verdict
         while len(self._validated) > 64:
             self._validated.popitem(last=False)
         return verdict
 
-    def _check_proposal(self, proposal: ProposalValue) -> bytes | None:
-        block = proposal.block
-        certificates = proposal.certificates
-        if len(certificates) != len(block.transactions):
-            return None
-        for tx, certificate, digest in zip(
-            block.transactions, certificates, block.certificate_digests, strict=False
-        ):
-            if certificate.txid != tx.txid or certificate.digest() != digest:
-                return None
-        sets = {}
-        for certificate in certificates:
+    def expected_rewards(self, transactions: Sequence[Transaction], proposer: bytes) -> tuple[TxOut, ...]:
+        """The reward outputs a block of ``transactions`` on the tip proposed by ``proposer`` must carry."""
+        return self._rewards(self.chain.height + 1, self.chain.fees(transactions), proposer)
+
+    def _rewards(self, height: int, fees: int, proposer: bytes) -> tuple[TxOut, ...]:
+        return block_rewards(
+            self.network,
+            self.registry.reward_recipients(height),
+            fees,
+            self._proposer_payload(proposer),
+            self.chain.subsidy(),
+        )
+
+    def _registrable(self, txs: list[Transaction]) -> list[Transaction]:
+        # Leave out registrations the registry would refuse (a key registered since the
+        # transaction became final), with their descendants: the block must stay valid.
+        chosen: list[Transaction] = []
+        left_out: set[bytes] = set()
+        for tx in txs:
             try:
-                sets[certificate.epoch] = self.registry.voting_set(certificate.epoch)
-            except TimecoinError:
-                return None
+                if any(i.outpoint.txid in left_out for i in tx.inputs):
+                    raise RegistrationError("a parent was left out", tx.txid)
+                self.registry.check_registrations([*(c for c in chosen if c.memo[:4] == b"TCMN"), tx])
+            except RegistrationError:
+                left_out.add(tx.txid)
+                continue
+            chosen.append(tx)
+        return chosen
+
+    def _check_finality(self, block: Block, verifier: Verifier, proof: object) -> None:
+        # Cheap checks for every certificate first, then all signatures in one batch:
+        # a junk certificate costs a hash, never a signature check.
+        txs, digests = block.transactions, block.certificate_digests
+        if not txs:
+            return
+        if not isinstance(proof, tuple) or not all(isinstance(c, FinalityCertificate) for c in proof):
+            raise FinalityProofError("no finality certificates given for the block's transactions", block.hash)
+        if len(proof) != len(txs):
+            raise FinalityProofError(f"{len(proof)} certificates for {len(txs)} transactions", block.hash)
+        newest = epoch_of(block.height, self.network.epoch_length)
+        sets = {}
+        for position, (tx, certificate, digest) in enumerate(zip(txs, proof, digests, strict=True)):
+            if certificate.txid != tx.txid or certificate.digest() != digest:
+                raise FinalityProofError(f"certificate {position} is not transaction {position}'s", block.hash)
+            epoch = certificate.epoch
+            if epoch > newest:
+                raise FinalityProofError(f"certificate {position} is from a future epoch {epoch}", block.hash)
+            if epoch not in sets:
+                try:
+                    sets[epoch] = self.registry.voting_set(epoch)
+                except TimecoinError:
+                    raise FinalityProofError(
+                        f"certificate {position} is from epoch {epoch}, whose voting set is no longer kept", block.hash
+                    ) from None
+            if not certificate.check_structure(sets[epoch]):
+                raise FinalityProofError(f"certificate {position} does not carry a quorum", block.hash)
         checker = _Checker(self.verifier, self.signatures, "finality_votes")
-        if not all(verify_certificates(certificates, sets, self.network.chain_id, checker)):
-            return None
-        try:
-            self.chain.check_block(block, self._tx_checker)
-        except (BlockError, TimecoinError):
-            return None
-        return block.hash
+        verdicts = verify_certificates(proof, sets, self.network.chain_id, checker)
+        if not all(verdicts):
+            raise FinalityProofError(f"certificate {verdicts.index(False)} has an invalid signature", block.hash)
 
     def _check_rewards(self, block: Block, fees: int) -> None:
-        expected = block_rewards(
-            self.network, self.registry.active(), fees, self._proposer_payload(block.header.proposer)
-        )
+        expected = self._rewards(block.height, fees, block.header.proposer)
         if block.rewards != expected:
             raise ConsensusRecordError("reward outputs differ from the reward schedule", block.hash)
 
-    def _check_records(self, block: Block, chain: ChainState, verifier: Verifier) -> None:
+    def _check_records(self, block: Block, chain: ChainState, verifier: Verifier, proof: object) -> None:
         check_proposer_signature(block, chain, verifier)
+        if len(block.certificate_digests) != len(block.transactions):
+            raise FinalityProofError(
+                f"{len(block.certificate_digests)} certificate digests for {len(block.transactions)} transactions",
+                block.hash,
+            )
         height = block.height
         if block.header.proposer not in self.registry.voting_set_for_height(height):
             raise ProposerError(f"proposer {block.header.proposer.hex()} is not a voter at height {height}")
@@ -790,11 +918,16 @@ class ConsensusNode:
                 offenders.add(record.offender)
         if commits != (1 if height > 1 else 0):
             raise ConsensusRecordError("a block must carry exactly its parent's commit", block.hash)
+        try:
+            self.registry.check_registrations(block.transactions)
+        except RegistrationError as exc:
+            raise BlockRegistrationError(exc, block.hash) from None
+        self._check_finality(block, verifier, proof)
 
     def _on_decide(self, decide: Decide, now: float) -> list[NodeAction]:
         proposal = ProposalValue.from_bytes(decide.value, self.network.max_block_size)
         block = proposal.block
-        self.chain.apply_block(block, self._tx_checker)
+        self.chain.apply_block(block, self._tx_checker, proof=proposal.certificates)
         offenders: list[bytes] = []
         participants: tuple[bytes, ...] = ()
         for raw in block.evidence:
@@ -810,13 +943,19 @@ class ConsensusNode:
         self.commits.pop(block.height - 64, None)
         created = [(OutPoint(block.reward_txid, i), out) for i, out in enumerate(block.rewards)]
         self.pool.remove_confirmed(block.transactions, block.height, created)
+        self._registering = {k: t for k, t in self._registering.items() if t in self.pool}
         for tx in block.transactions:
             self.certificates.pop(tx.txid, None)
             self._parked.pop(tx.txid, None)
-            self._orphans.pop(tx.txid, None)
+            self._orphans.pop(tx.txid)
+            self._final_orphans.pop(tx.txid)
         out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
         out += self._finality(
-            Checkpointed(block.txids, tuple(i.outpoint for tx in block.transactions for i in tx.inputs)), now
+            Checkpointed(
+                block.txids,
+                tuple(o for tx in block.transactions for o in (*(i.outpoint for i in tx.inputs), *registration_claims(tx))),
+            ),
+            now,
         )
         new_epoch = epoch_of(block.height + 1, self.network.epoch_length)
         if new_epoch != old_epoch:
@@ -848,6 +987,7 @@ class ConsensusNode:
             out = [SetTimer(("node", "regossip"), now + self.config.regossip_interval)]
             for txid in self.pool.expire(now):
                 out.append(TxDropped(txid, "expired"))
+            self._orphans.expire(now)
             out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
             # Transactions that timed out (say, in a partition) get another chance: the
             # engine resumes voting for them and peers that never saw them get them.
