@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from timecoin_core import DEVNET, GenesisOutput, PrivateKey, TxPool, coins
 from timecoin_core.chain import ChainState
 from timecoin_core.wallet import (
+    InsufficientFundsError,
     TxStatus,
     Wallet,
     WalletTransaction,
@@ -110,3 +113,58 @@ def test_a_source_is_a_protocol() -> None:
         wallet_history(5, chain)  # type: ignore[arg-type]
     with pytest.raises(WalletTypeError):
         wallet.history(chain, start_height="0")  # type: ignore[arg-type]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.booleans(), st.integers(1_000, coins("3")), st.integers(0, 40)), min_size=1, max_size=6
+    )
+)
+def test_history_nets_sum_to_the_balance(steps: list[tuple[bool, int, int]]) -> None:
+    wallet, chain = setup()
+    network = chain.network
+    bob = BOB_KEY.address(network)
+    from timecoin_core import TransactionBuilder
+
+    for height, (outgoing, amount, index) in enumerate(steps, start=1):
+        if outgoing:
+            try:
+                tx = wallet.create_transaction(bob, amount, None, chain, seed=height).transaction
+            except InsufficientFundsError:
+                continue
+        else:
+            coin = max(chain.utxos.coins_of(BOB_KEY.public_key.payload).coins, key=lambda c: c.amount)
+            builder = TransactionBuilder(network)
+            builder.spend(coin.outpoint, coin.output, BOB_KEY)
+            builder.pay(wallet.address(index), amount)
+            builder.pay(bob, coin.amount - amount - 10_000)
+            tx = builder.build()
+        chain.apply_block(chain.build_block(PROPOSER, [tx], timestamp=network.genesis_timestamp + height))
+    restored = Wallet.from_mnemonic(WORDS, network=network)
+    history = restored.history(chain)
+    assert sum(item.net for item in history) == restored.balance(chain).total
+    assert all(item.status is TxStatus.CONFIRMED and item.height is not None for item in history)
+    heights = [item.height for item in history if item.height is not None]
+    assert len(heights) == len(history) and heights == sorted(heights)
+
+
+def test_an_address_that_enters_the_gap_window_later_is_in_the_history_from_the_start() -> None:
+    # Address 21 is paid first, address 1 second: only the second payment puts 21 in
+    # the gap window, yet the history must list the first payment at its height.
+    wallet, chain = setup()
+    network = chain.network
+    from timecoin_core import TransactionBuilder
+
+    txids = []
+    for height, index in enumerate((21, 1), start=1):
+        coin = max(chain.utxos.coins_of(BOB_KEY.public_key.payload).coins, key=lambda c: c.amount)
+        builder = TransactionBuilder(network)
+        builder.spend(coin.outpoint, coin.output, BOB_KEY)
+        builder.pay(wallet.address(index), coins("1"))
+        builder.pay(BOB_KEY.address(network), coin.amount - coins("1") - 10_000)
+        tx = builder.build()
+        txids.append(tx.txid)
+        chain.apply_block(chain.build_block(PROPOSER, [tx], timestamp=network.genesis_timestamp + height))
+    restored = Wallet.from_mnemonic(WORDS, network=network)
+    assert [h.txid for h in restored.history(chain)][1:] == txids

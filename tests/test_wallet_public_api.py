@@ -16,7 +16,7 @@ ISSUE_13 = {
     "PoolTransaction", "PsbtError", "PsbtIncompleteError", "PsbtMismatchError", "PsbtNetworkError",
     "TxStatus", "URI_SCHEME", "WalletAddressError", "WalletAmountError", "WalletArgumentError",
     "WalletTransaction", "WalletTypeError", "decode_message_signature", "default_max_fee",
-    "message_digest", "selection_alternatives", "sign_message", "verify_message", "wallet_history",
+    "message_digest", "paid_payloads", "selection_alternatives", "sign_message", "verify_message", "wallet_history",
 }
 
 

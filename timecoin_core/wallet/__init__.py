@@ -41,6 +41,7 @@ from .history import (
     PoolTransaction,
     TxStatus,
     WalletTransaction,
+    paid_payloads,
     wallet_history,
 )
 from .keystore import (
@@ -196,6 +197,7 @@ __all__ = [
     "message_digest",
     "mnemonic_to_entropy",
     "mnemonic_to_seed",
+    "paid_payloads",
     "parse_path",
     "select_coins",
     "selection_alternatives",

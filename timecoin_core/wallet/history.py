@@ -38,6 +38,7 @@ __all__ = [
     "PoolTransaction",
     "TxStatus",
     "WalletTransaction",
+    "paid_payloads",
     "wallet_history",
 ]
 
@@ -154,6 +155,33 @@ def _entry(
     return WalletTransaction(txid, status, height, received, sent, fee if sent else None, is_reward)
 
 
+def paid_payloads(chain: BlockSource, pool: PoolSource | None = None, *, start_height: int = 0) -> set[bytes]:
+    """Every address payload an output of ``chain`` (from ``start_height``) or ``pool`` pays to."""
+    _check_sources(chain, pool, start_height)
+    paid: set[bytes] = set()
+    for height in range(max(start_height, 0), chain.height + 1):
+        applied = chain.applied(height)
+        if applied is None:
+            break
+        block = applied.block
+        for tx in block.transactions:
+            paid.update(out.payload for out in tx.outputs)
+        paid.update(out.payload for out in block.rewards)
+    if pool is not None:
+        for entry in pool:
+            paid.update(out.payload for out in entry.tx.outputs)
+    return paid
+
+
+def _check_sources(chain: object, pool: object, start_height: object) -> None:
+    if type(start_height) is not int:
+        raise WalletTypeError("start_height", "an int", start_height)
+    if not (hasattr(chain, "height") and hasattr(chain, "applied")):
+        raise WalletTypeError("chain", "a BlockSource (a ChainState)", chain)
+    if pool is not None and not (hasattr(pool, "utxos") and isinstance(pool, Iterable)):
+        raise WalletTypeError("pool", "a PoolSource (a TxPool) or None", pool)
+
+
 def wallet_history(
     owns: Callable[[bytes], bool],
     chain: BlockSource,
@@ -165,17 +193,14 @@ def wallet_history(
 
     Confirmed entries come in chain order (a block's rewards after its
     transactions); pool entries follow, final ones first, each group by txid.
-    ``owns`` is called with 20-byte payloads; it may learn as it goes (a wallet
-    widens its gap window when it sees a payment to an address near the edge).
+    ``owns`` is called with 20-byte payloads. A wallet that finds its addresses by a
+    gap limit should first widen its window with :func:`paid_payloads` (as
+    :meth:`Wallet.history <timecoin_core.wallet.Wallet.history>` does): blocks come
+    in time order, but a gap window grows in address order.
     """
     if not callable(owns):
         raise WalletTypeError("owns", "a callable taking a payload", owns)
-    if type(start_height) is not int:
-        raise WalletTypeError("start_height", "an int", start_height)
-    if not (hasattr(chain, "height") and hasattr(chain, "applied")):
-        raise WalletTypeError("chain", "a BlockSource (a ChainState)", chain)
-    if pool is not None and not (hasattr(pool, "utxos") and isinstance(pool, Iterable)):
-        raise WalletTypeError("pool", "a PoolSource (a TxPool) or None", pool)
+    _check_sources(chain, pool, start_height)
     history: list[WalletTransaction] = []
     for height in range(max(start_height, 0), chain.height + 1):
         applied = chain.applied(height)

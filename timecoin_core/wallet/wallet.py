@@ -41,7 +41,7 @@ and counts of addresses only.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
@@ -68,7 +68,7 @@ from .errors import (
     WalletTypeError,
     format_units,
 )
-from .history import BlockSource, PoolSource, WalletTransaction, wallet_history
+from .history import BlockSource, PoolSource, WalletTransaction, paid_payloads, wallet_history
 from .message import sign_message
 from .mnemonic import mnemonic_to_seed
 from .payment import Payment, as_address, as_payments, check_amount_argument, check_not_dust
@@ -822,11 +822,15 @@ class Wallet:
         ``chain`` is a :class:`~timecoin_core.wallet.BlockSource` (a ChainState);
         ``pool`` an optional :class:`~timecoin_core.wallet.PoolSource` (a TxPool) for
         transactions not in a block yet. See
-        :func:`~timecoin_core.wallet.wallet_history`. Unlike :meth:`coins`, the walk
-        sees addresses whose coins are all spent, and widens the gap window past
-        every address it finds paid.
+        :func:`~timecoin_core.wallet.wallet_history`. Unlike :meth:`coins`, which sees
+        unspent coins only, it first reads every address the chain (and the pool) ever
+        paid and widens the gap window past each watched one, so an address whose
+        coins were all spent still counts as used.
         """
-        return wallet_history(self._see, chain, pool, start_height=start_height)
+        paid = paid_payloads(chain, pool, start_height=start_height)
+        self._widen(paid.__contains__)
+        owned = frozenset(self._by_payload)
+        return wallet_history(owned.__contains__, chain, pool, start_height=start_height)
 
     def _refuse_watch_only(self) -> None:
         if self._watch_only:
@@ -835,16 +839,18 @@ class Wallet:
                 "plan_payments, to_psbt) and sign elsewhere"
             )
 
-    def _see(self, payload: bytes) -> bool:
-        """Whether ``payload`` is watched; a watched one counts as used and widens its chain's window."""
+    def _widen(self, used: Callable[[bytes], bool]) -> None:
+        """Mark every watched address ``used`` accepts as used, widening the window as :meth:`coins` does."""
+        for chain in self._chains:
+            horizon = self._horizon(chain)
+            index = 0
+            while index < horizon:
+                payload = self._derive(chain, index)
+                if index >= chain.used and used(payload):
+                    chain.used = index + 1
+                    horizon = self._horizon(chain)
+                index += 1
         self._extend()
-        where = self._by_payload.get(payload)
-        if where is None:
-            return False
-        chain = self._chains[where[0]]
-        if not self._watch_only and where[1] >= chain.used:
-            chain.used = where[1] + 1
-        return True
 
     def _key_for_payload(self, payload: bytes) -> PrivateKey | None:
         where = self._by_payload.get(payload)
