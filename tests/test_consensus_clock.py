@@ -72,3 +72,20 @@ def test_a_node_in_step_reports_nothing_and_a_clock_ahead_gets_no_licence(
     fresh.handle(NEXT_HEIGHT, too_early)
     fresh.handle(commits[-1], too_early)
     assert fresh.chain.height == last.height
+
+
+def test_a_node_that_refuses_every_proposal_still_learns_its_skew_from_them(
+    committed: tuple[LocalChain, list[Commit]],
+) -> None:
+    # Nothing commits without this node's vote: it must learn its skew from the
+    # proposals it refuses, or the network stalls for good.
+    chain, commits = committed
+    node, _ = _follow(chain, commits[:-1], behind=0.0)
+    node._skews.clear()
+    last = commits[-1]
+    block = ProposalValue.from_bytes(last.value, chain.network.max_block_size).block
+    behind = block.header.timestamp - 120.0
+    node._now = behind
+    assert node.validate_value(block.height, last.value) is None  # from the future, for this clock
+    assert node.clock_skew == pytest.approx(120.0, abs=1.0)  # but it measured the offset
+    assert node.validate_value(block.height, last.value) == block.hash  # and now accepts it

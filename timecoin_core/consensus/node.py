@@ -490,6 +490,7 @@ class ConsensusNode:
         self._variants: OrderedDict[OutPoint, set[bytes]] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
         self._skews: deque[float] = deque(maxlen=11)
+        self._proposal_skews: dict[bytes, float] = {}
         self._skew_reported = False
         self._now = 0.0
         self.finality = FinalityEngine(
@@ -842,13 +843,14 @@ class ConsensusNode:
     def clock_skew(self) -> float:
         """How far this node's clock is behind the network's (seconds; negative: ahead).
 
-        The median of ``block timestamp - local time`` at commit over the last 11
-        blocks committed while in step with the network: a byzantine minority of
-        proposers cannot move it far.
+        The median of ``block timestamp - local time`` over the last 11 blocks committed
+        while in step with the network and the latest valid proposal of each proposer:
+        a byzantine minority of proposers cannot move it far, and a node whose clock is
+        so far behind that it refuses every proposal still learns its skew from them.
         """
-        if not self._skews:
+        ordered = sorted([*self._skews, *self._proposal_skews.values()])
+        if not ordered:
             return 0.0
-        ordered = sorted(self._skews)
         return ordered[len(ordered) // 2]
 
     def validate_decided(self, height: int, value: bytes) -> bytes | None:
@@ -878,23 +880,29 @@ class ConsensusNode:
         block = proposal.block
         if block.height != height or height != self.chain.height + 1:
             return None
+        key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
+        verdict = self._validated.get(key, b"")
+        if verdict == b"":
+            try:
+                self.chain.check_block(block, self._tx_checker, proof=proposal.certificates)
+                verdict = block.hash
+            except TimecoinError:
+                verdict = None
+            self._validated[key] = verdict
+            while len(self._validated) > 64:
+                self._validated.popitem(last=False)
+        if verdict is None or not clock:
+            return verdict
+        # A valid proposal tells how far this clock is from its proposer's: the latest
+        # offset per proposer feeds the skew estimate (a median, so a byzantine minority
+        # of proposers cannot move it far).
+        self._proposal_skews[block.header.proposer] = block.header.timestamp - self._now
         # The upper bound on a proposal's time: the local clock, corrected when it has
         # been measured to run materially behind the network (never forward: a clock
-        # ahead gets no licence), plus the allowed drift. The lower bound (after the parent)
-        # is the chain's.
-        if clock and block.header.timestamp > self._now + self._clock_correction() + self.config.max_clock_drift:
+        # ahead gets no licence), plus the allowed drift. The lower bound (after the
+        # parent) is the chain's.
+        if block.header.timestamp > self._now + self._clock_correction() + self.config.max_clock_drift:
             return None
-        key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
-        if key in self._validated:
-            return self._validated[key]
-        try:
-            self.chain.check_block(block, self._tx_checker, proof=proposal.certificates)
-            verdict: bytes | None = block.hash
-        except TimecoinError:
-            verdict = None
-        self._validated[key] = verdict
-        while len(self._validated) > 64:
-            self._validated.popitem(last=False)
         return verdict
 
     def expected_rewards(self, transactions: Sequence[Transaction], proposer: bytes) -> tuple[TxOut, ...]:

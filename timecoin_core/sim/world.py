@@ -208,8 +208,12 @@ class World:
         # to three times as long): it takes part in every height and must never be
         # deactivated as "absent".
         self._slow: dict[int, float] = {}
+        # And one honest node's clock runs two minutes behind: it must still follow the
+        # chain (commits override its clock) and learn its skew from proposals.
+        self._clock_offset: dict[int, float] = {}
         if config.adversary and config.faults and len(self.honest) > 1:
             self._slow[self._adversary_rng.choice(self.honest)] = 3.0
+            self._clock_offset[self._adversary_rng.choice(self.honest)] = -120.0
         for i in range(config.nodes):
             self.record.final_at[i] = {}
             self.record.committed[i] = {}
@@ -258,7 +262,7 @@ class World:
         """Run the scenario to its end and return what was observed."""
         started = time.process_time()
         for i, node in enumerate(self.nodes):
-            self._apply(i, node.start(self.now))
+            self._apply(i, node.start(self._clock(i)))
         self._schedule()
         self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
@@ -315,7 +319,10 @@ class World:
             extra.append(
                 Broadcast(VoteBatch.create(self.keys[index], self.network.chain_id, node.finality.epoch, [event.txid]))
             )
-        self._apply(index, [*node.handle(event, self.now), *extra])
+        self._apply(index, [*node.handle(event, self._clock(index)), *extra])
+
+    def _clock(self, index: int) -> float:
+        return self.now + self._clock_offset.get(index, 0.0)
 
     def _apply(self, index: int, actions: list[NodeAction]) -> None:
         behaviour = self.byzantine.get(index)
@@ -325,7 +332,8 @@ class World:
             elif isinstance(action, SetTimer):
                 generation = self._timers.get((index, action.key), 0) + 1
                 self._timers[(index, action.key)] = generation
-                self._push(max(action.at, self.now), "timer", (index, action.key, generation))
+                at = action.at - self._clock_offset.get(index, 0.0)  # node clock -> world time
+                self._push(max(at, self.now), "timer", (index, action.key, generation))
             elif isinstance(action, TxFinal):
                 self.record.final_at[index].setdefault(action.txid, self.now)
             elif isinstance(action, TxDropped):
