@@ -1083,7 +1083,8 @@ class BlockEngine:
                     self._locked_round == -1 or self._locked_id == proposal.value_id
                 )
             elif self._has_polka(proposal.pol_round, proposal.value_id):  # L28-29
-                ok = rec.valid and (
+                valid = rec.valid or self._is_valid_value(proposal.value_id, proposal.value, decided=True)
+                ok = valid and (
                     self._locked_round <= proposal.pol_round or self._locked_id == proposal.value_id
                 )
             else:
@@ -1092,6 +1093,22 @@ class BlockEngine:
             self._step = Step.PREVOTE
             return True
         return False
+
+    def _polka_value(self, value_id: bytes) -> bytes | None:
+        # Called only once 2/3 of the weight prevoted (or precommitted) value_id: then at
+        # least one honest voter found it valid by its own clock, and only the rules
+        # that do not depend on this node's clock are left to check here (a node whose
+        # clock is behind joins the quorum instead of stalling it). Every other rule,
+        # the ones safety rests on, still applies.
+        value = self._values.get(value_id)
+        if value is not None:
+            return value
+        for log in self._rounds.values():
+            for rec in log.proposals:
+                proposal = rec.proposal
+                if proposal.value_id == value_id and self._is_valid_value(value_id, proposal.value, decided=True):
+                    return proposal.value
+        return None
 
     def _has_polka(self, round: int, value_id: bytes) -> bool:
         log = self._rounds.get(round)
@@ -1107,7 +1124,7 @@ class BlockEngine:
         for value_id, weight in log.tally[VoteKind.PREVOTE].items():
             if value_id is None or not self._quorum(weight):
                 continue
-            value = self._values.get(value_id)
+            value = self._polka_value(value_id)
             if value is None:
                 return False  # wait until a proposal brings the value
             log.polka_handled = True
@@ -1126,7 +1143,7 @@ class BlockEngine:
     def _try_decide(self, out: list[BftAction]) -> bool:
         """L49-54: a quorum of precommits for a valid value in any round decides it."""
         for round, value_id in self._committable:
-            value = self._values.get(value_id)
+            value = self._polka_value(value_id)
             if value is None:
                 continue
             votes = self._rounds[round].by_value[VoteKind.PRECOMMIT][value_id].values()

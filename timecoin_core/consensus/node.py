@@ -1064,6 +1064,10 @@ class ConsensusNode:
     def _clock_correction(self) -> float:
         # Only a clock measured to be materially behind is corrected (jitter and the
         # one-second steps of the parent rule are not skew), and never forward.
+        # At least three observations first: a lone byzantine proposer must not be able
+        # to talk a fresh node into accepting its future timestamps.
+        if len(self._skews) + len(self._proposal_skews) < 3:
+            return 0.0
         skew = self.clock_skew
         return skew if skew > self.config.max_clock_drift / 2 else 0.0
 
