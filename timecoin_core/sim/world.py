@@ -99,6 +99,9 @@ class SimConfig:
     block_interval: float = 1.0
     behaviours: tuple[str, ...] = ()
     """Behaviours byzantine masternodes draw from (names of :class:`Behaviour`); empty: all."""
+    honest_faults: bool = True
+    """With the adversary: one honest voter consistently slower than the rest and one
+    honest node whose clock runs two minutes behind."""
     adversary: bool = True
     """The searching adversary (``mutate`` and ``withhold`` behaviours, byzantine
     registrations). False replays a seed exactly as the simulator did before it existed
@@ -211,7 +214,7 @@ class World:
         # And one honest node's clock runs two minutes behind: it must still follow the
         # chain (commits override its clock) and learn its skew from proposals.
         self._clock_offset: dict[int, float] = {}
-        if config.adversary and config.faults and len(self.honest) > 1:
+        if config.adversary and config.honest_faults and config.faults and len(self.honest) > 1:
             self._slow[self._adversary_rng.choice(self.honest)] = 3.0
             self._clock_offset[self._adversary_rng.choice(self.honest)] = -120.0
         for i in range(config.nodes):
