@@ -50,11 +50,11 @@ from .node import (
     NodeAction,
     NodeConfig,
     NodeEvent,
-    ProposalValue,
     SignatureCounts,
     TxDropped,
     TxFinal,
 )
+from .proposal import ProposalValue
 from .registry import (
     MAX_VOTERS,
     DuplicateRegistrationError,

@@ -31,7 +31,8 @@ each transaction really is final before it votes for the block.
 
 Consensus records
 -----------------
-``Block.evidence`` holds typed *consensus records*, each ``kind:u8 | payload``:
+``Block.evidence`` holds typed *consensus records*, each ``kind:u8 | payload``
+(the codec is :mod:`timecoin_core.consensus.records`):
 
 ==========  ==============================================================
 kind        payload
@@ -54,11 +55,10 @@ from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Protocol
 
 from ..block import Block
 from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
-from ..codec import Reader, Writer
 from ..errors import DecodeError, TimecoinError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
@@ -88,11 +88,19 @@ from .finality import (
 )
 from .finality import EvidenceFound as FinalityEvidenceFound
 from .finality_messages import (
-    MAX_CERTIFICATE_SIZE,
     ConflictingVotesEvidence,
     FinalityCertificate,
     VoteBatch,
     verify_certificates,
+)
+from .proposal import ProposalValue
+from .records import (
+    RECORD_COMMIT,
+    RECORD_CONFLICTING_VOTES,
+    RECORD_DOUBLE_VOTE,
+    Evidence,
+    decode_record,
+    encode_record,
 )
 from .registry import (
     DuplicateRegistrationError,
@@ -128,15 +136,6 @@ __all__ = [
     "encode_record",
 ]
 
-RECORD_DOUBLE_VOTE: Final = 1
-RECORD_CONFLICTING_VOTES: Final = 2
-RECORD_COMMIT: Final = 3
-
-MAX_PROPOSAL_CERTIFICATES: Final = 100_000
-
-Evidence = DoubleVoteEvidence | ConflictingVotesEvidence
-
-
 class ConsensusRecordError(BlockError):
     """A block whose consensus records (evidence, parent commit) are missing or invalid."""
 
@@ -164,58 +163,6 @@ class FinalityProofError(BlockError):
     """
 
     code = "bad-finality-proof"
-
-
-def encode_record(record: Evidence | CommitCertificate) -> bytes:
-    """The ``kind:u8 | payload`` encoding of a consensus record."""
-    if isinstance(record, DoubleVoteEvidence):
-        kind = RECORD_DOUBLE_VOTE
-    elif isinstance(record, ConflictingVotesEvidence):
-        kind = RECORD_CONFLICTING_VOTES
-    else:
-        kind = RECORD_COMMIT
-    return bytes((kind,)) + record.to_bytes()
-
-
-def decode_record(data: bytes) -> Evidence | CommitCertificate:
-    """Decode a consensus record; :class:`DecodeError` for anything else."""
-    if not data:
-        raise DecodeError("empty consensus record", 0)
-    kind, payload = data[0], data[1:]
-    if kind == RECORD_DOUBLE_VOTE:
-        return DoubleVoteEvidence.from_bytes(payload)
-    if kind == RECORD_CONFLICTING_VOTES:
-        return ConflictingVotesEvidence.from_bytes(payload)
-    if kind == RECORD_COMMIT:
-        return CommitCertificate.from_bytes(payload)
-    raise DecodeError(f"unknown consensus record kind {kind}", 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalValue:
-    """What a block proposal carries: the block and its transactions' finality certificates."""
-
-    block: Block
-    certificates: tuple[FinalityCertificate, ...]
-
-    def to_bytes(self) -> bytes:
-        """``block:varbytes | n:varint | certificate:varbytes * n``."""
-        w = Writer().var_bytes(self.block.to_bytes()).varint(len(self.certificates))
-        for certificate in self.certificates:
-            w.var_bytes(certificate.to_bytes())
-        return bytes(w)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, max_block_size: int) -> ProposalValue:
-        """Decode; :class:`DecodeError` for anything that is not a canonical encoding."""
-        r = Reader(data)
-        block = Block.from_bytes(r.var_bytes(max_block_size, "block"), max_size=max_block_size)
-        n = r.varint(MAX_PROPOSAL_CERTIFICATES, "certificate count")
-        certificates = tuple(
-            FinalityCertificate.from_bytes(r.var_bytes(MAX_CERTIFICATE_SIZE, "certificate")) for _ in range(n)
-        )
-        r.end()
-        return cls(block, certificates)
 
 
 @dataclass(frozen=True, slots=True)

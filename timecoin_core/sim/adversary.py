@@ -31,7 +31,9 @@ from ..block import Block
 from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, Proposal
 from ..consensus.finality_messages import CertificateEntry, FinalityCertificate, VoteBatch
-from ..consensus.node import ConsensusNode, ProposalValue, encode_record
+from ..consensus.node import ConsensusNode
+from ..consensus.proposal import ProposalValue
+from ..consensus.records import encode_record
 from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..transaction import Transaction, TxOut

@@ -39,7 +39,7 @@ from ..chain import (
 )
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
-from ..consensus.node import decode_record
+from ..consensus.records import decode_record
 from ..consensus.registry import Registry
 from ..errors import DecodeError
 from ..network import Network

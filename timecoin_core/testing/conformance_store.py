@@ -27,7 +27,7 @@ from ..block import Block
 from ..chain import ChainState
 from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, VoteKind
 from ..consensus.finality_messages import VoteBatch
-from ..consensus.node import encode_record
+from ..consensus.records import encode_record
 from ..consensus.registry import epoch_of
 from ..keys import PrivateKey
 from ..network import Network
