@@ -533,6 +533,27 @@ def test_snapshot_and_revert(chain: ChainState) -> None:
         ChainState(DEVNET).revert(middle)
 
 
+def test_from_parts_resumes_a_chain_and_refuses_parts_that_do_not_link(chain: ChainState) -> None:
+    tx1 = pay(genesis_coin(chain, 0), coins("3"))
+    chain.apply_block(chain.build_block(PROPOSER, [tx1], timestamp=T0 + 1))
+    chain.apply_block(chain.build_block(BOB, [pay(genesis_coin(chain, 1), coins("2"))], timestamp=T0 + 2))
+    parts = [a for a in (chain.applied(h) for h in range(chain.height + 1)) if a is not None]
+    resumed = ChainState.from_parts(NET, parts, chain.utxos.copy())
+    assert state(resumed) == state(chain)
+    assert resumed.transaction(tx1.txid) == chain.transaction(tx1.txid)
+    assert resumed.block(parts[2].block.hash) == parts[2].block
+    # It keeps going like the original.
+    third = resumed.build_block(PROPOSER, [], timestamp=T0 + 3)
+    resumed.apply_block(third)
+    assert resumed.height == 3
+    with pytest.raises(SnapshotError, match="genesis"):
+        ChainState.from_parts(DEVNET, parts, chain.utxos.copy())
+    with pytest.raises(SnapshotError, match="does not extend"):
+        ChainState.from_parts(NET, [parts[0], parts[2]], chain.utxos.copy())
+    with pytest.raises(SnapshotError):
+        ChainState.from_parts(NET, [], chain.utxos.copy())
+
+
 def test_block_error_hierarchy() -> None:
     assert issubclass(BlockError, ValueError)
     codes = [cls.code for cls in BlockError.__subclasses__()]

@@ -366,6 +366,48 @@ class ChainState:
             self._utxos.add(OutPoint(txid, index), out, 0)
         self._supply = minted
 
+    @classmethod
+    def from_parts(
+        cls,
+        network: Network,
+        applied: Sequence[AppliedBlock],
+        utxos: UtxoSet,
+        *,
+        reward_rule: RewardRule = accept_any_split,
+        block_validator: BlockValidator = check_proposer_signature,
+    ) -> ChainState:
+        """A chain resumed from what was applied before (a store's blocks) and its coins.
+
+        ``applied`` holds one record per height from genesis to the tip; ``utxos`` is
+        the confirmed set at the tip (it becomes the chain's own). Checks that the
+        records start at the network's genesis and link up by height and parent hash,
+        and rebuilds the indexes; the coins themselves are trusted (a store checks them
+        against its commitment). Raises :class:`SnapshotError` for parts that do not
+        form one chain.
+        """
+        chain = cls(network, reward_rule=reward_rule, block_validator=block_validator)
+        if not applied or applied[0].block != chain.genesis:
+            raise SnapshotError("the applied blocks do not start at this network's genesis")
+        by_hash: dict[bytes, int] = {}
+        tx_index: dict[bytes, tuple[int, int]] = {}
+        supply = 0
+        previous = b""
+        for height, record in enumerate(applied):
+            block = record.block
+            if block.height != height or (height and block.header.prev_hash != previous):
+                raise SnapshotError(f"block at position {height} does not extend the one before it")
+            by_hash[block.hash] = height
+            for position, tx in enumerate(block.transactions):
+                tx_index[tx.txid] = (height, position)
+            supply += record.subsidy
+            previous = block.hash
+        chain._applied = list(applied)
+        chain._by_hash = by_hash
+        chain._tx_index = tx_index
+        chain._utxos = utxos
+        chain._supply = supply
+        return chain
+
     # -- reading ----------------------------------------------------------------------
 
     @property
