@@ -10,6 +10,9 @@ loop, no sockets, no wall clock: time is always an argument.
 
 from __future__ import annotations
 
+import importlib as _importlib
+import typing as _typing
+
 from .amount import (
     COIN,
     MAX_MONEY,
@@ -51,7 +54,6 @@ from .mempool import (
 from .merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 from .network import DEVNET, MAINNET, NETWORKS, TESTNET, GenesisOutput, Network, NetworkError, Tier
 from .orphans import OrphanBuffer
-from .store import MemoryStore, SqliteStore, Store, StoreError, load_chain
 from .transaction import OutPoint, Transaction, TxIn, TxOut
 from .utxo import (
     Balance,
@@ -204,3 +206,19 @@ __all__ = [
     "verify_merkle_proof",
     "verify_one",
 ]
+
+# The store is the one part of the core that does I/O (asyncio, aiosqlite, sqlite3):
+# importing the domain must not pay for it, so its names load on first use.
+_LAZY = {name: "timecoin_core.store" for name in ("MemoryStore", "SqliteStore", "Store", "StoreError", "load_chain")}
+
+if _typing.TYPE_CHECKING:
+    from .store import MemoryStore, SqliteStore, Store, StoreError, load_chain
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'timecoin_core' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value

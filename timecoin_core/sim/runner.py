@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -118,6 +117,10 @@ def run_seeds(seeds: Iterable[int], config: SimConfig, workers: int = 1) -> Summ
     summary = Summary(config)
     jobs = [(seed, config) for seed in seeds]
     if workers > 1 and len(jobs) > 1:
+        # Imported here: process pools bring sockets and selectors, which the pure
+        # simulator itself never needs.
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(workers) as pool:
             summary.results.extend(pool.map(_run, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
     else:
