@@ -18,6 +18,7 @@ from timecoin_core.consensus.bft import (
     BftTimeouts,
     BftTimer,
     BlockEngine,
+    BlockVoteSigned,
     CommitReceived,
     Decide,
     EvidenceFound,
@@ -798,6 +799,33 @@ def test_a_polka_overrides_a_value_refused_only_by_the_local_clock() -> None:
     assert not [m for m in sent(out) if isinstance(m, BlockVote) and m.kind is PRECOMMIT and m.value_id]
 
 
+def test_a_restarted_engine_keeps_its_votes_and_its_lock() -> None:
+    # Before: a restart forgot the lock, so a node locked on "a" could prevote "b" in a
+    # later round, and with byzantine help two blocks could commit at one height.
+    rig = Rig(proposers={0: 1, 1: 2})
+    out = rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2], PREVOTE, 0, "a"))
+    signed = [a.vote for a in out if isinstance(a, BlockVoteSigned)]
+    assert [(v.kind, v.value_id) for v in signed] == [(PREVOTE, value("a")[0]), (PRECOMMIT, value("a")[0])]
+    assert rig.engine.locked_value_id == value("a")[0]
+    # The process restarts: a fresh engine, given only what the shell recorded.
+    again = Rig(proposers={0: 1, 1: 2})
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: again.vs, lambda _h: rig.seed, again.source, again.checker, TIMEOUTS)
+    out = engine.start(1, 0.0, signed=signed)
+    assert engine.locked_round == 0 and engine.locked_value_id == value("a")[0]
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]
+    # Round 0 again: nothing new is signed for the slots it already voted in.
+    out = engine.handle(rig.proposal(1, 0, "a"), 0.1)
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]
+    # Round 1 brings a fresh proposal for "b": locked on "a", it prevotes nil (an
+    # engine started without the recorded votes would prevote "b").
+    out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    assert engine.round == 1
+    vid_b, raw_b = value("b")
+    out = engine.handle(ProposalReceived(Proposal.create(KEYS[2], CHAIN, 1, 1, -1, vid_b, raw_b)), 5.1)
+    prevotes = [a.vote for a in out if isinstance(a, BlockVoteSigned) and a.vote.kind is PREVOTE]
+    assert [v.value_id for v in prevotes] == [None]
+
+
 def test_forged_votes_for_an_old_height_never_buy_a_commit() -> None:
     # 16 forged 110-byte votes used to produce 16 whole blocks to every peer.
     rig = Rig(proposers={0: 1})
@@ -907,3 +935,30 @@ def test_engine_rejects_bad_configuration() -> None:
     )
     with pytest.raises(ValueError):
         engine.start(1, 0.0)
+
+
+def test_without_the_recorded_votes_a_restarted_engine_would_prevote_the_other_value() -> None:
+    # The control for the test above: the lock really is what the recorded votes bring.
+    rig = Rig(proposers={0: 1, 1: 2})
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: rig.vs, lambda _h: rig.seed, rig.source, rig.checker, TIMEOUTS)
+    engine.start(1, 0.0)
+    engine.handle(TimerFired(BftTimer(TimeoutKind.PROPOSE, 1, 0)), 3.0)
+    engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    vid_b, raw_b = value("b")
+    out = engine.handle(ProposalReceived(Proposal.create(KEYS[2], CHAIN, 1, 1, -1, vid_b, raw_b)), 5.1)
+    prevotes = [a.vote for a in out if isinstance(a, BlockVoteSigned) and a.vote.kind is PREVOTE]
+    assert [v.value_id for v in prevotes] == [vid_b]
+
+
+def test_a_restart_resumes_at_the_last_round_it_voted_in_and_keeps_every_vote() -> None:
+    # Votes four rounds ahead of round 0 used to fall outside the future-round bound on
+    # restore, be forgotten, and be signed again differently: an honest equivocation.
+    rig = Rig(proposers={3: 1})
+    signed = [BlockVote.create(KEYS[0], CHAIN, PREVOTE, 1, r, None) for r in range(4)]
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: rig.vs, lambda _h: rig.seed, rig.source, rig.checker, TIMEOUTS)
+    engine.start(1, 0.0, signed=signed)
+    assert engine.round == 3
+    vid, raw = value("a")
+    out = engine.handle(ProposalReceived(Proposal.create(KEYS[1], CHAIN, 1, 3, -1, vid, raw)), 0.1)
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]  # round 3's prevote stands
+    assert [m.value_id for m in sent(out) if isinstance(m, BlockVote) and m.round == 3] == [None]

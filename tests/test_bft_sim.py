@@ -29,6 +29,7 @@ import pytest
 from timecoin_core.consensus.bft import (
     BftTimeouts,
     BlockEngine,
+    BlockVoteSigned,
     CommitReceived,
     Decide,
     EvidenceFound,
@@ -428,6 +429,8 @@ class Simulation:
             elif isinstance(action, EvidenceFound):
                 if ep.byzantine is None:
                     self.evidence.append(action)
+            elif isinstance(action, BlockVoteSigned):
+                pass  # durability is the shell's business; this harness never restarts
             else:  # pragma: no cover
                 raise AssertionError(action)
 

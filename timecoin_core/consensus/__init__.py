@@ -14,7 +14,7 @@ Engine-specific events and actions live in their modules (``finality``, ``bft``)
 
 from __future__ import annotations
 
-from .bft import BftTimeouts, BlockEngine, ValueSource, select_proposer
+from .bft import BftTimeouts, BlockEngine, BlockVoteSigned, ValueSource, select_proposer
 from .bft_messages import (
     BlockVote,
     Commit,
@@ -80,6 +80,7 @@ __all__ = [
     "BlockEngine",
     "BlockRegistrationError",
     "BlockVote",
+    "BlockVoteSigned",
     "Broadcast",
     "CertificateEntry",
     "ClockSkewed",

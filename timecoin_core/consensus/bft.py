@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final, Protocol
@@ -90,6 +90,7 @@ __all__ = [
     "BftTimeouts",
     "BftTimer",
     "BlockEngine",
+    "BlockVoteSigned",
     "CommitReceived",
     "Decide",
     "EvidenceFound",
@@ -312,7 +313,20 @@ class EvidenceFound:
 BftEvent = ProposalReceived | VoteReceived | CommitReceived | TimerFired
 """What :meth:`BlockEngine.handle` accepts."""
 
-BftAction = Broadcast | SetTimer | Decide | EvidenceFound
+@dataclass(frozen=True, slots=True)
+class BlockVoteSigned:
+    """This node just signed ``vote``: make it durable before any later action is carried out.
+
+    The shell records it (``Store.record_signed_vote``) and, after a restart, hands this
+    height's recorded votes back to :meth:`BlockEngine.start`: a restarted node then
+    never signs a conflicting vote, and its lock — the round and value of its last
+    non-nil precommit — survives, so a restart cannot let two blocks commit at a height.
+    """
+
+    vote: BlockVote
+
+
+BftAction = Broadcast | SetTimer | Decide | EvidenceFound | BlockVoteSigned
 """What :meth:`BlockEngine.handle` returns."""
 
 
@@ -520,11 +534,14 @@ class BlockEngine:
 
     # -- driving ----------------------------------------------------------------------
 
-    def start(self, height: int, now: float) -> list[BftAction]:
+    def start(self, height: int, now: float, *, signed: Sequence[BlockVote] = ()) -> list[BftAction]:
         """Start deciding ``height`` (L10): call once at first, then after each decision.
 
         Heights only go up; skipping ahead (after block sync) is allowed. Messages for
         ``height`` buffered while the previous height was running are replayed.
+        ``signed`` are the votes this node's key signed at ``height`` before a restart
+        (what :class:`BlockVoteSigned` asked the shell to record): they stand instead of
+        new ones, and the lock is restored from the last non-nil precommit among them.
 
         :raises ValueError: ``height`` is not above the current one, or its voting set
             is empty.
@@ -546,7 +563,7 @@ class BlockEngine:
         self._now = now
         self._reset_height(height, vs, seed)
         out: list[BftAction] = []
-        self._start_round(0, out)
+        self._start_round(self._restore_signed(height, signed, out), out)
         for message in buffered:
             # Signatures were verified when buffered; membership is checked now.
             if isinstance(message, Proposal):
@@ -643,6 +660,25 @@ class BlockEngine:
         self._next_max_round: dict[bytes, int] = {}
         self._next_conflicted: set[tuple[bytes, int, int]] = set()
         self._next_proposals = 0
+
+    def _restore_signed(self, height: int, signed: Sequence[BlockVote], out: list[BftAction]) -> int:
+        # Returns the round to start in: the last one this key voted in (it had reached
+        # it; skipping rounds forward is always safe), so every recorded vote is at or
+        # below the current round and kept whatever the future-round bounds say.
+        mine = [v for v in signed if v.height == height and v.voter == self._me]
+        if not mine:
+            return 0
+        self._round = max(v.round for v in mine)
+        for vote in mine:
+            self._take_vote(vote, out, verified=True)
+        # L36-41 locks exactly when it precommits a value: the last non-nil precommit is
+        # the lock (and a polka was seen for it, so it is the valid value's id too).
+        locks = [v for v in mine if v.kind is VoteKind.PRECOMMIT and v.value_id is not None]
+        if locks:
+            last = max(locks, key=lambda v: v.round)
+            self._locked_round, self._locked_id = last.round, last.value_id
+            self._valid_round, self._valid_id = last.round, last.value_id
+        return self._round
 
     def _log(self, round: int) -> _RoundLog:
         log = self._rounds.get(round)
@@ -998,6 +1034,7 @@ class BlockEngine:
             vote = BlockVote.create(
                 self._key, self._chain_id, kind, self._height, self._round, value_id
             )
+            out.append(BlockVoteSigned(vote))  # durable before it is sent
             self._take_vote(vote, out, verified=True)
         # else: a vote this key signed earlier (a previous run) stands; never sign twice.
         out.append(Broadcast(vote))

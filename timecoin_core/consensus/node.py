@@ -69,7 +69,15 @@ from ..transaction import OutPoint, Transaction, TxOut
 from ..validation import MissingInputError, TransactionError, validate_transaction
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
-from .bft import BftTimeouts, BlockEngine, CommitReceived, Decide, ProposalReceived, VoteReceived
+from .bft import (
+    BftTimeouts,
+    BlockEngine,
+    BlockVoteSigned,
+    CommitReceived,
+    Decide,
+    ProposalReceived,
+    VoteReceived,
+)
 from .bft import EvidenceFound as BftEvidenceFound
 from .bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEvidence, Proposal
 from .finality import (
@@ -224,12 +232,16 @@ NodeEvent = (
 )
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
-NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | ClockSkewed
+NodeAction = (
+    Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | BlockVoteSigned | ClockSkewed
+)
 """What :meth:`ConsensusNode.handle` returns.
 
-A :class:`~timecoin_core.consensus.finality.VoteRecorded` must be made durable (for
-example with ``Store.record_vote``) before any later action of the same call is carried
-out: a restarted node that forgot it could sign a conflicting vote.
+A :class:`~timecoin_core.consensus.finality.VoteRecorded` (``Store.record_vote``) and a
+:class:`~timecoin_core.consensus.bft.BlockVoteSigned` (``Store.record_signed_vote``)
+must be made durable before any later action of the same call is carried out: a
+restarted node that forgot either could sign a conflicting vote, and one that forgot
+its block votes would also forget its lock.
 """
 
 
@@ -264,6 +276,11 @@ class RestoredState(Protocol):
     @property
     def commits(self) -> dict[int, CommitCertificate]:
         """Commit certificates of the latest heights."""
+        ...
+
+    @property
+    def signed_votes(self) -> Sequence[object]:
+        """Votes this masternode signed and recorded (block votes restore its BFT lock)."""
         ...
 
 
@@ -436,6 +453,7 @@ class ConsensusNode:
         # Conflicting variants seen per outpoint (the pool's holder not counted).
         self._variants: OrderedDict[OutPoint, set[bytes]] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
+        self._restored_votes: list[BlockVote] = []
         self._skews: deque[float] = deque(maxlen=11)
         self._proposal_skews: dict[bytes, float] = {}
         self._skew_reported = False
@@ -495,6 +513,7 @@ class ConsensusNode:
         for evidence in state.evidence:
             node.evidence[evidence.offender] = evidence
         node.commits = dict(state.commits)
+        node._restored_votes = [v for v in state.signed_votes if isinstance(v, BlockVote) and v.height > chain.height]
         node.finality = FinalityEngine(
             node.registry.voting_set_for_height(chain.height + 1),
             chain_id=network.chain_id,
@@ -731,7 +750,7 @@ class ConsensusNode:
         return out
 
     def _bft_action(self, action: object, now: float) -> list[NodeAction]:
-        if isinstance(action, Broadcast):
+        if isinstance(action, Broadcast | BlockVoteSigned):
             return [action]
         if isinstance(action, SetTimer):
             return [SetTimer(("bft", action.key), action.at)]
@@ -1038,7 +1057,10 @@ class ConsensusNode:
             return self._bft(TimerFired(inner), now)
         if inner == "next-height":
             out: list[NodeAction] = []
-            for action in self.bft.start(self.chain.height + 1, now):
+            height = self.chain.height + 1
+            signed = [v for v in self._restored_votes if v.height == height]
+            self._restored_votes = [v for v in self._restored_votes if v.height > height]
+            for action in self.bft.start(height, now, signed=signed):
                 out += self._bft_action(action, now)
             return out
         if inner == "regossip":

@@ -37,8 +37,10 @@ from typing import Any
 from ..amount import coins
 from ..block import Block
 from ..builder import TransactionBuilder
-from ..consensus.bft_messages import BlockVote, Proposal
-from ..consensus.finality_messages import VoteBatch
+from ..chain import ChainState
+from ..consensus.bft import BlockVoteSigned
+from ..consensus.bft_messages import BlockVote, CommitCertificate, DoubleVoteEvidence, Proposal
+from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate, VoteBatch
 from ..consensus.node import (
     BlockCommitted,
     ConsensusNode,
@@ -49,7 +51,7 @@ from ..consensus.node import (
     TxDropped,
     TxFinal,
 )
-from ..consensus.registry import registration_memo
+from ..consensus.registry import Registry, registration_memo
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
 from ..errors import TimecoinError
 from ..keys import PrivateKey
@@ -207,6 +209,7 @@ class World:
             {key.public_key.payload: key for key in client_keys},
         )
         self._values: dict[bytes, ProposalValue] = {}
+        self._signed: dict[int, list[BlockVote]] = {i: [] for i in range(config.nodes)}
         # One honest voter is consistently slower than the rest (its messages take up
         # to three times as long): it takes part in every height and must never be
         # deactivated as "absent".
@@ -310,9 +313,28 @@ class World:
             self._offline.add(data)
         elif kind == "restart":
             self._offline.discard(data)
-            for (target, key), generation in list(self._timers.items()):
-                if target == data:
-                    self._push(self.now, "timer", (target, key, generation))
+            self._restart(data)
+
+    def _restart(self, index: int) -> None:
+        # A crash loses everything that is not durable: the pool's pending
+        # transactions, others' votes, the BFT round in progress. What a real shell
+        # persists before acting on it — blocks, its own finality votes and signed block
+        # votes, final transactions, evidence, commits — is all the new node gets.
+        old = self.nodes[index]
+        state = _Durable(
+            chain=old.chain.copy(),
+            registry=old.registry.copy(),
+            voted_outpoints=old.finality.voted_outpoints(),
+            finals=[(e.tx, old.certificates[e.txid]) for e in old.pool if e.final and e.txid in old.certificates],
+            evidence=list(old.evidence.values()),
+            commits=dict(old.commits),
+            signed_votes=list(self._signed[index]),
+        )
+        node = ConsensusNode.restore(self.network, self.keys[index], state, self._clock(index), config=old.config)
+        self.nodes[index] = node
+        for slot in [k for k in self._timers if k[0] == index]:
+            del self._timers[slot]
+        self._apply(index, node.start(self._clock(index)))
 
     def _handle(self, index: int, event: NodeEvent) -> None:
         node = self.nodes[index]
@@ -341,6 +363,8 @@ class World:
                 self.record.final_at[index].setdefault(action.txid, self.now)
             elif isinstance(action, TxDropped):
                 self.record.dropped[index][action.txid] = action.reason
+            elif isinstance(action, BlockVoteSigned):
+                self._signed[index].append(action.vote)
             elif isinstance(action, BlockCommitted):
                 self.record.committed[index][action.block.height] = action.block.hash
                 if index not in self.byzantine:
@@ -541,6 +565,19 @@ class World:
             .pay(client.key.address(self.network), output.amount - amount - 10_000)
             .build()
         )
+
+
+@dataclass
+class _Durable:
+    """What a crashed node's store holds (``ConsensusNode.restore``'s ``RestoredState``)."""
+
+    chain: ChainState
+    registry: Registry
+    voted_outpoints: dict[OutPoint, bytes]
+    finals: list[tuple[Transaction, FinalityCertificate]]
+    evidence: list[DoubleVoteEvidence | ConflictingVotesEvidence]
+    commits: dict[int, CommitCertificate]
+    signed_votes: list[BlockVote]
 
 
 _CLASSIC = [Behaviour.EQUIVOCATE, Behaviour.SILENT, Behaviour.INVALID_PROPOSAL]
