@@ -13,11 +13,105 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..consensus.bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEvidence, Proposal, VoteKind
+from ..consensus.finality_messages import (
+    AcceptVote,
+    CertificateEntry,
+    ConflictingVotesEvidence,
+    FinalityCertificate,
+    VoteBatch,
+)
+from ..hashing import sha256
 from ..keys import PrivateKey
 from ..network import Network
+from ..transaction import OutPoint, Transaction, TxIn, TxOut
+from .messages import (
+    PROTOCOL_VERSION,
+    Addr,
+    Blocks,
+    FinalEntry,
+    Finals,
+    GetAddr,
+    GetBlocks,
+    GetData,
+    GetFinals,
+    GetStatus,
+    Goodbye,
+    Hello,
+    Inv,
+    InvItem,
+    InvKind,
+    NotFound,
+    PeerAddress,
+    Ping,
+    Pong,
+    Status,
+)
+from .registry import Message, MessageType, encode_message
 from .session import HandshakeComplete, PeerSession, SessionConfig, SessionEvent
 
-__all__ = ["SessionPair"]
+__all__ = ["SessionPair", "sample_messages"]
+
+
+def sample_messages(chain_id: int = 3) -> dict[MessageType, Message]:
+    """One valid, deterministic message of every type (real signatures where they are cheap).
+
+    For tests, fuzzers (as seeds) and benchmarks: the transaction is a 303-byte
+    two-input spend and the block vote 142 bytes.
+    """
+    keys = [PrivateKey.from_seed(bytes([0x40 + i]) * 32) for i in range(3)]
+    prev = [OutPoint(sha256(b"sample-prev-%d" % i), i) for i in range(4)]
+    tx = Transaction(
+        [TxIn(prev[0], keys[0].public_key.data, bytes(64)), TxIn(prev[1], keys[0].public_key.data, bytes(64))],
+        [TxOut(50_000, keys[1].public_key.payload)],
+        memo=b"",
+    )
+    tx = tx.with_witnesses([(keys[0].public_key.data, keys[0].sign(tx.txid))] * 2)
+    other = Transaction([TxIn(prev[0])], [TxOut(7_000, keys[2].public_key.payload)], memo=b"other")
+    batches = sorted(
+        (VoteBatch.create(k, chain_id, 5, [tx.txid, other.txid]) for k in keys), key=lambda b: b.voter
+    )
+    certificate = FinalityCertificate(
+        tx.txid, 5, tuple(CertificateEntry.from_batch(b, tx.txid) for b in batches)
+    )
+    conflict = ConflictingVotesEvidence.of(
+        batches[0].voter, AcceptVote.from_batch(batches[0], tx), AcceptVote.from_batch(batches[0], other)
+    )
+    value_id = sha256(b"sample-value")
+    value = bytes(range(256)) * 8
+    proposal = Proposal.create(keys[0], chain_id, 7, 1, 0, value_id, value)
+    vote = BlockVote.create(keys[1], chain_id, VoteKind.PRECOMMIT, 7, 1, value_id)
+    votes = [BlockVote.create(k, chain_id, VoteKind.PRECOMMIT, 7, 1, value_id) for k in keys]
+    commit = Commit(value, CommitCertificate.from_votes(votes))
+    nil_vote = BlockVote.create(keys[1], chain_id, VoteKind.PRECOMMIT, 7, 1, None)
+    item = InvItem(InvKind.TX, tx.txid)
+    samples: list[Message] = [
+        Hello(PROTOCOL_VERSION, chain_id, sha256(b"genesis"), 1, 7, sha256(b"tip"), "timecoin/0.1.0",
+              24_100, keys[0].public_key.data, keys[0].sign(sha256(b"session"))),
+        Ping(0x0102030405060708),
+        Pong(0x0102030405060708),
+        GetAddr(),
+        Addr((PeerAddress.of("192.0.2.1", 24_100, 1, 1_767_225_600), PeerAddress.of("2001:db8::1", 24_101))),
+        Inv((item, InvItem(InvKind.VOTE_BATCH, batches[0].root))),
+        GetData((item,)),
+        NotFound((item,)),
+        GetStatus(),
+        Status(7, sha256(b"tip"), 5, 42),
+        GetBlocks(7, 64, 4_000_000),
+        Blocks(7, (commit,)),
+        GetFinals(40, 256),
+        Finals(41, (FinalEntry(tx, certificate),)),
+        Goodbye(2, "shutting down"),
+        tx,
+        batches[0],
+        certificate,
+        conflict,
+        proposal,
+        vote,
+        commit,
+        DoubleVoteEvidence.of(vote, nil_vote),
+    ]
+    return {encode_message(m)[0]: m for m in samples}
 
 
 @dataclass
