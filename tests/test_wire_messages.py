@@ -226,14 +226,14 @@ def test_round_trip(type_: MessageType) -> None:
 
 
 def test_frame_cap_is_the_largest_type_cap_and_pinned() -> None:
-    assert MAX_FRAME_PAYLOAD == max(spec.cap for spec in MESSAGE_SPECS.values())
-    assert MAX_FRAME_PAYLOAD == MESSAGE_SPECS[MessageType.BLOCKS].cap
+    assert max(spec.cap for spec in MESSAGE_SPECS.values()) == MAX_FRAME_PAYLOAD
+    assert MESSAGE_SPECS[MessageType.BLOCKS].cap == MAX_FRAME_PAYLOAD
     # Pinned: a change to any core ceiling shows up here, never silently.
     assert MAX_COMMIT_SIZE == 9_961_524
     assert MAX_FRAME_PAYLOAD == 9_961_538
     assert MAX_PROPOSAL_SIZE == 8_388_757
     # A page can always carry one commit of the largest size.
-    assert MAX_FRAME_PAYLOAD >= 8 + 1 + len(encode_varint(MAX_COMMIT_SIZE)) + MAX_COMMIT_SIZE
+    assert 8 + 1 + len(encode_varint(MAX_COMMIT_SIZE)) + MAX_COMMIT_SIZE <= MAX_FRAME_PAYLOAD
 
 
 def test_computed_maxima_are_exact() -> None:

@@ -240,15 +240,19 @@ def inflate(body: bytes, raw_length: int) -> bytes:
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(body, raw_length)
-        if not inflater.eof:
-            # Exactly raw_length bytes may fill the output limit before zlib reads the
-            # stream's end; one more byte of room either finds the end or proves the
-            # stream longer than declared.
-            data += inflater.decompress(inflater.unconsumed_tail, 1)
+        # Exactly raw_length bytes may fill the output limit before zlib reads the
+        # stream's end; one more byte of room either finds the end or proves the stream
+        # longer than declared (never concatenated: that would copy the data).
+        if (
+            not inflater.eof
+            and len(data) == raw_length
+            and inflater.decompress(inflater.unconsumed_tail, 1)
+        ):
+            raise ProtocolError(ErrorCode.BAD_COMPRESSION, f"inflates past {raw_length} bytes")
     except zlib.error as exc:
         raise ProtocolError(ErrorCode.BAD_COMPRESSION, str(exc)) from None
     if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
-        raise ProtocolError(ErrorCode.BAD_COMPRESSION, "stream longer than declared or trailing data")
+        raise ProtocolError(ErrorCode.BAD_COMPRESSION, "incomplete stream or trailing data")
     if len(data) != raw_length:
         raise ProtocolError(
             ErrorCode.BAD_COMPRESSION, f"inflated to {len(data)} bytes, header says {raw_length}"

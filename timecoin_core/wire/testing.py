@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..consensus.bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEvidence, Proposal, VoteKind
+from ..consensus.bft_messages import (
+    BlockVote,
+    Commit,
+    CommitCertificate,
+    DoubleVoteEvidence,
+    Proposal,
+    VoteKind,
+)
 from ..consensus.finality_messages import (
     AcceptVote,
     CertificateEntry,
