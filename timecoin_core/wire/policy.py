@@ -12,7 +12,7 @@ replays it exactly:
   evicted; a discouraged address gets only a free slot, never an eviction.
 * *Whom to evict?* (:func:`select_eviction`) Protect masternodes and outbound peers,
   then 4 peers by lowest ping, 4 by most recent novel transaction, 4 by most recent
-  valid consensus message, then half the rest by uptime. Of the remaining candidates a
+  valid consensus message (only peers that relayed one), then half the rest by uptime. Of the remaining candidates a
   discouraged one goes first, else the youngest of the largest /16.
 * *What does an offence cost?* (:meth:`ConnectionPolicy.on_close`) Offences
   discourage the address for 24 h; an authenticated active masternode is never
@@ -139,15 +139,25 @@ def select_eviction(peers: Iterable[PeerRecord], config: PolicyConfig | None = N
     config = config or PolicyConfig()
     candidates = sorted((p for p in peers if p.inbound and not p.masternode), key=lambda p: p.peer_id)
 
-    def protect(key: Callable[[PeerRecord], Any], count: int, reverse: bool = False) -> None:
+    def protect(
+        key: Callable[[PeerRecord], Any], count: int, reverse: bool = False,
+        eligible: Callable[[PeerRecord], bool] = lambda p: True,
+    ) -> None:
         nonlocal candidates
-        ranked = sorted(candidates, key=key, reverse=reverse)
+        ranked = sorted(filter(eligible, candidates), key=key, reverse=reverse)
         kept = {p.peer_id for p in ranked[:count]}
         candidates = [p for p in candidates if p.peer_id not in kept]
 
     protect(lambda p: (p.ping_rtt is None, p.ping_rtt or 0.0, p.peer_id), config.protect_by_ping)
-    protect(lambda p: (_recent(p.last_novel_tx), -p.peer_id), config.protect_by_tx, reverse=True)
-    protect(lambda p: (_recent(p.last_consensus), -p.peer_id), config.protect_by_consensus, reverse=True)
+    # Only peers that did relay something earn these two protections.
+    protect(
+        lambda p: (_recent(p.last_novel_tx), -p.peer_id), config.protect_by_tx, reverse=True,
+        eligible=lambda p: p.last_novel_tx is not None,
+    )
+    protect(
+        lambda p: (_recent(p.last_consensus), -p.peer_id), config.protect_by_consensus,
+        reverse=True, eligible=lambda p: p.last_consensus is not None,
+    )
     protect(lambda p: (p.connected_at, p.peer_id), len(candidates) // 2)
     if not candidates:
         return None
