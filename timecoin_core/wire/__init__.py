@@ -25,10 +25,15 @@ from __future__ import annotations
 
 from .errors import CONSEQUENCES, Blame, Consequence, ErrorCode, ProtocolError
 from .frames import (
+    COMPRESSED,
+    COMPRESSION_MIN_SIZE,
     HANDSHAKE_SIZE,
     HEADER_SIZE,
+    HELLO_KIND,
+    HKDF_INFO,
     MAX_RECORDS,
     SEALED_HEADER_SIZE,
+    TAG_SIZE,
     FrameHeader,
     RecordCipher,
     SessionKeys,
@@ -37,6 +42,8 @@ from .frames import (
     derive_keys,
     identity_message,
     inflate,
+    opening,
+    pack_header,
 )
 from .gossip import InventoryTracker, RelayFilter, SeenSet
 from .limits import (
@@ -49,7 +56,9 @@ from .messages import (
     MAX_ADDR_ENTRIES,
     MAX_BLOCKS_PER_PAGE,
     MAX_FINALS_PER_PAGE,
+    MAX_GOODBYE_DETAIL,
     MAX_INV_ITEMS,
+    MAX_USER_AGENT,
     PROTOCOL_VERSION,
     Addr,
     Blocks,
@@ -93,6 +102,7 @@ from .registry import (
     RateUnit,
     decode_message,
     encode_message,
+    spec_of,
 )
 from .session import (
     TRANSITIONS,
@@ -106,12 +116,16 @@ from .session import (
     SessionInput,
     SessionState,
 )
-from .testing import SessionPair
+from .testing import SessionPair, sample_messages
 
 __all__ = [
+    "COMPRESSED",
+    "COMPRESSION_MIN_SIZE",
     "CONSEQUENCES",
     "HANDSHAKE_SIZE",
     "HEADER_SIZE",
+    "HELLO_KIND",
+    "HKDF_INFO",
     "MAX_ADDR_ENTRIES",
     "MAX_BLOCKS_PER_PAGE",
     "MAX_BLOCK_VOTE_SIZE",
@@ -119,12 +133,15 @@ __all__ = [
     "MAX_DOUBLE_VOTE_EVIDENCE_SIZE",
     "MAX_FINALS_PER_PAGE",
     "MAX_FRAME_PAYLOAD",
+    "MAX_GOODBYE_DETAIL",
     "MAX_INV_ITEMS",
     "MAX_PROPOSAL_SIZE",
     "MAX_RECORDS",
+    "MAX_USER_AGENT",
     "MESSAGE_SPECS",
     "PROTOCOL_VERSION",
     "SEALED_HEADER_SIZE",
+    "TAG_SIZE",
     "TRANSITIONS",
     "VIOLATIONS",
     "Addr",
@@ -187,5 +204,9 @@ __all__ = [
     "identity_message",
     "inflate",
     "netgroup",
+    "opening",
+    "pack_header",
+    "sample_messages",
     "select_eviction",
+    "spec_of",
 ]

@@ -62,6 +62,7 @@ __all__ = [
     "identity_message",
     "inflate",
     "opening",
+    "pack_header",
 ]
 
 HANDSHAKE_SIZE: Final = 4 + 32
