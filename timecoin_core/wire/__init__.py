@@ -101,6 +101,7 @@ from .registry import (
     RateLimit,
     RateUnit,
     decode_message,
+    decode_payload,
     encode_message,
     spec_of,
 )
@@ -199,6 +200,7 @@ __all__ = [
     "check_header",
     "compress",
     "decode_message",
+    "decode_payload",
     "derive_keys",
     "encode_message",
     "identity_message",

@@ -78,6 +78,7 @@ __all__ = [
     "RateLimit",
     "RateUnit",
     "decode_message",
+    "decode_payload",
     "encode_message",
     "spec_of",
 ]
@@ -246,12 +247,10 @@ MESSAGE_SPECS: Final[Mapping[MessageType, MessageSpec]] = MappingProxyType(_with
 MAX_FRAME_PAYLOAD: Final = max(spec.cap for spec in MESSAGE_SPECS.values())
 """The largest payload any frame may carry: the largest per-type cap."""
 
-_BY_CLASS: Final[Mapping[type, MessageSpec]] = MappingProxyType(
-    {spec.cls: spec for spec in MESSAGE_SPECS.values()}
-)
-_DECODERS: Final[Mapping[int, tuple[MessageSpec, Callable[[bytes], Message]]]] = MappingProxyType(
-    {int(spec.type): (spec, spec.decoder()) for spec in MESSAGE_SPECS.values()}
-)
+_BY_CLASS: Final[dict[type, MessageSpec]] = {spec.cls: spec for spec in MESSAGE_SPECS.values()}
+_DECODERS: Final[dict[int, tuple[MessageSpec, Callable[[bytes], Message]]]] = {
+    int(spec.type): (spec, spec.decoder()) for spec in MESSAGE_SPECS.values()
+}
 
 
 def spec_of(message: object) -> MessageSpec:
@@ -275,6 +274,17 @@ def encode_message(message: Message) -> tuple[MessageType, bytes]:
             ErrorCode.MESSAGE_TOO_LARGE, f"{spec.type.name} of {len(payload)} bytes exceeds {spec.cap}"
         )
     return spec.type, payload
+
+
+def decode_payload(spec: MessageSpec, payload: bytes) -> Message:
+    """Decode ``payload`` as ``spec``'s type (its length already checked against the cap).
+
+    :raises ProtocolError: (peer blame) ``MALFORMED_MESSAGE``.
+    """
+    try:
+        return _DECODERS[spec.type][1](payload)
+    except (DecodeError, ValueError) as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_MESSAGE, f"{spec.type.name}: {exc}") from None
 
 
 def decode_message(type_id: int, payload: bytes) -> Message:

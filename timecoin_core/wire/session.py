@@ -67,8 +67,9 @@ from .frames import (
     identity_message,
     inflate,
     opening,
+    pack_header,
 )
-from .messages import PROTOCOL_VERSION, Goodbye, Hello, Ping, Pong
+from .messages import MAX_GOODBYE_DETAIL, PROTOCOL_VERSION, Goodbye, Hello, Ping, Pong
 from .ratelimit import RateVerdict, TokenBucket
 from .registry import (
     MESSAGE_SPECS,
@@ -77,8 +78,7 @@ from .registry import (
     MessageType,
     Priority,
     RateUnit,
-    decode_message,
-    encode_message,
+    decode_payload,
     spec_of,
 )
 
@@ -204,6 +204,14 @@ class _Outgoing:
 
 
 _CONTROL: Final = frozenset({MessageType.HELLO, MessageType.GOODBYE, MessageType.PING, MessageType.PONG})
+_READY: Final = SessionState.READY
+_CLOSED: Final = SessionState.CLOSED
+_HELLO: Final = MessageType.HELLO
+_REQUESTS: Final = frozenset({MessageType.GET_BLOCKS, MessageType.GET_FINALS})
+_SPEC: Final[dict[MessageType, MessageSpec]] = dict(MESSAGE_SPECS)
+# Counter keys made once: formatting them per message is a measurable share of its cost.
+_RX: Final = {t: f"rx.{t.name}" for t in MessageType}
+_TX: Final = {t: f"tx.{t.name}" for t in MessageType}
 _REPLY_TO: Final = {MessageType.BLOCKS: MessageType.GET_BLOCKS, MessageType.FINALS: MessageType.GET_FINALS}
 # Records a Goodbye needs; the session closes before the send counter gets this close
 # to MAX_RECORDS so it can always say why.
@@ -256,9 +264,10 @@ class PeerSession:
         self._in = bytearray()
         self._header: FrameHeader | None = None
         self._drop_payload = False
-        self._out = bytearray(self._opening)
+        self._out: list[bytes] = [self._opening]
         self._queues: tuple[deque[_Outgoing], ...] = tuple(deque() for _ in Priority)
         self._queued_bytes = 0
+        self._queued_frames = 0
         self._sender: RecordCipher | None = None
         self._receiver: RecordCipher | None = None
         self._session_id: bytes | None = None
@@ -318,21 +327,33 @@ class PeerSession:
     def receive_data(self, data: bytes, now: float) -> list[SessionEvent]:
         """Feed bytes read from the peer (``b""`` for end of stream); returns what happened."""
         self._advance(now)
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             self._counters["rx.ignored_after_close"] += len(data)
             return []
         events: list[SessionEvent] = []
         if not data:
-            pending = self._in or self._header is not None
+            pending = bool(self._in) or self._header is not None
             code = ErrorCode.TRUNCATED if pending else ErrorCode.CONNECTION_CLOSED
             self._close(events, ProtocolError(code, "end of stream"), send_goodbye=False)
             return events
         self._counters["bytes.rx"] += len(data)
-        self._in += data
+        # Whole records are opened straight from the caller's bytes; only a partial
+        # record's bytes are copied into the buffer to wait for the rest.
+        buffered = bool(self._in)
+        if buffered:
+            self._in += data
+        buf = self._in if buffered else data
         try:
-            self._parse(events, now)
+            used = self._parse(buf, events, now)
         except ProtocolError as exc:
             self._close(events, exc)
+            return events
+        if self._closed is not None:
+            return events
+        if buffered:
+            del self._in[:used]
+        elif used < len(data):
+            self._in = bytearray(memoryview(data)[used:])
         return events
 
     def handle_timer(self, now: float) -> list[SessionEvent]:
@@ -340,10 +361,10 @@ class PeerSession:
         self._advance(now)
         events: list[SessionEvent] = []
         state = self._state
-        if state is SessionState.CLOSED:
+        if state is _CLOSED:
             return events
         config = self.config
-        if state is not SessionState.READY:
+        if state is not _READY:
             if now >= self._handshake_deadline:
                 self._close(events, ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, f"{config.handshake_timeout}s"))
             return events
@@ -356,15 +377,15 @@ class PeerSession:
             self._ping_sent_at = now
             self._pong_deadline = now + config.pong_timeout
             self._next_ping = now + config.ping_interval
-            self._enqueue(Ping(self._ping_nonce), Priority.CONSENSUS, events)
+            self._enqueue(Ping(self._ping_nonce), _SPEC[MessageType.PING], Priority.CONSENSUS, events)
         return events
 
     def timer_deadline(self) -> float | None:
         """When ``handle_timer`` must next be called (``None`` once closed)."""
         state = self._state
-        if state is SessionState.CLOSED:
+        if state is _CLOSED:
             return None
-        if state is not SessionState.READY:
+        if state is not _READY:
             return self._handshake_deadline
         idle = self._last_received + self.config.idle_timeout
         if self._pong_deadline is not None:
@@ -383,25 +404,31 @@ class PeerSession:
             wire message, is one the session sends itself (Hello, Ping, Pong, Goodbye),
             or is over its type's cap.
         """
-        if self._state is not SessionState.READY:
+        if self._state is not _READY:
             raise local_error(ErrorCode.INVALID_STATE, f"cannot send in state {self._state.value}")
         spec = spec_of(message)
         if spec.type in _CONTROL:
             raise local_error(ErrorCode.INVALID_ARGUMENT, f"the session sends {spec.type.name} itself")
-        if priority is not None and not isinstance(priority, Priority):
+        if priority is None:
+            priority = spec.priority
+        elif not isinstance(priority, Priority):
             raise local_error(ErrorCode.INVALID_ARGUMENT, "priority must be a Priority")
         events: list[SessionEvent] = []
-        self._enqueue(message, spec.priority if priority is None else priority, events)
+        self._enqueue(message, spec, priority, events)
         return events
 
     def data_to_send(self, max_bytes: int | None = None) -> bytes:
         """Bytes to write to the peer: pending handshake bytes, then queued messages sealed
         in priority order, stopping once ``max_bytes`` is reached (at least one frame)."""
+        if self._queued_frames:
+            self._drain(max_bytes)
         out = self._out
-        self._drain(out, max_bytes)
-        self._out = bytearray()
-        self._counters["bytes.tx"] += len(out)
-        return bytes(out)
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        self._out = []
+        self._counters["bytes.tx"] += len(data)
+        return data
 
     def close(self, code: ErrorCode = ErrorCode.CLOSED_BY_LOCAL, detail: str = "", *, flush: bool = False) -> list[SessionEvent]:
         """Close the session: queue a ``Goodbye`` (after the queued messages when ``flush``),
@@ -409,10 +436,10 @@ class PeerSession:
         if not isinstance(code, ErrorCode):
             raise local_error(ErrorCode.INVALID_ARGUMENT, "code must be an ErrorCode")
         events: list[SessionEvent] = []
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             return events
         if flush:
-            self._drain(self._out, None)
+            self._drain(None)
         self._close(events, None, code=code, detail=detail)
         return events
 
@@ -434,43 +461,48 @@ class PeerSession:
     def _transition(self, event: SessionInput) -> None:
         self._state = self._require(event)
 
-    def _parse(self, events: list[SessionEvent], now: float) -> None:
-        buf = self._in
-        while True:
-            if self._state is SessionState.AWAIT_KEY:
-                magic = self.network.magic
-                seen = min(len(buf), len(magic))
-                if buf[:seen] != magic[:seen]:
-                    raise ProtocolError(ErrorCode.BAD_MAGIC, f"got {bytes(buf[:seen]).hex()}")
-                if len(buf) < HANDSHAKE_SIZE:
-                    return
-                peer_opening = bytes(buf[:HANDSHAKE_SIZE])
-                del buf[:HANDSHAKE_SIZE]
-                self._on_key(peer_opening)
-                continue
-            header = self._header
-            receiver = self._receiver
-            assert receiver is not None
-            if header is None:
-                if len(buf) < SEALED_HEADER_SIZE:
-                    return
-                plain = receiver.open(bytes(buf[:SEALED_HEADER_SIZE]))
-                del buf[:SEALED_HEADER_SIZE]
-                header = check_header(plain)
-                self._on_header(header, now)
-                self._header = header
-            need = header.length + TAG_SIZE
-            if len(buf) < need:
-                return
-            body = receiver.open(bytes(buf[:need]))
-            del buf[:need]
-            self._header = None
-            if self._drop_payload:
-                self._drop_payload = False
-                continue
-            self._on_frame(header, body, events, now)
-            if self._state is SessionState.CLOSED:
-                return
+    def _parse(self, buf: bytes | bytearray, events: list[SessionEvent], now: float) -> int:
+        """Handle every complete record in ``buf``; returns how many bytes were used."""
+        view = memoryview(buf)
+        try:
+            pos = 0
+            end = len(view)
+            while True:
+                if self._state is SessionState.AWAIT_KEY:
+                    magic = self.network.magic
+                    seen = min(end - pos, len(magic))
+                    if view[pos : pos + seen] != magic[:seen]:
+                        raise ProtocolError(ErrorCode.BAD_MAGIC, f"got {bytes(view[pos : pos + seen]).hex()}")
+                    if end - pos < HANDSHAKE_SIZE:
+                        return pos
+                    peer_opening = bytes(view[pos : pos + HANDSHAKE_SIZE])
+                    pos += HANDSHAKE_SIZE
+                    self._on_key(peer_opening)
+                    continue
+                receiver = self._receiver
+                assert receiver is not None
+                header = self._header
+                if header is None:
+                    if end - pos < SEALED_HEADER_SIZE:
+                        return pos
+                    header = check_header(receiver.open(view[pos : pos + SEALED_HEADER_SIZE]))
+                    pos += SEALED_HEADER_SIZE
+                    self._header = header
+                    self._on_header(header, now)
+                need = header.length + TAG_SIZE
+                if end - pos < need:
+                    return pos
+                body = receiver.open(view[pos : pos + need])
+                pos += need
+                self._header = None
+                if self._drop_payload:
+                    self._drop_payload = False
+                    continue
+                self._on_frame(header, body, events, now)
+                if self._state is _CLOSED:
+                    return pos
+        finally:
+            view.release()
 
     def _on_key(self, peer_opening: bytes) -> None:
         self._transition(SessionInput.KEY)
@@ -499,16 +531,19 @@ class PeerSession:
             identity=self._identity.public_key.data,
             signature=self._identity.sign(identity_message(self.network.chain_id, keys.session_id)),
         )
-        type_id, payload = encode_message(hello)
-        self._seal(self._sender, self._out, _Outgoing(MESSAGE_SPECS[type_id], 0, payload, len(payload)))
+        payload = hello.to_bytes()
+        self._seal(self._sender, _Outgoing(_SPEC[_HELLO], 0, payload, len(payload)))
 
     def _on_header(self, header: FrameHeader, now: float) -> None:
         """Checks that need only the header: handshake order, once-only types, rates."""
-        type_ = header.spec.type
-        self._require(SessionInput.HELLO if type_ is MessageType.HELLO else SessionInput.MESSAGE)
-        if self._state is not SessionState.READY:
+        spec = header.spec
+        type_ = spec.type
+        if self._state is not _READY or type_ is _HELLO:
+            # Before READY only a Hello may come (checked in full once decoded); once
+            # READY, a Hello is a violation: the table says which.
+            self._require(SessionInput.HELLO if type_ is _HELLO else SessionInput.MESSAGE)
             return
-        if header.spec.once:
+        if spec.once:
             if type_ in self._seen_once:
                 self._counters[f"drop.once.{type_.name}"] += 1
                 self._drop_payload = True
@@ -517,7 +552,7 @@ class PeerSession:
         buckets = self._buckets.get(type_)
         if buckets is None:
             buckets = self._buckets[type_] = tuple(
-                (TokenBucket(r.refill, r.burst, now), r.unit) for r in header.spec.rates
+                (TokenBucket(r.refill, r.burst, now), r.unit) for r in spec.rates
             )
         for bucket, unit in buckets:
             if unit is RateUnit.MESSAGE:
@@ -528,26 +563,27 @@ class PeerSession:
                 # Entry counts are known only after decoding; the raw length bounds them.
                 cost = max(1, header.raw_length // 34)
             verdict = bucket.take(cost, now)
+            if verdict is RateVerdict.PASS:
+                continue
             if verdict is RateVerdict.DISCONNECT:
                 raise ProtocolError(ErrorCode.RATE_LIMITED, f"{type_.name} debt above twice the burst")
-            if verdict is RateVerdict.DROP:
-                self._counters[f"drop.rate.{type_.name}"] += 1
-                self._drop_payload = True
-                return
+            self._counters[f"drop.rate.{type_.name}"] += 1
+            self._drop_payload = True
+            return
 
     def _on_frame(self, header: FrameHeader, body: bytes, events: list[SessionEvent], now: float) -> None:
         spec = header.spec
-        raw = inflate(body, header.raw_length) if header.compressed else body
-        message = decode_message(spec.type, raw)
-        self._counters[f"rx.{spec.type.name}"] += 1
-        self._last_received = now
+        raw = inflate(body, header.raw_length) if header.flags else body
+        message = decode_payload(spec, raw)
         type_ = spec.type
-        if type_ is MessageType.HELLO:
+        self._counters[_RX[type_]] += 1
+        self._last_received = now
+        if type_ is _HELLO:
             assert isinstance(message, Hello)
             self._on_hello(message, events)
         elif type_ is MessageType.PING:
             assert isinstance(message, Ping)
-            self._enqueue(Pong(message.nonce), Priority.CONSENSUS, events)
+            self._enqueue(Pong(message.nonce), _SPEC[MessageType.PONG], Priority.CONSENSUS, events)
         elif type_ is MessageType.PONG:
             assert isinstance(message, Pong)
             if self._pong_deadline is None or message.nonce != self._ping_nonce:
@@ -590,29 +626,38 @@ class PeerSession:
 
     # -- internals: sending -----------------------------------------------------------
 
-    def _drain(self, out: bytearray, max_bytes: int | None) -> None:
+    def _drain(self, max_bytes: int | None) -> None:
         sender = self._sender
-        if sender is None or self._state is SessionState.CLOSED:
+        if sender is None or self._state is _CLOSED:
             return
+        size = sum(map(len, self._out)) if max_bytes is not None else 0
         for queue in self._queues:
-            while queue and (max_bytes is None or len(out) < max_bytes):
+            while queue:
+                if max_bytes is not None and size >= max_bytes:
+                    return
                 frame = queue.popleft()
+                self._queued_frames -= 1
                 self._queued_bytes -= len(frame.body)
-                self._seal(sender, out, frame)
+                self._seal(sender, frame)
+                size += len(frame.body) + SEALED_HEADER_SIZE + TAG_SIZE
 
-    def _seal(self, sender: RecordCipher, out: bytearray, frame: _Outgoing) -> None:
-        header = FrameHeader(frame.spec, frame.flags, len(frame.body), frame.raw_length)
-        out += sender.seal(header.to_bytes())
-        out += sender.seal(frame.body)
-        self._counters[f"tx.{frame.spec.type.name}"] += 1
+    def _seal(self, sender: RecordCipher, frame: _Outgoing) -> None:
+        body = frame.body
+        type_ = frame.spec.type
+        out = self._out
+        out.append(sender.seal(pack_header(type_, frame.flags, len(body), frame.raw_length)))
+        out.append(sender.seal(body))
+        self._counters[_TX[type_]] += 1
 
-    def _enqueue(self, message: Message, priority: Priority, events: list[SessionEvent]) -> None:
-        type_id, payload = encode_message(message)
-        spec = MESSAGE_SPECS[type_id]
+    def _enqueue(self, message: Message, spec: MessageSpec, priority: Priority, events: list[SessionEvent]) -> None:
+        payload = message.to_bytes()
+        if len(payload) > spec.cap:
+            raise local_error(
+                ErrorCode.MESSAGE_TOO_LARGE, f"{spec.type.name} of {len(payload)} bytes exceeds {spec.cap}"
+            )
         sender = self._sender
         assert sender is not None
-        queued = sum(len(q) for q in self._queues)
-        if sender.counter + 2 * (queued + 1) + _RESERVED_RECORDS >= MAX_RECORDS:
+        if sender.counter + 2 * (self._queued_frames + 1) + _RESERVED_RECORDS >= MAX_RECORDS:
             self._close(events, ProtocolError(ErrorCode.NONCE_EXHAUSTED, "send counter", blame=Blame.LOCAL))
             return
         flags, body = compress(payload) if spec.compress else (0, payload)
@@ -627,11 +672,11 @@ class PeerSession:
                 queue = self._queues[lower]
                 while queue and self._queued_bytes + size > cap:
                     shed = queue.pop()
+                    self._queued_frames -= 1
                     self._queued_bytes -= len(shed.body)
                     self._counters[f"shed.{shed.spec.type.name}"] += 1
-                    request = shed.spec.type
-                    if request in (MessageType.GET_BLOCKS, MessageType.GET_FINALS):
-                        self._requests[request] -= 1
+                    if shed.spec.type in _REQUESTS:
+                        self._requests[shed.spec.type] -= 1
             if self._queued_bytes + size > cap:
                 if priority is Priority.BULK:
                     self._counters[f"shed.{spec.type.name}"] += 1
@@ -641,9 +686,10 @@ class PeerSession:
                     ProtocolError(ErrorCode.SEND_QUEUE_FULL, f"{self._queued_bytes} bytes queued"),
                 )
                 return
-        if spec.type in (MessageType.GET_BLOCKS, MessageType.GET_FINALS):
+        if spec.type in _REQUESTS:
             self._requests[spec.type] += 1
         self._queues[priority].append(_Outgoing(spec, flags, body, len(payload)))
+        self._queued_frames += 1
         self._queued_bytes += size
 
     def _close(
@@ -655,23 +701,27 @@ class PeerSession:
         detail: str = "",
         send_goodbye: bool = True,
     ) -> None:
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             return
         if error is not None:
             code = error.code
             detail = error.detail
         assert code is not None
-        self._state = SessionState.CLOSED
+        self._state = _CLOSED
         for queue in self._queues:
             self._counters["discarded_on_close"] += len(queue)
             queue.clear()
         self._queued_bytes = 0
-        self._in.clear()
+        self._queued_frames = 0
+        # Rebound, not cleared: the parser may still hold a view of the old buffer.
+        self._in = bytearray()
         self._header = None
         sender = self._sender
         if send_goodbye and sender is not None and sender.counter + _RESERVED_RECORDS <= MAX_RECORDS:
-            goodbye = Goodbye(int(code), detail.encode("utf-8")[:48].decode("utf-8", "ignore"))
-            type_id, payload = encode_message(goodbye)
-            self._seal(sender, self._out, _Outgoing(MESSAGE_SPECS[type_id], 0, payload, len(payload)))
+            goodbye = Goodbye(int(code), detail.encode("utf-8")[:MAX_GOODBYE_DETAIL].decode("utf-8", "ignore"))
+            payload = goodbye.to_bytes()
+            self._seal(sender, _Outgoing(_SPEC[MessageType.GOODBYE], 0, payload, len(payload)))
         self._counters[f"closed.{code.name}"] += 1
-        events.append(Closed(code, error, detail))
+        closed = Closed(code, error, detail)
+        self._closed = closed
+        events.append(closed)

@@ -1,0 +1,178 @@
+"""The wire: what the secure session costs on top of encoding, and block-page throughput.
+
+* a 303-byte transaction and a 142-byte block vote, sent through a ready
+  :class:`~timecoin_core.wire.SessionPair` (encode, queue, seal header and payload,
+  open both, check the header and the rate buckets, decode) against
+  ``encode_message`` + ``decode_message`` alone, measured in the same run. Goal: the
+  session adds at most 30%, i.e. the session rate is >= 1/1.3 = 0.77x the reference;
+* the floor of any design with a sealed header record: encoding plus four
+  ChaCha20-Poly1305 calls (seal and open of two records), no session logic;
+* an 8 MiB ``Blocks`` page (one commit whose value is ~27,000 transactions, so zlib
+  is tried and gives up, as on real blocks) in MB/s through the session, against
+  encoding and decoding the same page without it.
+
+All figures are per CPU second of this process (``time.process_time``), so they hold
+on a shared machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+from timecoin_core.consensus.bft_messages import Commit, CommitCertificate
+from timecoin_core.network import DEVNET
+from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
+from timecoin_core.wire import (
+    HEADER_SIZE,
+    Blocks,
+    GetBlocks,
+    Message,
+    MessageReceived,
+    MessageType,
+    RecordCipher,
+    SessionPair,
+    decode_message,
+    encode_message,
+    sample_messages,
+)
+
+from ._table import Row, Table, best_time
+
+COUNT = 20_000
+PAGES = 4
+PAGE_BYTES = 8 * 1024 * 1024
+TARGET = 1 / 1.3
+
+
+def _ready_pair() -> SessionPair:
+    pair = SessionPair.create(DEVNET)
+    pair.handshake()
+    pair.take_events()
+    return pair
+
+
+def _plain(message: Message, count: int) -> float:
+    def loop() -> None:
+        for _ in range(count):
+            type_id, payload = encode_message(message)
+            decode_message(type_id, payload)
+
+    return best_time(loop, cpu=True)
+
+
+def _through_session(message: Message, count: int, step: float) -> float:
+    pair = _ready_pair()
+    sender, receiver = pair.initiator, pair.responder
+    received = 0
+
+    def loop() -> None:
+        nonlocal received
+        now = pair.now
+        for _ in range(count):
+            # Time moves on so the message stays within its type's token bucket.
+            now += step
+            sender.send(message)
+            for event in receiver.receive_data(sender.data_to_send(), now):
+                received += isinstance(event, MessageReceived)
+        pair.now = now
+
+    seconds = best_time(loop, cpu=True)
+    assert received == 3 * count, received
+    return seconds
+
+
+def _aead_floor(payload_size: int, count: int) -> float:
+    """Seconds for the record layer alone: seal and open a header and a payload record."""
+    sealer, opener = RecordCipher(bytes(32)), RecordCipher(bytes(32))
+    header, payload = bytes(HEADER_SIZE), bytes(payload_size)
+
+    def loop() -> None:
+        for _ in range(count):
+            opener.open(sealer.seal(header))
+            opener.open(sealer.seal(payload))
+
+    return best_time(loop, cpu=True)
+
+
+def _block_page() -> Blocks:
+    txs = []
+    size = 0
+    i = 0
+    while size < PAGE_BYTES - 400:
+        tx = Transaction(
+            [TxIn(OutPoint(os.urandom(32), i % 4), os.urandom(32), os.urandom(64))],
+            [TxOut(1_000 + i, os.urandom(20)), TxOut(50_000, os.urandom(20))],
+        )
+        encoded = tx.to_bytes()
+        txs.append(encoded)
+        size += len(encoded)
+        i += 1
+    value = b"".join(txs)
+    certificate = CommitCertificate(
+        1, 0, os.urandom(32), tuple(sorted((os.urandom(32), os.urandom(64)) for _ in range(4)))
+    )
+    return Blocks(1, (Commit(value, certificate),))
+
+
+def _page_through_session(page: Blocks) -> float:
+    pair = _ready_pair()
+    sender, receiver = pair.initiator, pair.responder
+
+    def loop() -> None:
+        for _ in range(PAGES):
+            pair.now += 1.0
+            receiver.send(GetBlocks(1, 1, PAGE_BYTES + 1024))
+            sender.receive_data(receiver.data_to_send(), pair.now)
+            sender.send(page)
+            events = receiver.receive_data(sender.data_to_send(), pair.now)
+            assert isinstance(events[0], MessageReceived)
+
+    return best_time(loop, repeat=2, cpu=True)
+
+
+def run() -> list[Table]:
+    """The session's cost per message and its block-page throughput."""
+    samples = sample_messages(DEVNET.chain_id)
+    table = Table("Wire: the secure session against plain encoding (one core, CPU time)")
+    for label, type_, step in (
+        ("303-byte transaction", MessageType.TX, 0.05),
+        ("142-byte block vote", MessageType.BLOCK_VOTE, 0.05),
+    ):
+        message = samples[type_]
+        plain = COUNT / _plain(message, COUNT)
+        table.add(Row(f"{label}: encode + decode (reference)", plain, None, "msg/s"))
+        secured = COUNT / _through_session(message, COUNT, step)
+        floor = COUNT / (1 / plain * COUNT + _aead_floor(len(encode_message(message)[1]), COUNT))
+        table.add(
+            Row(f"{label}: encode + decode + 4 AEAD calls (floor)", floor, plain, "msg/s")
+        )
+        table.add(
+            Row(
+                f"{label}: send, seal, open, check, decode",
+                secured,
+                plain,
+                "msg/s",
+                ">= 0.77x (adds <= 30%)",
+                secured >= TARGET * plain,
+            )
+        )
+    page = _block_page()
+    size = len(encode_message(page)[1])
+
+    def plain_page() -> None:
+        for _ in range(PAGES):
+            type_id, payload = encode_message(page)
+            decode_message(type_id, payload)
+
+    plain_mb = PAGES * size / best_time(plain_page, repeat=2, cpu=True) / 1e6
+    table.add(Row(f"{size / 2**20:.1f} MiB block page: encode + decode (reference)", plain_mb, None, "MB/s"))
+    secured_mb = PAGES * size / _page_through_session(page) / 1e6
+    table.add(
+        Row(
+            f"{size / 2**20:.1f} MiB block page through the session",
+            secured_mb,
+            plain_mb,
+            "MB/s",
+        )
+    )
+    return [table]
