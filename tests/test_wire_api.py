@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 import random
+import re
 import time
 from pathlib import Path
 
@@ -91,3 +92,16 @@ def test_a_whole_session_life_never_reads_the_clock(monkeypatch: pytest.MonkeyPa
     pair.advance(100.0)
     policy.admit_inbound("10.0.0.1", 1.0)
     assert pair.initiator.state is wire.SessionState.CLOSED
+
+
+def test_the_specification_tables_match_the_code() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "network.md").read_text()
+    rows = re.findall(r"^\| 0x([0-9a-f]{2}) \| (\w+) \| ([\d,]+) \|", text, re.M)
+    assert {(int(i, 16), name, int(cap.replace(",", ""))) for i, name, cap in rows} == {
+        (int(t), t.name, spec.cap) for t, spec in wire.MESSAGE_SPECS.items()
+    }
+    codes = re.findall(r"^\| (\d+) \| ([A-Z_]+) \| (\w+)", text, re.M)
+    assert {(int(v), name, consequence) for v, name, consequence in codes} == {
+        (int(c), c.name, wire.CONSEQUENCES[c].value) for c in wire.ErrorCode
+    }
+    assert f"{wire.MAX_FRAME_PAYLOAD:,}" in text
