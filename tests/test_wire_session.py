@@ -653,3 +653,17 @@ def test_mutated_streams_only_close_the_session(mutations: list[tuple[int, int]]
     events = session.receive_data(bytes(data), 0.0)
     if bytes(data) != STREAM:
         assert any(isinstance(e, Closed) for e in events) or session.state is not SessionState.READY or events
+
+
+def test_a_decoder_bug_costs_one_connection_not_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    import timecoin_core.wire.session as session_module
+
+    def broken(spec: object, payload: bytes) -> Message:
+        raise IndexError("bug")
+
+    target, peer = ready()
+    monkeypatch.setattr(session_module, "decode_payload", broken)
+    events = target.receive_data(peer.message(GetStatus()), 1.0)
+    assert closed_with(events) is ErrorCode.MALFORMED_MESSAGE
+    assert target.counters["internal.decoder_error"] == 1
+    assert target.closed == events[-1]

@@ -574,7 +574,15 @@ class PeerSession:
     def _on_frame(self, header: FrameHeader, body: bytes, events: list[SessionEvent], now: float) -> None:
         spec = header.spec
         raw = inflate(body, header.raw_length) if header.flags else body
-        message = decode_payload(spec, raw)
+        try:
+            message = decode_payload(spec, raw)
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            # A decoder bug must cost one connection, not the node's peer loop (the
+            # fuzzer holds decoders to ProtocolError; this is the belt to its braces).
+            self._counters["internal.decoder_error"] += 1
+            raise ProtocolError(ErrorCode.MALFORMED_MESSAGE, f"decoder raised {type(exc).__name__}") from exc
         type_ = spec.type
         self._counters[_RX[type_]] += 1
         self._last_received = now
