@@ -4,11 +4,20 @@ seeded structure-aware mutator, so the invariants run in every ``make test``."""
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks.fuzz_wire import fuzz_decoder, fuzz_session, main
 from timecoin_core.wire import MessageType
+
+# The fuzzer lives with the benchmarks (make fuzz); plain ``pytest`` does not put the
+# repository root on sys.path the way ``python -m pytest`` does.
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks.fuzz_wire import fuzz_decoder, fuzz_session, main  # noqa: E402
 
 
 @pytest.mark.parametrize("type_", list(MessageType), ids=lambda t: t.name)
