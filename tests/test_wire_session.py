@@ -600,6 +600,10 @@ def test_caller_misuse_raises_local_protocol_errors() -> None:
         PeerSession(DEVNET, KEY_A, initiator=True, now=0.0, ephemeral=b"short")
     with pytest.raises(ValueError):
         SessionConfig(handshake_timeout=0)
+    with pytest.raises(ValueError):
+        SessionConfig(user_agent="x" * 257)
+    with pytest.raises(ValueError):
+        SessionConfig(listen_port=70_000)
 
 
 def test_the_session_closes_before_a_nonce_could_repeat() -> None:
@@ -667,3 +671,29 @@ def test_a_decoder_bug_costs_one_connection_not_the_caller(monkeypatch: pytest.M
     assert closed_with(events) is ErrorCode.MALFORMED_MESSAGE
     assert target.counters["internal.decoder_error"] == 1
     assert target.closed == events[-1]
+
+
+def test_eighty_max_size_junk_frames_cost_memory_bounded_by_one_cap() -> None:
+    # The memory half of NETWORK.md's exhaustion test, sans IO: junk transactions of the
+    # largest size a header may name, each from a fresh connection (each one closes its
+    # session); meanwhile an honest session keeps answering pings.
+    cap = MESSAGE_SPECS[MessageType.TX].cap
+    junk = bytes(cap)
+    honest = SessionPair.create(DEVNET)
+    honest.handshake()
+    frames = []
+    for _ in range(80):
+        target, peer = ready()
+        frames.append((target, peer.frame(MessageType.TX, junk)))
+    tracemalloc.start()
+    try:
+        for i, (target, frame) in enumerate(frames):
+            assert closed_with(target.receive_data(frame, 1.0)) is ErrorCode.MALFORMED_MESSAGE
+            if i % 4 == 0:
+                honest.advance(30.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * cap
+    assert honest.initiator.counters["rx.PONG"] == 20
+    assert honest.initiator.state is SessionState.READY

@@ -188,6 +188,24 @@ class SessionConfig:
                 raise ValueError(f"{name} must be positive")
         if self.send_queue_bytes < 64 * 1024:
             raise ValueError("send_queue_bytes must be at least 64 KiB")
+        # What the Hello will advertise is checked now, not when the peer's key arrives.
+        Hello(PROTOCOL_VERSION, 0, bytes(32), self.services, self.best_height, self.best_tip,
+              self.user_agent, self.listen_port, bytes(32), bytes(64))
+
+
+def _detach(error: BaseException) -> None:
+    """Drop the tracebacks of ``error`` and the exceptions chained to it.
+
+    A ``Closed`` event outlives the parse that raised it, and a traceback keeps that
+    parse's frames alive, payload buffers included: a closed session would otherwise
+    hold up to a frame cap of memory until it is collected.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
 
 
 @lru_cache(maxsize=16)
@@ -714,6 +732,7 @@ class PeerSession:
         if error is not None:
             code = error.code
             detail = error.detail
+            _detach(error)
         assert code is not None
         self._state = _CLOSED
         for queue in self._queues:
