@@ -16,7 +16,8 @@ shell (``timecoin_net``) only moves bytes. The layers, bottom up:
   machine (handshake table, liveness, token buckets, priority send queues, counters);
 * :mod:`~timecoin_core.wire.policy` and :mod:`~timecoin_core.wire.gossip` — slots,
   eviction, discouragement, dial backoff; dedupe, relay targets, inventory requests;
-* :mod:`~timecoin_core.wire.testing` — :class:`SessionPair`, two sessions back to back.
+* :mod:`~timecoin_core.wire.testing` and :mod:`~timecoin_core.wire.mesh` — :class:`SessionPair`,
+  two sessions back to back, and :class:`WireMesh`, N nodes fully meshed, for simulators.
 
 docs/network.md is the normative specification.
 """
@@ -52,6 +53,7 @@ from .limits import (
     MAX_DOUBLE_VOTE_EVIDENCE_SIZE,
     MAX_PROPOSAL_SIZE,
 )
+from .mesh import WireMesh
 from .messages import (
     MAX_ADDR_ENTRIES,
     MAX_BLOCKS_PER_PAGE,
@@ -197,6 +199,7 @@ __all__ = [
     "SessionState",
     "Status",
     "TokenBucket",
+    "WireMesh",
     "check_header",
     "compress",
     "decode_message",
