@@ -57,3 +57,14 @@ def test_out_of_order_link_bytes_break_the_link_as_tcp_never_would() -> None:
     mesh.deliver(0, 1, second, 1.0)
     assert [c.code.name for _, _, c in mesh.closed] == ["DECRYPT_FAILED"]
     assert first
+
+
+def test_a_broadcast_is_encoded_once_and_every_peer_decodes_it() -> None:
+    mesh = WireMesh(DEVNET, KEYS, now=0.0)
+    proposal = SAMPLES[MessageType.PROPOSAL]
+    commit = SAMPLES[MessageType.COMMIT]
+    for message in (proposal, commit, proposal):
+        for target in (1, 2, 3):
+            data = mesh.send(0, target, message)
+            assert mesh.deliver(0, target, data, 1.0) == ([message], b"")
+    assert mesh.counters()["compressed.PROPOSAL"] == 6

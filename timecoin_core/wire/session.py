@@ -231,6 +231,11 @@ _SPEC: Final[dict[MessageType, MessageSpec]] = dict(MESSAGE_SPECS)
 _RX: Final = {t: f"rx.{t.name}" for t in MessageType}
 _TX: Final = {t: f"tx.{t.name}" for t in MessageType}
 _REPLY_TO: Final = {MessageType.BLOCKS: MessageType.GET_BLOCKS, MessageType.FINALS: MessageType.GET_FINALS}
+# The last large message encoded (by any session of this process) and its frame body.
+# Messages are frozen values, so the same object always encodes the same way; holding
+# one keeps the memory cost to one message.
+_LAST_ENCODED: list[tuple[Message, int, bytes, int] | None] = [None]
+_REUSE_MIN: Final = 1024
 # Records a Goodbye needs; the session closes before the send counter gets this close
 # to MAX_RECORDS so it can always say why.
 _RESERVED_RECORDS: Final = 2
@@ -676,17 +681,26 @@ class PeerSession:
         self._counters[_TX[type_]] += 1
 
     def _enqueue(self, message: Message, spec: MessageSpec, priority: Priority, events: list[SessionEvent]) -> None:
-        payload = message.to_bytes()
-        if len(payload) > spec.cap:
-            raise local_error(
-                ErrorCode.MESSAGE_TOO_LARGE, f"{spec.type.name} of {len(payload)} bytes exceeds {spec.cap}"
-            )
         sender = self._sender
         assert sender is not None
         if sender.counter + 2 * (self._queued_frames + 1) + _RESERVED_RECORDS >= MAX_RECORDS:
             self._close(events, ProtocolError(ErrorCode.NONCE_EXHAUSTED, "send counter", blame=Blame.LOCAL))
             return
-        flags, body = compress(payload) if spec.compress else (0, payload)
+        last = _LAST_ENCODED[0]
+        if last is not None and last[0] is message:
+            # A broadcast hands one message object to every peer's session in turn:
+            # encode and compress it once, not once per peer.
+            _, flags, body, raw_length = last
+        else:
+            payload = message.to_bytes()
+            raw_length = len(payload)
+            if raw_length > spec.cap:
+                raise local_error(
+                    ErrorCode.MESSAGE_TOO_LARGE, f"{spec.type.name} of {raw_length} bytes exceeds {spec.cap}"
+                )
+            flags, body = compress(payload) if spec.compress else (0, payload)
+            if raw_length >= _REUSE_MIN:
+                _LAST_ENCODED[0] = (message, flags, body, raw_length)
         if flags:
             self._counters[f"compressed.{spec.type.name}"] += 1
         size = len(body)
@@ -714,7 +728,7 @@ class PeerSession:
                 return
         if spec.type in _REQUESTS:
             self._requests[spec.type] += 1
-        self._queues[priority].append(_Outgoing(spec, flags, body, len(payload)))
+        self._queues[priority].append(_Outgoing(spec, flags, body, raw_length))
         self._queued_frames += 1
         self._queued_bytes += size
 
