@@ -134,7 +134,9 @@ def _page_through_session(page: Blocks) -> float:
             pair.now += 1.0
             receiver.send(GetBlocks(1, 1, PAGE_BYTES + 1024))
             sender.receive_data(receiver.data_to_send(), pair.now)
-            sender.send(page)
+            # A fresh object each time: a session reuses the frame of the message it
+            # encoded last (one broadcast to many peers), which would flatter this row.
+            sender.send(Blocks(page.start, page.commits))
             events = receiver.receive_data(sender.data_to_send(), pair.now)
             assert isinstance(events[0], MessageReceived)
 
