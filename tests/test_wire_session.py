@@ -168,7 +168,7 @@ def test_handshake_proves_both_identities_over_one_session_id() -> None:
     assert again.handshake()[0].session_id != a.session_id
 
 
-def test_every_sample_message_crosses_both_ways() -> None:
+def test_every_sample_message_crosses_the_session() -> None:
     pair = SessionPair.create(DEVNET, KEY_A, KEY_B)
     pair.handshake()
     pair.take_events()
