@@ -241,9 +241,15 @@ def run() -> list[Table]:
         )
     )
     config = SimConfig(nodes=4, byzantine=0, faults=False, duration=20.0, settle=10.0, tx_rate=100.0)
-    plain_final, plain_cpu = _campaign(World(0, config))
-    wire_world = WireWorld(0, config)
-    wire_final, wire_cpu = _campaign(wire_world)
+    # Best of two runs each, alternated: one campaign is a few seconds of CPU, and on
+    # a shared machine single runs vary by a fifth.
+    plain_runs, wire_runs = [], []
+    for _ in range(2):
+        plain_runs.append(_campaign(World(0, config)))
+        wire_world = WireWorld(0, config)
+        wire_runs.append(_campaign(wire_world))
+    plain_final, plain_cpu = min(plain_runs, key=lambda r: r[1])
+    wire_final, wire_cpu = min(wire_runs, key=lambda r: r[1])
     assert wire_final == plain_final, (wire_final, plain_final)
     assert wire_world.mesh.closed == [], wire_world.mesh.closed
     plain_us = plain_cpu / max(plain_final, 1) * 1e6
