@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench lint typecheck clean fuzz
+.PHONY: demo test test-fast bench campaign lint typecheck clean fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,19 @@ test: $(VENV)/.installed-dev
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
+# The quick lane: skips tests marked slow (the 200-seed simulator run, the SIGKILL
+# crash test, ...) and runs hypothesis with few examples. `make test` keeps everything.
+test-fast: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q -m "not slow"
+
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks
+
+# The long simulator campaign (docs/consensus.md): SEEDS per size, resumable from the
+# journal, progress on stderr. About 30 CPU-hours at the default size.
+SEEDS ?= 34000
+campaign: $(VENV)/.installed-base
+	$(PY) -m timecoin_core.sim.campaign --sizes 4,7,10 --seeds $(SEEDS) --journal campaign.jsonl
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis

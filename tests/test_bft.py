@@ -64,12 +64,17 @@ class Source:
         self.built.append((height, round))
         return value(f"built-{round}", height)
 
+    def validate_decided(self, height: int, raw: bytes) -> bytes | None:
+        # Tags starting with "future" fail only the clock rule (validate), not this one.
+        verdict = self.validate(height, raw.replace(b"|future", b"|", 1))
+        return sha256(raw) if verdict is not None else None
+
     def validate(self, height: int, raw: bytes) -> bytes | None:
         self.validated += 1
         parts = raw.split(b"|")
         if len(parts) != 3 or parts[0] != b"v" or parts[1] != str(height).encode():
             return None
-        if parts[2].startswith(b"bad"):
+        if parts[2].startswith(b"bad") or parts[2].startswith(b"future"):
             return None
         return sha256(raw)
 
@@ -752,6 +757,59 @@ def test_decided_node_answers_a_lagging_voter_with_its_commit_rate_limited() -> 
     assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == [commit]
     rig.now = 11.0
     assert sent(rig.feed(rig.vote(2, PREVOTE, 1, None))) == []  # once per propose timeout
+
+
+def test_precommits_after_the_quorum_join_the_kept_commit() -> None:
+    # Participation comes from the commit a block records: a slower honest voter whose
+    # precommit arrives after the quorum must be in it, or it is deactivated as absent.
+    rig = Rig(weights=(1, 1, 1, 1, 1), proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([0, 1, 2, 3], PREVOTE, 0, "a"))
+    rig.feed(*rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    assert commit is not None and PUB[4] not in commit.certificate.voters
+    late = rig.vote(4, PRECOMMIT, 0, "a").vote
+    forged = BlockVote(late.kind, late.height, late.round, late.value_id, PUB[4], bytes(64))
+    other = rig.vote(4, PRECOMMIT, 0, "b")
+    rig.feed(VoteReceived(forged), other)
+    assert PUB[4] not in rig.engine.commit_for(1).certificate.voters  # type: ignore[union-attr]
+    rig.feed(VoteReceived(late))
+    kept = rig.engine.commit_for(1)
+    assert kept is not None and PUB[4] in kept.certificate.voters
+    assert kept.certificate.verify(rig.vs, CHAIN, VERIFIER.verify_many)
+    assert kept.value == commit.value
+
+
+def test_a_polka_overrides_a_value_refused_only_by_the_local_clock() -> None:
+    # A node whose clock is behind refuses a proposal "from the future" and prevotes
+    # nil; once 2/3 prevoted the value, only clock-free validity is left to check, so it
+    # precommits with the others instead of stalling a quorum that needs it.
+    rig = Rig(proposers={0: 1})
+    out = rig.feed(rig.proposal(1, 0, "future-a"))
+    mine = [m for m in sent(out) if isinstance(m, BlockVote)]
+    assert [m.value_id for m in mine] == [None]  # refused by its clock
+    out = rig.feed(*rig.votes([1, 2, 3], PREVOTE, 0, "future-a"))
+    precommits = [m for m in sent(out) if isinstance(m, BlockVote) and m.kind is PRECOMMIT]
+    assert [m.value_id for m in precommits] == [value("future-a")[0]]
+    assert decisions(rig.feed(*rig.votes([1, 2], PRECOMMIT, 0, "future-a")))
+    # A value invalid by rules other than the clock stays refused, polka or not.
+    rig2 = Rig(proposers={0: 1})
+    rig2.feed(rig2.proposal(1, 0, "bad-a"))
+    out = rig2.feed(*rig2.votes([1, 2, 3], PREVOTE, 0, "bad-a"))
+    assert not [m for m in sent(out) if isinstance(m, BlockVote) and m.kind is PRECOMMIT and m.value_id]
+
+
+def test_forged_votes_for_an_old_height_never_buy_a_commit() -> None:
+    # 16 forged 110-byte votes used to produce 16 whole blocks to every peer.
+    rig = Rig(proposers={0: 1})
+    rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2, 3], PRECOMMIT, 0, "a"))
+    commit = rig.engine.commit_for(1)
+    rig.engine.start(2, 0.5)
+    for i in range(16):
+        rig.now = 10.0 + 10 * i
+        genuine = rig.vote(3, PREVOTE, 1, None).vote
+        forged = BlockVote(genuine.kind, genuine.height, genuine.round, genuine.value_id, genuine.voter, bytes([i]) * 64)
+        assert sent(rig.feed(VoteReceived(forged))) == []
+    assert sent(rig.feed(rig.vote(3, PREVOTE, 1, None))) == [commit]  # a real one still is answered
 
 
 # -- liveness helpers beyond Algorithm 1 ------------------------------------------------------

@@ -77,6 +77,9 @@ class SimSource:
     def build(self, height: int, round: int) -> tuple[bytes, bytes]:
         return make_value(height, round, self.tag)
 
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        return self.validate(height, value)
+
     def validate(self, height: int, value: bytes) -> bytes | None:
         parts = value.split(b"|")
         if len(parts) != 4 or parts[0] != b"blk" or parts[1] != str(height).encode():
@@ -570,6 +573,7 @@ def lock_attack(seed: int) -> Simulation:
 LOCK_ATTACK_SEEDS: Final = 150
 
 
+@pytest.mark.slow
 def test_lock_attack_over_seeds() -> None:
     for seed in range(LOCK_ATTACK_SEEDS):
         check_run(lock_attack(seed).run())

@@ -353,7 +353,10 @@ def test_reward_rule_hook(block: Block) -> None:
 def test_block_validator_hook(block: Block) -> None:
     allowed = {PROPOSER.public_key.data}
 
-    def leader_only(candidate: Block, chain: ChainState, verifier: Verifier) -> None:
+    proofs: list[object] = []
+
+    def leader_only(candidate: Block, chain: ChainState, verifier: Verifier, proof: object) -> None:
+        proofs.append(proof)
         if candidate.header.proposer not in allowed:
             raise ProposerError("not the leader", candidate.hash)
         check_proposer_signature(candidate, chain, verifier)
@@ -361,7 +364,8 @@ def test_block_validator_hook(block: Block) -> None:
     chain = ChainState(NET, block_validator=leader_only)
     by_bob = rebuild(block, key=BOB)
     assert_rejected(chain, by_bob, ProposerError)
-    chain.apply_block(block)
+    chain.apply_block(block, proof="the proof")
+    assert proofs[-1] == "the proof"  # the hook sees what apply_block was given
 
 
 def test_all_transaction_signatures_in_one_batch(chain: ChainState) -> None:
@@ -527,6 +531,27 @@ def test_snapshot_and_revert(chain: ChainState) -> None:
     assert chain.height == 2
     with pytest.raises(SnapshotError):
         ChainState(DEVNET).revert(middle)
+
+
+def test_from_parts_resumes_a_chain_and_refuses_parts_that_do_not_link(chain: ChainState) -> None:
+    tx1 = pay(genesis_coin(chain, 0), coins("3"))
+    chain.apply_block(chain.build_block(PROPOSER, [tx1], timestamp=T0 + 1))
+    chain.apply_block(chain.build_block(BOB, [pay(genesis_coin(chain, 1), coins("2"))], timestamp=T0 + 2))
+    parts = [a for a in (chain.applied(h) for h in range(chain.height + 1)) if a is not None]
+    resumed = ChainState.from_parts(NET, parts, chain.utxos.copy())
+    assert state(resumed) == state(chain)
+    assert resumed.transaction(tx1.txid) == chain.transaction(tx1.txid)
+    assert resumed.block(parts[2].block.hash) == parts[2].block
+    # It keeps going like the original.
+    third = resumed.build_block(PROPOSER, [], timestamp=T0 + 3)
+    resumed.apply_block(third)
+    assert resumed.height == 3
+    with pytest.raises(SnapshotError, match="genesis"):
+        ChainState.from_parts(DEVNET, parts, chain.utxos.copy())
+    with pytest.raises(SnapshotError, match="does not extend"):
+        ChainState.from_parts(NET, [parts[0], parts[2]], chain.utxos.copy())
+    with pytest.raises(SnapshotError):
+        ChainState.from_parts(NET, [], chain.utxos.copy())
 
 
 def test_block_error_hierarchy() -> None:

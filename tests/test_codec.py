@@ -71,3 +71,13 @@ def test_random_bytes_only_raise_decode_error(data: bytes) -> None:
         r.end()
     except DecodeError:
         pass
+
+
+def test_decode_error_survives_pickling() -> None:
+    import pickle
+
+    from timecoin_core.errors import DecodeError
+
+    error = pickle.loads(pickle.dumps(DecodeError("truncated block", 3)))
+    assert isinstance(error, DecodeError)
+    assert (error.reason, error.offset, str(error)) == ("truncated block", 3, "truncated block at offset 3")

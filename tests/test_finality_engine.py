@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -695,3 +696,27 @@ def test_cost_of_finality_in_a_four_masternode_network() -> None:
         "\nsignatures per final tx (made, verified by engines, block check): "
         f"burst {burst}, 1000 tx/s {steady}, 10 tx/s {trickle}"
     )
+
+
+def test_early_next_epoch_batches_are_bounded_per_voter_and_checked_on_arrival() -> None:
+    # 9.2 MB of early batches used to be buffered unchecked, first come first served,
+    # then verified in the one call that changes epoch, pushing out honest batches.
+    config = replace(FAST, max_future_votes=64)
+    vs = VotingSet.of(1, [(PUB[i], 1) for i in range(4)])
+    counting = CountingCheck()
+    engine = FinalityEngine(vs, chain_id=CHAIN, check_signatures=counting, config=config)
+    stranger = PrivateKey.from_seed(b"\x55" * 32)
+    for i in range(50):
+        engine.handle(VoteBatchReceived(VoteBatch.create(stranger, CHAIN, 2, [bytes([i + 1]) * 32])), 0.0)
+        flood = [bytes([i + 1, k + 1]) + bytes(30) for k in range(5)]
+        engine.handle(VoteBatchReceived(VoteBatch.create(KEYS[1], CHAIN, 2, flood)), 0.0)
+    honest = VoteBatch.create(KEYS[2], CHAIN, 2, [b"\x77" * 32])
+    engine.handle(VoteBatchReceived(honest), 0.0)
+    held = engine._future
+    assert PUB[0] not in held and stranger.public_key.data not in held  # non-voters: nothing
+    assert sum(len(b.txids) for b in held[PUB[1]]) <= 64 // 4  # the flooder keeps its share
+    assert held[PUB[2]] == [honest]  # and the honest early batch is still there
+    before = counting.checks
+    engine.handle(EpochChanged(VotingSet.of(2, [(PUB[i], 1) for i in range(4)])), 1.0)
+    assert counting.checks - before <= 8 + 1  # one signature per held batch, no more
+    assert engine.stats.future_batches_dropped >= 50 + 40

@@ -488,3 +488,23 @@ def test_size_maxima_are_exact() -> None:
         for i in range(MAX_CERTIFICATE_ENTRIES)
     )
     assert len(FinalityCertificate(bytes(32), 0, entries).to_bytes()) == MAX_CERTIFICATE_SIZE
+
+
+def test_a_decoded_batch_hashes_nothing_until_its_root_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A non-voter's 131 KB batch used to cost a whole Merkle tree before the 2 us
+    # membership check; decoding must not hash the txids.
+    key = PrivateKey.from_seed(b"\x31" * 32)
+    batch = VoteBatch.create(key, 3, 0, [bytes([i]) * 32 for i in range(1, 200)])
+    data, root = batch.to_bytes(), batch.root
+    built: list[int] = []
+    class Counting(MerkleTree):
+        def __init__(self, leaves: Sequence[bytes]) -> None:
+            built.append(1)
+            super().__init__(leaves)
+
+    monkeypatch.setattr("timecoin_core.consensus.finality_messages.MerkleTree", Counting)
+    decoded = VoteBatch.from_bytes(data)
+    assert (decoded.voter, decoded.epoch) == (batch.voter, batch.epoch) and built == []
+    assert decoded.root == root and built == [1]
+    decoded.entry(5)
+    assert built == [1]  # built once, kept

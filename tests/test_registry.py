@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from timecoin_core.amount import coins
 from timecoin_core.builder import TransactionBuilder
 from timecoin_core.consensus.registry import (
+    ABSENCE_EPOCHS,
     Masternode,
     Registry,
     RegistryError,
     block_rewards,
+    cap_weights,
     epoch_of,
     parse_registration,
     registration_memo,
@@ -45,20 +51,24 @@ def test_genesis_voting_set_uses_network_weights_not_declared_ones() -> None:
     net = network_with([Tier.FREE, Tier.BRONZE, Tier.SILVER, Tier.GOLD])
     registry = Registry(net, GENESIS_TXID)
     vs = registry.voting_set(0)
-    assert vs.weight(OPERATORS[0]) == 1  # devnet lets Free vote
+    assert OPERATORS[0] not in vs  # Free never votes on a built-in network
     assert [vs.weight(k) for k in OPERATORS[1:]] == [1, 10, 100]
     mainnet_like = MAINNET.with_genesis(net.genesis_outputs, net.genesis_masternodes)
     assert Registry(mainnet_like, GENESIS_TXID).voting_set(0).weight(OPERATORS[0]) == 0
+    free_votes = replace(net, voting_weights={**net.voting_weights, Tier.FREE: 1})
+    assert Registry(free_votes, GENESIS_TXID).voting_set(0).weight(OPERATORS[0]) == 1
 
 
 def test_registration_takes_effect_at_next_epoch_and_spending_collateral_deregisters() -> None:
     net = network_with([Tier.BRONZE])
     registry = Registry(net, GENESIS_TXID)
     funding = OutPoint(b"\x05" * 32, 0)
-    new_operator = PrivateKey.from_seed(b"\x77" * 32).public_key.data
+    operator_key = PrivateKey.from_seed(b"\x77" * 32)
+    new_operator = operator_key.public_key.data
     reg = (
         TransactionBuilder(net)
         .spend(funding, TxOut(coins("20000"), OWNER.public_key.payload), OWNER)
+        .spend(OutPoint(b"\x06" * 32, 0), TxOut(coins("1"), operator_key.public_key.payload), operator_key)
         .pay(OWNER.address(net), coins("10000"))
         .memo(registration_memo(new_operator))
         .build()
@@ -84,18 +94,32 @@ def test_registration_takes_effect_at_next_epoch_and_spending_collateral_deregis
     assert new_operator not in registry.voting_set(2)
 
 
-def test_evidence_bans_and_absence_deactivates_at_epoch_boundary() -> None:
+def test_evidence_bans_at_once_and_absence_deactivates_only_when_sustained() -> None:
     net = network_with([Tier.BRONZE, Tier.BRONZE, Tier.BRONZE, Tier.BRONZE])
     registry = Registry(net, GENESIS_TXID)
-    for h in range(1, net.epoch_length + 1):
+    length = net.epoch_length
+    for h in range(1, length + 1):
         offenders = [OPERATORS[0]] if h == 3 else []
         registry.apply_block(h, [], offenders=offenders, participants=OPERATORS[:3])
         assert len(registry.voting_set(0)) == 4
     vs = registry.voting_set(1)
-    assert OPERATORS[0] not in vs  # banned by evidence
-    assert OPERATORS[3] not in vs  # absent for the whole epoch
-    assert set(vs.voters) == {OPERATORS[1], OPERATORS[2]}
+    assert OPERATORS[0] not in vs  # banned by evidence, at the next boundary
     assert registry.is_banned(OPERATORS[0])
+    assert OPERATORS[3] in vs  # one absent epoch is not enough
+    # Absent again, then present once: the count starts over.
+    height = length
+    for participants in ([OPERATORS[1], OPERATORS[2]], OPERATORS[1:4]):
+        for _ in range(length):
+            height += 1
+            registry.apply_block(height, [], participants=participants)
+    assert OPERATORS[3] in registry.voting_set(3)
+    for epoch in range(ABSENCE_EPOCHS):
+        assert OPERATORS[3] in registry.voting_set(3 + epoch)
+        for _ in range(length):
+            height += 1
+            registry.apply_block(height, [], participants=OPERATORS[1:3])
+    assert OPERATORS[3] not in registry.voting_set(3 + ABSENCE_EPOCHS)  # sustained absence
+    assert set(registry.voting_set(3 + ABSENCE_EPOCHS).voters) == {OPERATORS[1], OPERATORS[2]}
 
 
 def test_blocks_must_be_applied_in_order_and_future_epochs_are_unknown() -> None:
@@ -134,3 +158,37 @@ def test_reward_vectors(tiers: list[Tier], fees: int, expected: list[tuple[int, 
     outputs = block_rewards(DEVNET, list(reversed(masternodes)), fees, b"\xee" * 20)
     assert [(o.payload[0], o.amount) for o in outputs] == expected
     assert sum(o.amount for o in outputs) == DEVNET.block_reward + fees
+
+
+def test_one_gold_node_cannot_decide_or_block_alone() -> None:
+    # Gold 100 vs three Bronze at 1: uncapped, the Gold key alone is 97% of the weight.
+    net = network_with([Tier.GOLD, Tier.BRONZE, Tier.BRONZE, Tier.BRONZE])
+    registry = Registry(net, GENESIS_TXID)
+    vs = registry.voting_set(0)
+    assert all(3 * w < vs.total for w in vs.weights.values())
+    assert not vs.has_quorum([OPERATORS[0]])  # no certificate with one signer
+    assert not registry.concentrated(0)
+    assert vs.weight(OPERATORS[0]) >= vs.weight(OPERATORS[1])  # still the heaviest
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=40))
+def test_capped_weights_never_give_one_voter_a_third(raw: list[int]) -> None:
+    weights = {i.to_bytes(32, "big"): w for i, w in enumerate(raw)}
+    capped = cap_weights(weights)
+    assert set(capped) == set(weights)
+    assert all(1 <= capped[k] <= weights[k] for k in weights)
+    total = sum(capped.values())
+    if len(weights) >= 4:
+        assert all(3 * w < total for w in capped.values())
+        # The cap is the largest that works: one more unit would break it (or change nothing).
+        cap = max(capped.values())
+        bigger = [min(w, cap + 1) for w in weights.values()]
+        assert bigger == list(capped.values()) or 3 * max(bigger) >= sum(bigger)
+    else:
+        assert capped == weights
+
+
+def test_fewer_than_four_voters_is_reported_as_concentrated() -> None:
+    registry = Registry(network_with([Tier.BRONZE, Tier.BRONZE, Tier.BRONZE]), GENESIS_TXID)
+    assert registry.concentrated(0)
+    assert not Registry(network_with([Tier.BRONZE] * 4), GENESIS_TXID).concentrated(0)

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from timecoin_core.sim import SimConfig, World, check_liveness, check_safety, run_seed, run_seeds
 from timecoin_core.sim.__main__ import main
+from timecoin_core.sim.campaign import main as campaign_main
 
 FAULTY = SimConfig(nodes=4, byzantine=1, duration=20.0, settle=30.0, tx_rate=2.0)
 
 
+def test_forty_faulty_seeds_keep_every_invariant() -> None:
+    # The fast slice of the campaign: every behaviour of the adversary, all faults.
+    summary = run_seeds(range(1000, 1040), FAULTY, workers=2)
+    report = summary.as_dict()
+    assert report["safety_violations"] == []
+    assert report["liveness_failures"] == []
+    assert report["finalized_txs"] > 40 * 20
+    assert report["committed_blocks"] > 40 * 10
+
+
+@pytest.mark.slow
 def test_two_hundred_faulty_seeds_keep_every_invariant() -> None:
     summary = run_seeds(range(200), FAULTY, workers=2)
     report = summary.as_dict()
@@ -20,6 +34,20 @@ def test_two_hundred_faulty_seeds_keep_every_invariant() -> None:
     assert report["liveness_failures"] == []
     assert report["finalized_txs"] > 200 * 20
     assert report["committed_blocks"] > 200 * 10
+
+
+@pytest.mark.parametrize("seed", [0, 2, 16, 40])
+def test_seeds_where_the_adversary_broke_consensus_before_the_fixes(seed: int) -> None:
+    # This adversary, run against a87cf72 (the code the safety review broke) with
+    # `--nodes 4 --byzantine 1 --seeds 0:100 --duration 20 --settle 30
+    # --no-honest-faults`: seed 16 is the first where a mutating proposer committed a
+    # never-voted double spend of a final transaction (final-reverted and
+    # committed-unproven; 40 too), seed 0 the first where a front-run or under-floor
+    # registration was accepted, seed 2 the first where one key was registered twice.
+    world = World(seed, replace(FAULTY, honest_faults=False))
+    world.run()
+    assert check_safety(world) == []
+    assert check_liveness(world) == []
 
 
 @pytest.mark.parametrize("nodes", [1, 7])
@@ -84,6 +112,43 @@ def test_seeds_that_once_failed_liveness(seed: int) -> None:
     # still answer its requests for the commits it missed, and it must start each
     # missed height at once. 712: a silent byzantine leader drawn five rounds in a row
     # stalled a height until proposer orders rotated through every voter.
-    result = run_seed(seed, FAULTY)
+    result = run_seed(seed, replace(FAULTY, adversary=False))  # the schedule that failed then
     assert result.safety_violations == ()
     assert result.liveness_failures == ()
+
+
+def test_invariants_catch_a_reverted_final_an_unproven_commit_and_an_accepted_invalid() -> None:
+    world = World(5, SimConfig(faults=False, duration=5.0, settle=5.0))
+    record = world.run()
+    assert check_safety(world) == []
+    i = world.honest[0]
+    chain = world.nodes[i].chain
+    committed = next(tx for h in range(1, chain.height + 1) for tx in chain.block_at(h).transactions)  # type: ignore[union-attr]
+    # A "final" transaction whose input a committed block spent in another transaction.
+    lost = committed.with_witnesses([(x.public_key, bytes(64)) for x in committed.inputs])
+    fake = b"\x04" * 32
+    record.transactions[fake] = lost
+    record.final_at[i][fake] = 0.0
+    assert any(v.invariant == "final-reverted" for v in check_safety(world))
+    del record.final_at[i][fake]
+    record.unproven.append((i, 1, committed.txid))
+    assert any(v.invariant == "committed-unproven" for v in check_safety(world))
+    record.unproven.clear()
+    record.invalid[committed.txid] = "front-run"
+    assert any(v.invariant == "invalid-accepted" for v in check_safety(world))
+
+
+def test_campaign_runs_resumes_and_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "campaign.jsonl"
+    args = ["--sizes", "1,4", "--seeds", "2", "--chunk", "1", "--duration", "5", "--settle", "10",
+            "--workers", "1", "--journal", str(journal)]
+    assert campaign_main(args) == 0
+    out = capsys.readouterr()
+    assert "| 4 nodes, 1 byzantine | 2 | 0 | 0 |" in out.out
+    assert "[4/4]" in out.err  # progress
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 4
+    assert campaign_main(args) == 0  # resumed: nothing re-run
+    assert len(journal.read_text().splitlines()) == 4
+    with pytest.raises(SystemExit):
+        campaign_main(["--sizes", "x"])

@@ -431,3 +431,33 @@ async def test_check_next_to_a_live_writer_reads_one_snapshot(tmp_path: Path, ru
                 pass
         async with reader.snapshot():
             assert (await reader.metadata()).height == BLOCKS
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE utxo SET amount = 9223372036854775807 WHERE outpoint = (SELECT min(outpoint) FROM utxo)",
+        "UPDATE utxo SET amount = -5 WHERE outpoint = (SELECT min(outpoint) FROM utxo)",
+        "UPDATE utxo SET payload = x'00' WHERE outpoint = (SELECT min(outpoint) FROM utxo)",
+    ],
+    ids=["amount-above-max-money", "negative-amount", "short-payload"],
+)
+async def test_a_damaged_utxo_row_is_a_corruption_error_naming_file_and_row(
+    tmp_path: Path, run: StressRun, damage: str
+) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run)
+    conn = sqlite3.connect(path)
+    (key,) = conn.execute("SELECT min(outpoint) FROM utxo").fetchone()
+    (payload,) = conn.execute("SELECT payload FROM utxo WHERE outpoint = ?", (key,)).fetchone()
+    conn.close()
+    _tamper(path, damage)
+    outpoint = OutPoint(bytes(key[:32]), int.from_bytes(key[32:], "big"))
+    async with SqliteStore.open(path, run.chain.network, read_only=True) as store:
+        with pytest.raises(CorruptStoreError, match=rf"s\.db: utxo row {bytes(key).hex()} is damaged"):
+            await store.coin(outpoint)
+        with pytest.raises(CorruptStoreError, match="is damaged"):
+            [c async for c in store.iter_coins()]
+        if len(bytes(payload)) == 20 and "payload" not in damage:
+            with pytest.raises(CorruptStoreError, match="is damaged"):
+                await store.coins_of(bytes(payload))

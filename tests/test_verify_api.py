@@ -33,6 +33,7 @@ EXPECTED_EXPORTS = {
     "SignatureCheck",
     "SyncVerifier",
     "ThreadVerifier",
+    "UnguardedMainError",
     "UnknownBackendError",
     "Verifier",
     "VerifierConfigError",

@@ -50,6 +50,7 @@ from .mempool import (
 )
 from .merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 from .network import DEVNET, MAINNET, NETWORKS, TESTNET, GenesisOutput, Network, NetworkError, Tier
+from .orphans import OrphanBuffer
 from .store import MemoryStore, SqliteStore, Store, StoreError, load_chain
 from .transaction import OutPoint, Transaction, TxIn, TxOut
 from .utxo import (
@@ -141,6 +142,7 @@ __all__ = [
     "NetworkError",
     "NoInputsError",
     "NoOutputsError",
+    "OrphanBuffer",
     "OutPoint",
     "OutputSumError",
     "OutputView",

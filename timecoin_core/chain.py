@@ -13,7 +13,9 @@ touching any state, in order of cost so junk is rejected cheaply:
 1. header against the tip: version, height, parent, timestamp;
 2. size against ``network.max_block_size``; the four roots against the body;
    no zero-amount reward;
-3. the ``block_validator`` hook (default: the proposer's signature);
+3. the ``block_validator`` hook (default: the proposer's signature), which also
+   judges the ``proof`` passed to ``apply_block`` (a consensus chain requires the
+   finality certificates of the block's transactions, or a commit certificate);
 4. every transaction, in order, against the confirmed UTXO set plus the outputs of
    earlier transactions of the block, all signatures in one ``verify_many`` call;
 5. money: the reward outputs add up to exactly the subsidy plus the fees, then the
@@ -225,11 +227,14 @@ Called only for blocks whose reward total is already exact. Raises a
 :class:`BlockError` (usually :class:`RewardDistributionError`) to reject the block.
 """
 
-BlockValidator = Callable[[Block, "ChainState", Verifier], None]
-"""Checks who made a block and what consensus data it carries.
+BlockValidator = Callable[[Block, "ChainState", Verifier, object], None]
+"""Checks who made a block, what consensus data it carries and the proof that it may be applied.
 
-Called with the block, the chain it extends (still at the parent) and the verifier
-to batch signature checks on. Raises a :class:`BlockError` to reject the block.
+Called with the block, the chain it extends (still at the parent), the verifier to
+batch signature checks on, and the ``proof`` given to :meth:`ChainState.apply_block`
+(opaque to the chain: the consensus layer decides what proves a block, for example
+the finality certificates of its transactions, or a commit certificate). Raises a
+:class:`BlockError` to reject the block.
 """
 
 
@@ -237,10 +242,10 @@ def accept_any_split(block: Block, fees: int) -> None:
     """The default :data:`RewardRule`: any split of the exact total is acceptable."""
 
 
-def check_proposer_signature(block: Block, chain: ChainState, verifier: Verifier) -> None:
+def check_proposer_signature(block: Block, chain: ChainState, verifier: Verifier, proof: object = None) -> None:
     """The default :data:`BlockValidator`: the block is signed by ``header.proposer``.
 
-    Raises :class:`BadBlockSignatureError` otherwise.
+    ``proof`` is not needed and ignored. Raises :class:`BadBlockSignatureError` otherwise.
     """
     check = SignatureCheck(block.header.proposer, block.signing_message(chain.network), block.signature)
     if not verifier.verify_many([check])[0]:
@@ -360,6 +365,48 @@ class ChainState:
         for index, out in enumerate(genesis.rewards):
             self._utxos.add(OutPoint(txid, index), out, 0)
         self._supply = minted
+
+    @classmethod
+    def from_parts(
+        cls,
+        network: Network,
+        applied: Sequence[AppliedBlock],
+        utxos: UtxoSet,
+        *,
+        reward_rule: RewardRule = accept_any_split,
+        block_validator: BlockValidator = check_proposer_signature,
+    ) -> ChainState:
+        """A chain resumed from what was applied before (a store's blocks) and its coins.
+
+        ``applied`` holds one record per height from genesis to the tip; ``utxos`` is
+        the confirmed set at the tip (it becomes the chain's own). Checks that the
+        records start at the network's genesis and link up by height and parent hash,
+        and rebuilds the indexes; the coins themselves are trusted (a store checks them
+        against its commitment). Raises :class:`SnapshotError` for parts that do not
+        form one chain.
+        """
+        chain = cls(network, reward_rule=reward_rule, block_validator=block_validator)
+        if not applied or applied[0].block != chain.genesis:
+            raise SnapshotError("the applied blocks do not start at this network's genesis")
+        by_hash: dict[bytes, int] = {}
+        tx_index: dict[bytes, tuple[int, int]] = {}
+        supply = 0
+        previous = b""
+        for height, record in enumerate(applied):
+            block = record.block
+            if block.height != height or (height and block.header.prev_hash != previous):
+                raise SnapshotError(f"block at position {height} does not extend the one before it")
+            by_hash[block.hash] = height
+            for position, tx in enumerate(block.transactions):
+                tx_index[tx.txid] = (height, position)
+            supply += record.subsidy
+            previous = block.hash
+        chain._applied = list(applied)
+        chain._by_hash = by_hash
+        chain._tx_index = tx_index
+        chain._utxos = utxos
+        chain._supply = supply
+        return chain
 
     # -- reading ----------------------------------------------------------------------
 
@@ -495,28 +542,30 @@ class ChainState:
 
     # -- applying ---------------------------------------------------------------------
 
-    def check_block(self, block: Block, verifier: Verifier | None = None) -> int:
+    def check_block(self, block: Block, verifier: Verifier | None = None, *, proof: object = None) -> int:
         """Decide whether ``block`` extends the tip validly; return its total fees.
 
-        Changes nothing. Raises a :class:`BlockError` subclass naming the first
+        Changes nothing. ``proof`` is handed to the ``block_validator`` hook (see
+        :data:`BlockValidator`). Raises a :class:`BlockError` subclass naming the first
         problem found (see the module docstring for the order).
         """
         own = verifier is None
         active: Verifier = SyncVerifier() if verifier is None else verifier
         try:
-            return self._check(block, active)
+            return self._check(block, active, proof)
         finally:
             if own:
                 active.close()
 
-    def apply_block(self, block: Block, verifier: Verifier | None = None) -> AppliedBlock:
+    def apply_block(self, block: Block, verifier: Verifier | None = None, *, proof: object = None) -> AppliedBlock:
         """Validate ``block`` fully, then apply it: all or nothing.
 
         On any :class:`BlockError` the chain is exactly as before. ``verifier``
         (default: a :class:`~timecoin_core.verify.SyncVerifier`) checks every
-        signature of the block's transactions in one batch.
+        signature of the block's transactions in one batch. ``proof`` goes to the
+        ``block_validator`` hook: a consensus chain refuses a block without one.
         """
-        fees = self.check_block(block, verifier)
+        fees = self.check_block(block, verifier, proof=proof)
         subsidy = self.subsidy()
         applied = AppliedBlock(block, fees, subsidy, self._apply(block))
         self._applied.append(applied)
@@ -524,7 +573,7 @@ class ChainState:
         self._supply += subsidy
         return applied
 
-    def _check(self, block: Block, verifier: Verifier) -> int:
+    def _check(self, block: Block, verifier: Verifier, proof: object) -> int:
         header = block.header
         block_hash = block.hash
         tip = self.tip.header
@@ -551,7 +600,7 @@ class ChainState:
         for index, out in enumerate(block.rewards):
             if out.amount == 0:
                 raise ZeroRewardError(f"reward output {index} is zero", block_hash)
-        self.block_validator(block, self, verifier)
+        self.block_validator(block, self, verifier, proof)
         each_fee, errors = _validate_in_order(block.transactions, self._utxos, self.network, verifier)
         if errors:
             position = min(errors)

@@ -33,6 +33,10 @@ class DecodeError(TimecoinError, ValueError):
         self.reason = reason
         self.offset = offset
 
+    def __reduce__(self) -> tuple[type[DecodeError], tuple[str, int]]:
+        # Crosses process boundaries intact (a process pool re-raises it in the parent).
+        return (type(self), (self.reason, self.offset))
+
 
 class AmountError(TimecoinError, ValueError):
     """An amount outside 0..MAX_MONEY, a malformed decimal string, or an overflow."""

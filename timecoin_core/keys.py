@@ -150,6 +150,25 @@ class Address:
             raise AddressError(f"address {text!r} is not in canonical form")
         return address
 
+    @classmethod
+    def is_valid(cls, text: object, network: Network) -> bool:
+        """True when ``text`` is an address string :meth:`parse` accepts for ``network``.
+
+        Never raises for any ``text`` (a non-string is simply not an address);
+        ``network`` must be a :class:`~timecoin_core.network.Network`.
+        """
+        if not isinstance(network, Network):
+            raise AddressError(f"network must be a Network, not {type(network).__name__}")
+        # Every address string is 37 to 39 characters; longer junk is refused before
+        # base58 decoding, which is quadratic in the length.
+        if not isinstance(text, str) or len(text) > 64:
+            return False
+        try:
+            cls.parse(text, network)
+        except AddressError:
+            return False
+        return True
+
     def __str__(self) -> str:
         return f"TIME{self.digit}{b58encode(self.payload + sha256d(self.payload)[:4])}"
 

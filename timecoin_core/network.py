@@ -82,6 +82,9 @@ class Network:
     min_fee_per_kb: int = 10_000
     """Minimum relay and validity fee rate, base units per 1,000 bytes."""
     dust_limit: int = 1_000
+    min_collateral: int = 100 * COIN
+    """Least collateral any masternode registration must lock (the Free tier's floor): it
+    prices every registry entry, so a flood of registrations costs real money."""
     max_block_size: int = 4_000_000
     genesis_timestamp: int = 1_767_225_600
     genesis_outputs: tuple[GenesisOutput, ...] = ()
@@ -91,6 +94,9 @@ class Network:
         default_factory=lambda: {Tier.FREE: 1, Tier.BRONZE: 10, Tier.SILVER: 100, Tier.GOLD: 1000}
     )
     voting_weights: dict[Tier, int] = field(default_factory=lambda: _weights(0))
+    """Voting weight per tier. Free is 0 on every built-in network: free identities are a
+    Sybil vector; a custom network may let Free vote (its voters are then capped,
+    deactivated and rewarded like any other)."""
     epoch_length: int = 144
     finality_timeout: float = 30.0
     """Seconds a transaction may wait for a finality quorum before its locks are released."""
@@ -124,6 +130,8 @@ class Network:
             raise NetworkError("voting and reward weights must name every tier")
         if any(w < 0 for w in self.voting_weights.values()):
             raise NetworkError("voting weights must be non-negative")
+        if not 0 < self.min_collateral <= Tier.BRONZE.collateral:
+            raise NetworkError("min_collateral must be positive and at most the Bronze collateral")
 
     def __hash__(self) -> int:
         return hash((self.name, self.magic, self.chain_id))
@@ -152,7 +160,6 @@ TESTNET = Network(
     chain_id=2,
     address_digit=0,
     block_interval=600.0,
-    voting_weights=_weights(1),
 )
 DEVNET = Network(
     name="devnet",
@@ -160,7 +167,6 @@ DEVNET = Network(
     chain_id=3,
     address_digit=0,
     block_interval=1.0,
-    voting_weights=_weights(1),
     epoch_length=10,
     finality_timeout=5.0,
 )

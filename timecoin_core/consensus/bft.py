@@ -176,6 +176,12 @@ class ValueSource(Protocol):
         """The value_id of ``value`` when it is a valid value for ``height``, else None."""
         ...
 
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        """As :meth:`validate`, for a value a commit certificate proves 2/3 of the weight
+        accepted: rules that depend on this node's clock are skipped (a node whose clock
+        is behind must still apply what the network committed)."""
+        ...
+
 
 def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int) -> bytes:
     """The proposer of ``(height, round)``: position ``round mod n`` of the height's order.
@@ -683,7 +689,9 @@ class BlockEngine:
         elif height == self._height + 1:
             self._buffer_next(message, out)
         elif height <= self._height:
-            self._answer_laggard(height, _sender(message), out)
+            if isinstance(message, BlockVote) and message.kind is VoteKind.PRECOMMIT:
+                self._record_late_precommit(message)
+            self._answer_laggard(height, message, out)
 
     def _on_commit(
         self, value: bytes, certificate: CommitCertificate, out: list[BftAction]
@@ -695,7 +703,7 @@ class BlockEngine:
         assert self._vs is not None
         if not certificate.verify(self._vs, self._chain_id, self._check_signatures):
             return
-        if not self._is_valid_value(certificate.value_id, value):
+        if not self._is_valid_value(certificate.value_id, value, decided=True):
             return
         self._decide(certificate.round, certificate.value_id, value, certificate, out)
 
@@ -820,11 +828,12 @@ class BlockEngine:
             self._log(proposal.pol_round).relevant.add(proposal.value_id)
         self._note_stored(sender, round)
 
-    def _is_valid_value(self, value_id: bytes, value: bytes) -> bool:
+    def _is_valid_value(self, value_id: bytes, value: bytes, *, decided: bool = False) -> bool:
         known = self._values.get(value_id)
         if known is not None and known == value:
             return True
-        if self._source.validate(self._height, value) != value_id:
+        validate = self._source.validate_decided if decided else self._source.validate
+        if validate(self._height, value) != value_id:
             return False
         self._values.setdefault(value_id, value)
         return True
@@ -867,10 +876,34 @@ class BlockEngine:
             if isinstance(message, Proposal):
                 self._next_proposals += 1
 
-    def _answer_laggard(self, height: int, sender: bytes, out: list[BftAction]) -> None:
+    def _record_late_precommit(self, vote: BlockVote) -> None:
+        # Participation is read from the parent's commit a block records: a voter whose
+        # precommit arrived after the quorum formed still took part, and is added to the
+        # kept certificate (so a consistently slower honest voter is never "absent").
+        commit = self._commits.get(vote.height)
+        if commit is None:
+            return
+        certificate = commit.certificate
+        if (vote.round, vote.value_id) != (certificate.round, certificate.value_id):
+            return
+        if vote.voter in certificate.voters:
+            return
+        try:
+            voters = self._voting_set_for(vote.height)
+        except ValueError:
+            return
+        if vote.voter not in voters or not self._verify(vote):
+            return
+        pairs = tuple(sorted((*certificate.precommits, (vote.voter, vote.signature))))
+        self._commits[vote.height] = Commit(
+            commit.value, CommitCertificate(certificate.height, certificate.round, certificate.value_id, pairs)
+        )
+
+    def _answer_laggard(self, height: int, message: _Message, out: list[BftAction]) -> None:
         commit = self._commits.get(height)
         if commit is None:
             return
+        sender = _sender(message)
         # Answer whoever was a voter at the height it asks about, even if it is no voter
         # now: a node that fell behind may have been deactivated for absence meanwhile,
         # and without the commit it could never catch up. Anyone else gets nothing, so
@@ -883,6 +916,11 @@ class BlockEngine:
             return
         last = self._commit_sent_at.get(height)
         if last is not None and self._now - last < self._timeouts.propose:
+            return
+        # A whole block answers a 110-byte vote: check the vote is real first, or
+        # forged votes for old heights buy a broadcast of every block (one signature
+        # check, cached, per distinct vote).
+        if not self._verify(message):
             return
         self._commit_sent_at[height] = self._now
         out.append(Broadcast(commit))
@@ -929,9 +967,10 @@ class BlockEngine:
         if self._valid_id is not None and self._valid_value is not None:  # L15-16
             value_id, value, pol_round = self._valid_id, self._valid_value, self._valid_round
         else:  # L18
+            # Not marked valid here: the proposer's own value is validated exactly as a
+            # peer's would be when its proposal is processed.
             value_id, value = self._source.build(self._height, round)
             pol_round = -1
-            self._values.setdefault(value_id, value)
         proposal = Proposal.create(
             self._key, self._chain_id, self._height, round, pol_round, value_id, value
         )
@@ -1044,7 +1083,8 @@ class BlockEngine:
                     self._locked_round == -1 or self._locked_id == proposal.value_id
                 )
             elif self._has_polka(proposal.pol_round, proposal.value_id):  # L28-29
-                ok = rec.valid and (
+                valid = rec.valid or self._is_valid_value(proposal.value_id, proposal.value, decided=True)
+                ok = valid and (
                     self._locked_round <= proposal.pol_round or self._locked_id == proposal.value_id
                 )
             else:
@@ -1053,6 +1093,22 @@ class BlockEngine:
             self._step = Step.PREVOTE
             return True
         return False
+
+    def _polka_value(self, value_id: bytes) -> bytes | None:
+        # Called only once 2/3 of the weight prevoted (or precommitted) value_id: then at
+        # least one honest voter found it valid by its own clock, and only the rules
+        # that do not depend on this node's clock are left to check here (a node whose
+        # clock is behind joins the quorum instead of stalling it). Every other rule,
+        # the ones safety rests on, still applies.
+        value = self._values.get(value_id)
+        if value is not None:
+            return value
+        for log in self._rounds.values():
+            for rec in log.proposals:
+                proposal = rec.proposal
+                if proposal.value_id == value_id and self._is_valid_value(value_id, proposal.value, decided=True):
+                    return proposal.value
+        return None
 
     def _has_polka(self, round: int, value_id: bytes) -> bool:
         log = self._rounds.get(round)
@@ -1068,7 +1124,7 @@ class BlockEngine:
         for value_id, weight in log.tally[VoteKind.PREVOTE].items():
             if value_id is None or not self._quorum(weight):
                 continue
-            value = self._values.get(value_id)
+            value = self._polka_value(value_id)
             if value is None:
                 return False  # wait until a proposal brings the value
             log.polka_handled = True
@@ -1087,7 +1143,7 @@ class BlockEngine:
     def _try_decide(self, out: list[BftAction]) -> bool:
         """L49-54: a quorum of precommits for a valid value in any round decides it."""
         for round, value_id in self._committable:
-            value = self._values.get(value_id)
+            value = self._polka_value(value_id)
             if value is None:
                 continue
             votes = self._rounds[round].by_value[VoteKind.PRECOMMIT][value_id].values()

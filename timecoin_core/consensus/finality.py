@@ -125,6 +125,9 @@ def verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
 # -- configuration and metrics ---------------------------------------------------------
 
 
+_FUTURE_BATCHES_PER_VOTER = 8
+"""Early next-epoch batches kept per voter (each checked with one signature at the switch)."""
+
 @dataclass(frozen=True, slots=True)
 class FinalityConfig:
     """Tunables of :class:`FinalityEngine`, validated on construction.
@@ -221,7 +224,7 @@ def _check_tx_event(txid: bytes, outpoints: tuple[OutPoint, ...], tx: Transactio
         raise FinalityError("outpoints must be a non-empty tuple")
     if not all(isinstance(o, OutPoint) for o in outpoints):
         raise FinalityError("outpoints must be OutPoint values")
-    if tx is not None and (tx.txid != txid or tuple(i.outpoint for i in tx.inputs) != outpoints):
+    if tx is not None and (tx.txid != txid or tuple(i.outpoint for i in tx.inputs) != outpoints[: len(tx.inputs)]):
         raise FinalityError("tx does not match txid and outpoints")
 
 
@@ -237,9 +240,14 @@ class _TxEvent:
         _check_tx_event(self.txid, self.outpoints, self.tx)
 
     @classmethod
-    def of(cls, tx: Transaction) -> Self:
-        """The event for ``tx``."""
-        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs), tx)
+    def of(cls, tx: Transaction, claims: tuple[OutPoint, ...] = ()) -> Self:
+        """The event for ``tx``.
+
+        ``claims`` are extra outpoints the transaction exclusively claims beyond its
+        inputs (a masternode registration claims its operator key): the engine treats
+        them like spent outpoints, so at most one claimant can become final.
+        """
+        return cls(tx.txid, tuple(i.outpoint for i in tx.inputs) + claims, tx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +477,7 @@ class FinalityEngine:
         self._timeout_at: float | None = None
         self._own_batches: list[VoteBatch] = []
         self._rebroadcast_timer = False
-        self._future: list[VoteBatch] = []
+        self._future: dict[bytes, list[VoteBatch]] = {}
         self._future_votes = 0
 
     # -- public surface ----------------------------------------------------------------
@@ -682,14 +690,7 @@ class FinalityEngine:
         self.stats.batches_received += 1
         if batch.epoch != self._vs.epoch:
             if batch.epoch == self._vs.epoch + 1:
-                # Early votes of the next epoch (a peer switched first). Their voters
-                # cannot be checked yet, so the buffer is bounded by txids, not batches.
-                if self._future_votes + len(batch.txids) <= self.config.max_future_votes:
-                    self._future.append(batch)
-                    self._future_votes += len(batch.txids)
-                    self.stats.future_batches_buffered += 1
-                else:
-                    self.stats.future_batches_dropped += 1
+                self._buffer_future(batch)
             else:
                 self.stats.wrong_epoch += 1
             return []
@@ -956,10 +957,33 @@ class FinalityEngine:
         for record in list(self._records.values()):
             if record.state is TxState.PENDING:
                 self._vote(record, now, actions)
-        future, self._future, self._future_votes = self._future, [], 0
-        for batch in future:
-            actions += self._on_batch(VoteBatchReceived(batch), now)
+        future, self._future, self._future_votes = self._future, {}, 0
+        for voter, batches in future.items():
+            if voter not in self._vs:
+                self.stats.future_batches_dropped += len(batches)
+                continue
+            for batch in batches:
+                actions += self._on_batch(VoteBatchReceived(batch), now)
         return actions
+
+    def _buffer_future(self, batch: VoteBatch) -> None:
+        # Early votes of the next epoch (a peer switched first). The next voting set is
+        # not known until this node commits the epoch's last block, so membership is
+        # checked against the current one (voting sets change little between epochs; a
+        # newcomer's early batch is dropped and it re-sends), and every voter gets an
+        # equal share of the buffer: nobody can fill it and push out honest batches.
+        # They are verified one by one when the epoch changes, after the new set has
+        # been checked again, so the switch costs at most a share per voter.
+        voter = batch.voter
+        share = max(1, self.config.max_future_votes // max(1, len(self._vs)))
+        held = self._future.setdefault(voter, []) if voter in self._vs else None
+        used = sum(len(b.txids) for b in held) if held is not None else 0
+        if held is None or used + len(batch.txids) > share or len(held) >= _FUTURE_BATCHES_PER_VOTER:
+            self.stats.future_batches_dropped += 1
+            return
+        held.append(batch)
+        self._future_votes += len(batch.txids)
+        self.stats.future_batches_buffered += 1
 
     def _on_checkpointed(self, event: Checkpointed, now: float) -> list[FinalityAction]:
         spent = set(event.outpoints)

@@ -141,8 +141,7 @@ class VoteBatch:
     epoch: int
     txids: tuple[bytes, ...]
     signature: bytes
-    root: bytes = field(init=False, compare=False, repr=False)
-    _tree: MerkleTree = field(init=False, compare=False, repr=False)
+    _tree: MerkleTree | None = field(init=False, compare=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         _check_hash(self.voter, "voter key")
@@ -155,10 +154,21 @@ class VoteBatch:
             _check_hash(txid, "txid")
         if any(txids[i] >= txids[i + 1] for i in range(len(txids) - 1)):
             raise ValueError("batch txids must be strictly ascending")
-        # The tree is kept: a receiver cuts a proof from it for every vote it counts.
-        tree = MerkleTree(txids)
-        object.__setattr__(self, "_tree", tree)
-        object.__setattr__(self, "root", tree.root)
+
+    def _merkle(self) -> MerkleTree:
+        # Built on first use, never while decoding: a batch from a non-voter or for a
+        # wrong epoch is refused before anyone hashes its txids. Kept once built: a
+        # receiver cuts a proof from it for every vote it counts.
+        tree = self._tree
+        if tree is None:
+            tree = MerkleTree(self.txids)
+            object.__setattr__(self, "_tree", tree)
+        return tree
+
+    @property
+    def root(self) -> bytes:
+        """The Merkle root of ``txids`` (what the signature covers)."""
+        return self._merkle().root
 
     @classmethod
     def create(
@@ -193,7 +203,7 @@ class VoteBatch:
         # Fields of an already validated batch and its own tree: no re-validation.
         object.__setattr__(entry, "voter", self.voter)
         object.__setattr__(entry, "root", self.root)
-        object.__setattr__(entry, "proof", self._tree.proof(index))
+        object.__setattr__(entry, "proof", self._merkle().proof(index))
         object.__setattr__(entry, "signature", self.signature)
         return entry
 

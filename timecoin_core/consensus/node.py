@@ -31,7 +31,8 @@ each transaction really is final before it votes for the block.
 
 Consensus records
 -----------------
-``Block.evidence`` holds typed *consensus records*, each ``kind:u8 | payload``:
+``Block.evidence`` holds typed *consensus records*, each ``kind:u8 | payload``
+(the codec is :mod:`timecoin_core.consensus.records`):
 
 ==========  ==============================================================
 kind        payload
@@ -49,19 +50,21 @@ from the next epoch's voting set.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Final, Protocol
+from enum import StrEnum
+from typing import Protocol
 
 from ..block import Block
 from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
-from ..codec import Reader, Writer
 from ..errors import DecodeError, TimecoinError
+from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
 from ..network import Network
+from ..orphans import OrphanBuffer
 from ..transaction import OutPoint, Transaction, TxOut
 from ..validation import MissingInputError, TransactionError, validate_transaction
 from ..verify import SignatureCheck, SyncVerifier, Verifier
@@ -85,13 +88,29 @@ from .finality import (
 )
 from .finality import EvidenceFound as FinalityEvidenceFound
 from .finality_messages import (
-    MAX_CERTIFICATE_SIZE,
     ConflictingVotesEvidence,
     FinalityCertificate,
     VoteBatch,
     verify_certificates,
 )
-from .registry import Registry, block_rewards, epoch_of
+from .proposal import ProposalValue
+from .records import (
+    RECORD_COMMIT,
+    RECORD_CONFLICTING_VOTES,
+    RECORD_DOUBLE_VOTE,
+    Evidence,
+    decode_record,
+    encode_record,
+)
+from .registry import (
+    DuplicateRegistrationError,
+    RegistrationError,
+    Registry,
+    block_rewards,
+    check_registration,
+    epoch_of,
+    registration_claims,
+)
 from .sansio import Broadcast, SetTimer, TimerFired
 
 __all__ = [
@@ -99,8 +118,12 @@ __all__ = [
     "RECORD_CONFLICTING_VOTES",
     "RECORD_DOUBLE_VOTE",
     "BlockCommitted",
+    "BlockRegistrationError",
+    "ClockSkewed",
     "ConsensusNode",
     "ConsensusRecordError",
+    "DropReason",
+    "FinalityProofError",
     "NodeAction",
     "NodeConfig",
     "NodeEvent",
@@ -113,71 +136,33 @@ __all__ = [
     "encode_record",
 ]
 
-RECORD_DOUBLE_VOTE: Final = 1
-RECORD_CONFLICTING_VOTES: Final = 2
-RECORD_COMMIT: Final = 3
-
-MAX_PROPOSAL_CERTIFICATES: Final = 100_000
-
-Evidence = DoubleVoteEvidence | ConflictingVotesEvidence
-
-
 class ConsensusRecordError(BlockError):
     """A block whose consensus records (evidence, parent commit) are missing or invalid."""
 
     code = "bad-consensus-record"
 
 
-def encode_record(record: Evidence | CommitCertificate) -> bytes:
-    """The ``kind:u8 | payload`` encoding of a consensus record."""
-    if isinstance(record, DoubleVoteEvidence):
-        kind = RECORD_DOUBLE_VOTE
-    elif isinstance(record, ConflictingVotesEvidence):
-        kind = RECORD_CONFLICTING_VOTES
-    else:
-        kind = RECORD_COMMIT
-    return bytes((kind,)) + record.to_bytes()
+class BlockRegistrationError(BlockError):
+    """A block carrying an invalid masternode registration; ``error`` says why."""
+
+    code = "bad-registration"
+
+    def __init__(self, error: RegistrationError, block_hash: bytes | None = None) -> None:
+        super().__init__(f"[{error.code}] {error}", block_hash)
+        self.error = error
 
 
-def decode_record(data: bytes) -> Evidence | CommitCertificate:
-    """Decode a consensus record; :class:`DecodeError` for anything else."""
-    if not data:
-        raise DecodeError("empty consensus record", 0)
-    kind, payload = data[0], data[1:]
-    if kind == RECORD_DOUBLE_VOTE:
-        return DoubleVoteEvidence.from_bytes(payload)
-    if kind == RECORD_CONFLICTING_VOTES:
-        return ConflictingVotesEvidence.from_bytes(payload)
-    if kind == RECORD_COMMIT:
-        return CommitCertificate.from_bytes(payload)
-    raise DecodeError(f"unknown consensus record kind {kind}", 0)
+class FinalityProofError(BlockError):
+    """A block whose transactions are not all proved final.
 
+    A block may only carry transactions that are already final: exactly one
+    certificate digest per transaction, in order, each the digest of a finality
+    certificate for that transaction that verifies against the voting set of its
+    epoch. The certificates themselves travel beside the block (in the proposal);
+    applying a block without them is refused.
+    """
 
-@dataclass(frozen=True, slots=True)
-class ProposalValue:
-    """What a block proposal carries: the block and its transactions' finality certificates."""
-
-    block: Block
-    certificates: tuple[FinalityCertificate, ...]
-
-    def to_bytes(self) -> bytes:
-        """``block:varbytes | n:varint | certificate:varbytes * n``."""
-        w = Writer().var_bytes(self.block.to_bytes()).varint(len(self.certificates))
-        for certificate in self.certificates:
-            w.var_bytes(certificate.to_bytes())
-        return bytes(w)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, max_block_size: int) -> ProposalValue:
-        """Decode; :class:`DecodeError` for anything that is not a canonical encoding."""
-        r = Reader(data)
-        block = Block.from_bytes(r.var_bytes(max_block_size, "block"), max_size=max_block_size)
-        n = r.varint(MAX_PROPOSAL_CERTIFICATES, "certificate count")
-        certificates = tuple(
-            FinalityCertificate.from_bytes(r.var_bytes(MAX_CERTIFICATE_SIZE, "certificate")) for _ in range(n)
-        )
-        r.end()
-        return cls(block, certificates)
+    code = "bad-finality-proof"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +173,34 @@ class TxFinal:
     certificate: FinalityCertificate
 
 
+class DropReason(StrEnum):
+    """Why the node itself dropped a transaction (beside validation and finality codes)."""
+
+    EXPIRED = "expired"
+    """It waited in the pool longer than its expiry without becoming final."""
+    TOO_MANY_VARIANTS = "too-many-variants"
+    """Another conflicting variant of coins that already have the most variants kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxDropped:
     """This node dropped transaction ``txid``; ``reason`` is a short code."""
 
     txid: bytes
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSkewed:
+    """This node's clock disagrees with the network's block timestamps by ``seconds``.
+
+    Positive: the local clock is behind. Emitted when the estimate (the median of
+    ``block timestamp - local time`` over recently committed blocks) crosses half of
+    ``NodeConfig.max_clock_drift``, and again when it falls back under; a shell logs it
+    and exports the estimate (:attr:`ConsensusNode.clock_skew`) as a metric.
+    """
+
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,7 @@ NodeEvent = (
 )
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
-NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded
+NodeAction = Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | ClockSkewed
 """What :meth:`ConsensusNode.handle` returns.
 
 A :class:`~timecoin_core.consensus.finality.VoteRecorded` must be made durable (for
@@ -266,15 +273,25 @@ class NodeConfig:
 
     ``timeouts``/``finality`` default from the network (``block_interval``,
     ``finality_timeout``). ``regossip_interval``: how often pending transactions are
-    re-announced (recovers from lost messages). ``max_orphans``: transactions kept
-    while their parents are unknown. ``max_clock_drift``: how far in the future a
+    re-announced (recovers from lost messages). ``max_orphans`` / ``max_orphan_bytes``
+    / ``orphan_ttl``: bounds of the buffer of unverified transactions whose parents are
+    unknown (see :class:`~timecoin_core.orphans.OrphanBuffer`); ``max_final_orphan_bytes``:
+    the separate buffer of certified transactions waiting for their parents.
+    ``max_parked_bytes``: bodies of valid double spends and timed-out transactions kept
+    for a later quorum. ``max_conflict_variants``: conflicting variants verified and
+    kept per outpoint (only the first is relayed). ``max_clock_drift``: how far in the future a
     proposed block's timestamp may be.
     """
 
     timeouts: BftTimeouts | None = None
     finality: FinalityConfig | None = None
     regossip_interval: float = 2.0
-    max_orphans: int = 10_000
+    max_orphans: int = 1_000
+    max_orphan_bytes: int = 4_000_000
+    orphan_ttl: float = 600.0
+    max_final_orphan_bytes: int = 32_000_000
+    max_parked_bytes: int = 16_000_000
+    max_conflict_variants: int = 2
     max_evidence: int = 1_000
     max_clock_drift: float = 60.0
     pool_max_bytes: int = 100_000_000
@@ -283,8 +300,12 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if not self.regossip_interval > 0 or not self.max_clock_drift >= 0:
             raise ValueError("regossip_interval must be positive and max_clock_drift non-negative")
-        if self.max_orphans < 0 or self.max_evidence < 0:
-            raise ValueError("max_orphans and max_evidence must be non-negative")
+        if self.max_orphans < 0 or self.max_evidence < 0 or self.max_orphan_bytes < 0:
+            raise ValueError("max_orphans, max_orphan_bytes and max_evidence must be non-negative")
+        if self.max_conflict_variants < 1 or self.max_parked_bytes < 0:
+            raise ValueError("max_conflict_variants must be at least 1 and max_parked_bytes non-negative")
+        if not self.orphan_ttl > 0 or self.max_final_orphan_bytes < 0:
+            raise ValueError("orphan_ttl must be positive and max_final_orphan_bytes non-negative")
 
     def bft_timeouts(self, network: Network) -> BftTimeouts:
         """The BFT timeouts for ``network`` (explicit ones win)."""
@@ -391,9 +412,33 @@ class ConsensusNode:
         """Pending evidence not yet in a block, one per offender (keyed by operator key)."""
         self.commits: dict[int, CommitCertificate] = {}
         self._tx_checker = _Checker(self.verifier, self.signatures, "transactions")
-        self._orphans: OrderedDict[bytes, Transaction] = OrderedDict()
-        self._parked: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._orphans = OrphanBuffer(
+            max_count=self.config.max_orphans, max_bytes=self.config.max_orphan_bytes, ttl=self.config.orphan_ttl
+        )
+        # Certified transactions waiting for parents: the network decided them, so junk
+        # orphans must never push them out; bounded by bytes, from one shared origin.
+        self._final_orphans = OrphanBuffer(
+            max_count=self.config.pool_max_count,
+            max_bytes=self.config.max_final_orphan_bytes,
+            origin_share=1.0,
+            ttl=float("inf"),
+        )
+        self._registering: dict[bytes, bytes] = {}
+        """Operator key -> txid of a registration in the pool (stale entries are ignored)."""
+        # Bodies of valid double spends and of transactions that timed out, kept so a
+        # quorum that forms later can still finalize them: bounded by count and bytes.
+        self._parked = OrphanBuffer(
+            max_count=self.config.max_orphans,
+            max_bytes=self.config.max_parked_bytes,
+            origin_share=1.0,
+            ttl=float("inf"),
+        )
+        # Conflicting variants seen per outpoint (the pool's holder not counted).
+        self._variants: OrderedDict[OutPoint, set[bytes]] = OrderedDict()
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
+        self._skews: deque[float] = deque(maxlen=11)
+        self._proposal_skews: dict[bytes, float] = {}
+        self._skew_reported = False
         self._now = 0.0
         self.finality = FinalityEngine(
             self.registry.voting_set(0),
@@ -480,13 +525,18 @@ class ConsensusNode:
 
         Raises :class:`~timecoin_core.validation.TransactionError` for an invalid
         transaction and :class:`~timecoin_core.mempool.PoolError` (for example
-        :class:`~timecoin_core.mempool.DoubleSpendError`) when the pool refuses it.
+        :class:`~timecoin_core.mempool.DoubleSpendError`) when the pool refuses it, and
+        :class:`~timecoin_core.consensus.registry.RegistrationError` (or its
+        :class:`~timecoin_core.consensus.registry.DuplicateRegistrationError`) for an
+        invalid masternode registration.
         """
         self._now = now
         if tx.txid in self.pool or self.chain.transaction(tx.txid) is not None:
             return []
+        self.registry.check_registrations([tx])
+        self._check_pool_registrations(tx)
         self.pool.add(tx, now, self._tx_checker)
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
         """Process one event at time ``now`` and return the actions to carry out, in order."""
@@ -517,6 +567,7 @@ class ConsensusNode:
             txid in self.pool
             or txid in self._parked
             or txid in self._orphans
+            or txid in self._final_orphans
             or self.chain.transaction(txid) is not None
         ):
             return []
@@ -525,44 +576,72 @@ class ConsensusNode:
             # Final already (we heard the votes or the certificate before the body).
             return self._add_final(tx, certificate, now)
         try:
+            self.registry.check_registrations([tx])
+            self._check_pool_registrations(tx)
             self.pool.add(tx, now, self._tx_checker)
         except DoubleSpendError:
             return self._on_conflict(tx, now)
         except (PendingParentError, MissingInputError):
-            self._keep(self._orphans, tx, self.config.max_orphans)
+            self._orphans.add(tx, now)
             return []
-        except (TransactionError, PoolError) as exc:
+        except (TransactionError, PoolError, RegistrationError) as exc:
             return [TxDropped(txid, getattr(exc, "code", "invalid"))]
-        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx), now)]
+        return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
 
     def _on_conflict(self, tx: Transaction, now: float) -> list[NodeAction]:
         # A double spend is only worth telling the finality engine (and peers) about
         # if it is otherwise valid: the engine uses it to refuse votes and build evidence.
+        # Variants cost their sender nothing (no fee is ever paid), so at most
+        # ``max_conflict_variants`` per outpoint are verified and kept, and only the
+        # first is relayed: one is all peers need to refuse their votes.
+        outpoints = [i.outpoint for i in tx.inputs]
+        seen = [self._variants.get(o, set()) for o in outpoints]
+        if any(len(v) >= self.config.max_conflict_variants for v in seen):
+            return [TxDropped(tx.txid, DropReason.TOO_MANY_VARIANTS)]
         try:
             validate_transaction(tx, _LiveCoins(self.pool), self.network, self._tx_checker)
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
-        self._keep(self._parked, tx, self.config.max_orphans)
-        return [Broadcast(tx), *self._finality(TxConflicted.of(tx), now)]
+        first = not any(seen)
+        for outpoint in outpoints:
+            self._variants.setdefault(outpoint, set()).add(tx.txid)
+        while len(self._variants) > 16 * self.config.max_orphans:
+            self._variants.popitem(last=False)
+        self._parked.add(tx, now)
+        relay: list[NodeAction] = [Broadcast(tx)] if first else []
+        return [*relay, *self._finality(TxConflicted.of(tx, registration_claims(tx)), now)]
 
-    @staticmethod
-    def _keep(store: OrderedDict[bytes, Transaction], tx: Transaction, limit: int) -> None:
-        store[tx.txid] = tx
-        while len(store) > limit:
-            store.popitem(last=False)
+    def _check_pool_registrations(self, tx: Transaction) -> None:
+        # A second registration of one key must not reach a vote while the first waits
+        # in the pool: only one of them could ever go into a block.
+        parsed = check_registration(tx, self.network)
+        if parsed is None:
+            return
+        other = self._registering.get(parsed[0])
+        if other is not None and other != tx.txid and other in self.pool:
+            raise DuplicateRegistrationError("the operator key is already being registered", tx.txid)
+        self._registering[parsed[0]] = tx.txid
 
     def _retry_orphans(self, now: float) -> list[NodeAction]:
         actions: list[NodeAction] = []
+        has_coin = self._has_coin
         progress = True
-        while progress and self._orphans:
+        while progress and (self._orphans or self._final_orphans):
             progress = False
-            for txid, tx in list(self._orphans.items()):
-                if all(self.pool.utxos.coin(i.outpoint) is not None for i in tx.inputs):
-                    del self._orphans[txid]
+            for orphan in self._final_orphans.ready(has_coin):
+                certificate = self.certificates.get(orphan.tx.txid)
+                if certificate is not None:
                     before = len(self.pool)
-                    actions += self._on_transaction(tx, now)
+                    actions += self._add_final(orphan.tx, certificate, now, retry=False)
                     progress = progress or len(self.pool) != before
+            for orphan in self._orphans.ready(has_coin):
+                before = len(self.pool)
+                actions += self._on_transaction(orphan.tx, now)
+                progress = progress or len(self.pool) != before
         return actions
+
+    def _has_coin(self, outpoint: OutPoint) -> bool:
+        return self.pool.utxos.coin(outpoint) is not None
 
     # -- finality ------------------------------------------------------------------------
 
@@ -576,7 +655,7 @@ class ConsensusNode:
             elif isinstance(action, Finalized):
                 out += self._on_finalized(action.txid, action.certificate, now)
             elif isinstance(action, Rejected):
-                out += self._on_rejected(action.txid, action.reason.value)
+                out += self._on_rejected(action.txid, action.reason.value, now)
             elif isinstance(action, FinalityEvidenceFound):
                 out += self._on_evidence(action.evidence)
             elif isinstance(action, VoteRecorded):
@@ -592,34 +671,36 @@ class ConsensusNode:
             if not entry.final:
                 self.pool.mark_final(txid)
         else:
-            tx = self._parked.pop(txid, None) or self._orphans.pop(txid, None)
+            tx = self._parked.pop(txid) or self._orphans.pop(txid)
             if tx is not None:
                 self._admit_final(tx, now)
         return [TxFinal(txid, certificate), *self._retry_orphans(now)]
 
-    def _add_final(self, tx: Transaction, certificate: FinalityCertificate, now: float) -> list[NodeAction]:
+    def _add_final(
+        self, tx: Transaction, certificate: FinalityCertificate, now: float, *, retry: bool = True
+    ) -> list[NodeAction]:
         self.certificates[tx.txid] = certificate
         self._admit_final(tx, now)
-        return [TxFinal(tx.txid, certificate), *self._retry_orphans(now)]
+        return [TxFinal(tx.txid, certificate), *(self._retry_orphans(now) if retry else [])]
 
     def _admit_final(self, tx: Transaction, now: float) -> None:
         try:
             self.pool.add(tx, now, self._tx_checker, final=True)
         except (TransactionError, PoolError):
             # Its parents are not known here yet; retried when they arrive.
-            self._keep(self._orphans, tx, self.config.max_orphans)
+            self._final_orphans.add(tx, now)
 
-    def _on_rejected(self, txid: bytes, reason: str) -> list[NodeAction]:
+    def _on_rejected(self, txid: bytes, reason: str, now: float) -> list[NodeAction]:
         entry = self.pool.get(txid)
         if entry is None or entry.final:
             if reason != "timeout":
-                self._parked.pop(txid, None)
+                self._parked.pop(txid)
             return []
         self.pool.reject(txid)
         if reason == "timeout":
             # Locks are released, but a quorum may still form once the network heals:
             # keep the body so the transaction can enter the pool as final then.
-            self._keep(self._parked, entry.tx, self.config.max_orphans)
+            self._parked.add(entry.tx, now)
         return [TxDropped(txid, reason)]
 
     # -- evidence ------------------------------------------------------------------------
@@ -680,35 +761,65 @@ class ConsensusNode:
             raise ValueError(f"cannot build height {height} on a chain at {self.chain.height}")
         budget = self.network.max_block_size - 100_000
         txs = _certified_closure(self.pool.block_template(budget), self.certificates)
+        txs = self._registrable(txs)
         fees = sum(self._fee_of(tx) for tx in txs)
-        rewards = block_rewards(self.network, self.registry.active(), fees, self._proposer_payload(self.key.public_key.data))
+        rewards = self._rewards(height, fees, self.key.public_key.data)
         records = [encode_record(e) for e in self.evidence.values() if not self.registry.is_banned(e.offender)]
         if height > 1:
-            records.append(encode_record(self.commits[height - 1]))
+            # The engine's kept certificate also holds precommits that arrived after
+            # the quorum: everyone who took part is recorded, not only the fastest.
+            kept = self.bft.commit_for(height - 1)
+            records.append(encode_record(kept.certificate if kept is not None else self.commits[height - 1]))
         certificates = tuple(self.certificates[tx.txid] for tx in txs)
         block = self.chain.build_block(
             self.key,
             txs,
-            timestamp=max(int(self._now), self.chain.tip.header.timestamp + 1),
+            timestamp=max(int(self._now + self._clock_correction()), self.chain.tip.header.timestamp + 1),
             rewards=list(rewards),
             certificate_digests=[c.digest() for c in certificates],
             evidence=records,
         )
-        value = ProposalValue(block, certificates).to_bytes()
-        self._validated[(self.chain.tip.hash, block.hash)] = block.hash
-        return block.hash, value
+        return block.hash, ProposalValue(block, certificates).to_bytes()
 
     def _fee_of(self, tx: Transaction) -> int:
         entry = self.pool.get(tx.txid)
         assert entry is not None
         return entry.fee
 
+    @property
+    def clock_skew(self) -> float:
+        """How far this node's clock is behind the network's (seconds; negative: ahead).
+
+        The median of ``block timestamp - local time`` over the last 11 blocks committed
+        while in step with the network and the latest valid proposal of each proposer:
+        a byzantine minority of proposers cannot move it far, and a node whose clock is
+        so far behind that it refuses every proposal still learns its skew from them.
+        """
+        ordered = sorted([*self._skews, *self._proposal_skews.values()])
+        if not ordered:
+            return 0.0
+        return ordered[len(ordered) // 2]
+
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        """As :meth:`validate_value` for a value 2/3 of the weight committed (``ValueSource.validate_decided``).
+
+        The local clock bound is skipped: a commit certificate overrides this node's
+        view of the time, so a node whose clock is behind still applies the chain.
+        """
+        return self._validate(height, value, clock=False)
+
     def validate_value(self, height: int, value: bytes) -> bytes | None:
         """The block hash if ``value`` is a valid proposal for ``height`` (``ValueSource.validate``).
 
-        Verdicts that depend only on the block and the chain it extends are cached per
-        (tip, block); the height and clock checks are not, since they change with time.
+        The proposer's own value goes through exactly the same checks. Verdicts that
+        depend only on the value and the chain it extends are cached per (tip, digest of
+        the whole value) — not per block hash, which does not cover the certificates
+        sent beside the block; the height and clock checks are not cached, since they
+        change with time.
         """
+        return self._validate(height, value, clock=True)
+
+    def _validate(self, height: int, value: bytes, *, clock: bool) -> bytes | None:
         try:
             proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
         except DecodeError:
@@ -716,51 +827,104 @@ class ConsensusNode:
         block = proposal.block
         if block.height != height or height != self.chain.height + 1:
             return None
-        if block.header.timestamp > self._now + self.config.max_clock_drift:
+        key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
+        verdict = self._validated.get(key, b"")
+        if verdict == b"":
+            try:
+                self.chain.check_block(block, self._tx_checker, proof=proposal.certificates)
+                verdict = block.hash
+            except TimecoinError:
+                verdict = None
+            self._validated[key] = verdict
+            while len(self._validated) > 64:
+                self._validated.popitem(last=False)
+        if verdict is None or not clock:
+            return verdict
+        # A valid proposal tells how far this clock is from its proposer's: the latest
+        # offset per proposer feeds the skew estimate (a median, so a byzantine minority
+        # of proposers cannot move it far).
+        self._proposal_skews[block.header.proposer] = block.header.timestamp - self._now
+        # The upper bound on a proposal's time: the local clock, corrected when it has
+        # been measured to run materially behind the network (never forward: a clock
+        # ahead gets no licence), plus the allowed drift. The lower bound (after the
+        # parent) is the chain's.
+        if block.header.timestamp > self._now + self._clock_correction() + self.config.max_clock_drift:
             return None
-        key = (self.chain.tip.hash, block.hash)
-        if key in self._validated:
-            return self._validated[key]
-        verdict = self._check_proposal(proposal)
-        self._validated[key] = verdict
-        while len(self._validated) > 64:
-            self._validated.popitem(last=False)
         return verdict
 
-    def _check_proposal(self, proposal: ProposalValue) -> bytes | None:
-        block = proposal.block
-        certificates = proposal.certificates
-        if len(certificates) != len(block.transactions):
-            return None
-        for tx, certificate, digest in zip(
-            block.transactions, certificates, block.certificate_digests, strict=False
-        ):
-            if certificate.txid != tx.txid or certificate.digest() != digest:
-                return None
-        sets = {}
-        for certificate in certificates:
+    def expected_rewards(self, transactions: Sequence[Transaction], proposer: bytes) -> tuple[TxOut, ...]:
+        """The reward outputs a block of ``transactions`` on the tip proposed by ``proposer`` must carry."""
+        return self._rewards(self.chain.height + 1, self.chain.fees(transactions), proposer)
+
+    def _rewards(self, height: int, fees: int, proposer: bytes) -> tuple[TxOut, ...]:
+        return block_rewards(
+            self.network,
+            self.registry.reward_recipients(height),
+            fees,
+            self._proposer_payload(proposer),
+            self.chain.subsidy(),
+        )
+
+    def _registrable(self, txs: list[Transaction]) -> list[Transaction]:
+        # Leave out registrations the registry would refuse (a key registered since the
+        # transaction became final), with their descendants: the block must stay valid.
+        chosen: list[Transaction] = []
+        left_out: set[bytes] = set()
+        for tx in txs:
             try:
-                sets[certificate.epoch] = self.registry.voting_set(certificate.epoch)
-            except TimecoinError:
-                return None
+                if any(i.outpoint.txid in left_out for i in tx.inputs):
+                    raise RegistrationError("a parent was left out", tx.txid)
+                self.registry.check_registrations([*(c for c in chosen if c.memo[:4] == b"TCMN"), tx])
+            except RegistrationError:
+                left_out.add(tx.txid)
+                continue
+            chosen.append(tx)
+        return chosen
+
+    def _check_finality(self, block: Block, verifier: Verifier, proof: object) -> None:
+        # Cheap checks for every certificate first, then all signatures in one batch:
+        # a junk certificate costs a hash, never a signature check.
+        txs, digests = block.transactions, block.certificate_digests
+        if not txs:
+            return
+        if not isinstance(proof, tuple) or not all(isinstance(c, FinalityCertificate) for c in proof):
+            raise FinalityProofError("no finality certificates given for the block's transactions", block.hash)
+        if len(proof) != len(txs):
+            raise FinalityProofError(f"{len(proof)} certificates for {len(txs)} transactions", block.hash)
+        newest = epoch_of(block.height, self.network.epoch_length)
+        sets = {}
+        for position, (tx, certificate, digest) in enumerate(zip(txs, proof, digests, strict=True)):
+            if certificate.txid != tx.txid or certificate.digest() != digest:
+                raise FinalityProofError(f"certificate {position} is not transaction {position}'s", block.hash)
+            epoch = certificate.epoch
+            if epoch > newest:
+                raise FinalityProofError(f"certificate {position} is from a future epoch {epoch}", block.hash)
+            if epoch not in sets:
+                try:
+                    sets[epoch] = self.registry.voting_set(epoch)
+                except TimecoinError:
+                    raise FinalityProofError(
+                        f"certificate {position} is from epoch {epoch}, whose voting set is no longer kept", block.hash
+                    ) from None
+            if not certificate.check_structure(sets[epoch]):
+                raise FinalityProofError(f"certificate {position} does not carry a quorum", block.hash)
         checker = _Checker(self.verifier, self.signatures, "finality_votes")
-        if not all(verify_certificates(certificates, sets, self.network.chain_id, checker)):
-            return None
-        try:
-            self.chain.check_block(block, self._tx_checker)
-        except (BlockError, TimecoinError):
-            return None
-        return block.hash
+        verdicts = verify_certificates(proof, sets, self.network.chain_id, checker)
+        if not all(verdicts):
+            raise FinalityProofError(f"certificate {verdicts.index(False)} has an invalid signature", block.hash)
 
     def _check_rewards(self, block: Block, fees: int) -> None:
-        expected = block_rewards(
-            self.network, self.registry.active(), fees, self._proposer_payload(block.header.proposer)
-        )
+        expected = self._rewards(block.height, fees, block.header.proposer)
         if block.rewards != expected:
             raise ConsensusRecordError("reward outputs differ from the reward schedule", block.hash)
 
-    def _check_records(self, block: Block, chain: ChainState, verifier: Verifier) -> None:
+    def _check_records(self, block: Block, chain: ChainState, verifier: Verifier, proof: object) -> None:
         check_proposer_signature(block, chain, verifier)
+        if len(block.certificate_digests) != len(block.transactions):
+            raise FinalityProofError(
+                f"{len(block.certificate_digests)} certificate digests for {len(block.transactions)} transactions",
+                block.hash,
+            )
         height = block.height
         if block.header.proposer not in self.registry.voting_set_for_height(height):
             raise ProposerError(f"proposer {block.header.proposer.hex()} is not a voter at height {height}")
@@ -790,11 +954,16 @@ class ConsensusNode:
                 offenders.add(record.offender)
         if commits != (1 if height > 1 else 0):
             raise ConsensusRecordError("a block must carry exactly its parent's commit", block.hash)
+        try:
+            self.registry.check_registrations(block.transactions)
+        except RegistrationError as exc:
+            raise BlockRegistrationError(exc, block.hash) from None
+        self._check_finality(block, verifier, proof)
 
     def _on_decide(self, decide: Decide, now: float) -> list[NodeAction]:
         proposal = ProposalValue.from_bytes(decide.value, self.network.max_block_size)
         block = proposal.block
-        self.chain.apply_block(block, self._tx_checker)
+        self.chain.apply_block(block, self._tx_checker, proof=proposal.certificates)
         offenders: list[bytes] = []
         participants: tuple[bytes, ...] = ()
         for raw in block.evidence:
@@ -810,13 +979,21 @@ class ConsensusNode:
         self.commits.pop(block.height - 64, None)
         created = [(OutPoint(block.reward_txid, i), out) for i, out in enumerate(block.rewards)]
         self.pool.remove_confirmed(block.transactions, block.height, created)
+        self._registering = {k: t for k, t in self._registering.items() if t in self.pool}
         for tx in block.transactions:
             self.certificates.pop(tx.txid, None)
-            self._parked.pop(tx.txid, None)
-            self._orphans.pop(tx.txid, None)
+            self._parked.pop(tx.txid)
+            for txin in tx.inputs:
+                self._variants.pop(txin.outpoint, None)
+            self._orphans.pop(tx.txid)
+            self._final_orphans.pop(tx.txid)
         out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
         out += self._finality(
-            Checkpointed(block.txids, tuple(i.outpoint for tx in block.transactions for i in tx.inputs)), now
+            Checkpointed(
+                block.txids,
+                tuple(o for tx in block.transactions for o in (*(i.outpoint for i in tx.inputs), *registration_claims(tx))),
+            ),
+            now,
         )
         new_epoch = epoch_of(block.height + 1, self.network.epoch_length)
         if new_epoch != old_epoch:
@@ -826,8 +1003,28 @@ class ConsensusNode:
         # catching up after a crash or partition): start the next height at once.
         behind = block.header.timestamp + 2 * interval < now
         out.append(SetTimer(("node", "next-height"), now if behind else now + interval))
+        if not behind:
+            out += self._observe_skew(block.header.timestamp - now)
         out += self._retry_orphans(now)
         return out
+
+    def _clock_correction(self) -> float:
+        # Only a clock measured to be materially behind is corrected (jitter and the
+        # one-second steps of the parent rule are not skew), and never forward.
+        # At least three observations first: a lone byzantine proposer must not be able
+        # to talk a fresh node into accepting its future timestamps.
+        if len(self._skews) + len(self._proposal_skews) < 3:
+            return 0.0
+        skew = self.clock_skew
+        return skew if skew > self.config.max_clock_drift / 2 else 0.0
+
+    def _observe_skew(self, observed: float) -> list[NodeAction]:
+        self._skews.append(observed)
+        skewed = abs(self.clock_skew) > self.config.max_clock_drift / 2
+        if skewed == self._skew_reported:
+            return []
+        self._skew_reported = skewed
+        return [ClockSkewed(self.clock_skew)]
 
     # -- timers --------------------------------------------------------------------------
 
@@ -847,13 +1044,15 @@ class ConsensusNode:
         if inner == "regossip":
             out = [SetTimer(("node", "regossip"), now + self.config.regossip_interval)]
             for txid in self.pool.expire(now):
-                out.append(TxDropped(txid, "expired"))
+                out.append(TxDropped(txid, DropReason.EXPIRED))
+            self._orphans.expire(now)
             out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
             # Transactions that timed out (say, in a partition) get another chance: the
             # engine resumes voting for them and peers that never saw them get them.
-            for tx in list(self._parked.values())[:256]:
+            for parked in list(self._parked)[:256]:
+                tx = parked.tx
                 if self.finality.state(tx.txid) is TxState.TIMED_OUT and tx.txid not in self.pool:
-                    del self._parked[tx.txid]
+                    self._parked.pop(tx.txid)
                     out += self._on_transaction(tx, now)
             return out
         raise ValueError(f"unknown timer {key!r}")
@@ -870,6 +1069,9 @@ class _Source:
 
     def validate(self, height: int, value: bytes) -> bytes | None:
         return self._node.validate_value(height, value)
+
+    def validate_decided(self, height: int, value: bytes) -> bytes | None:
+        return self._node.validate_decided(height, value)
 
 
 class _LiveCoins:

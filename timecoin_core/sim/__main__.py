@@ -28,13 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=40.0, help="virtual seconds of healthy network after")
     parser.add_argument("--tx-rate", type=float, default=2.0, help="client transactions per virtual second")
     parser.add_argument("--no-faults", action="store_true", help="a perfect network and no double spends")
+    parser.add_argument(
+        "--behaviour", action="append", default=[], dest="behaviours",
+        help="restrict byzantine nodes to this behaviour (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--no-honest-faults", action="store_true",
+        help="no slow honest voter and no honest node with a clock behind",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the JSON summary")
     args = parser.parse_args(argv)
     try:
         config = SimConfig(
             nodes=args.nodes, byzantine=args.byzantine, duration=args.duration, settle=args.settle,
-            tx_rate=args.tx_rate, faults=not args.no_faults,
+            tx_rate=args.tx_rate, faults=not args.no_faults, behaviours=tuple(args.behaviours),
+            honest_faults=not args.no_honest_faults,
         )
     except ValueError as exc:
         parser.error(str(exc))

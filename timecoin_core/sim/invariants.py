@@ -53,7 +53,48 @@ def check_safety(world: World) -> list[Violation]:
         if longest[: len(hashes)] != hashes:
             out.append(Violation(seed, "not-a-prefix", "an honest chain is not a prefix of another"))
             break
-    # 4. Money supply equals the reward schedule, and the UTXO set holds exactly it.
+    # 4. A final transaction stays final: it is in the chain, or no committed block
+    #    spends any of its inputs in another transaction.
+    for i in world.honest:
+        chain = world.nodes[i].chain
+        spender: dict[object, bytes] = {}
+        for height in range(1, chain.height + 1):
+            block = chain.block_at(height)
+            assert block is not None
+            for tx in block.transactions:
+                for txin in tx.inputs:
+                    spender[txin.outpoint] = tx.txid
+        for txid in record.final_at[i]:
+            final_tx = record.transactions.get(txid)
+            if final_tx is None or chain.transaction(txid) is not None:
+                continue
+            for txin in final_tx.inputs:
+                thief = spender.get(txin.outpoint)
+                if thief is not None and thief != txid:
+                    out.append(Violation(seed, "final-reverted", f"node {i}: final {txid.hex()} lost {txin.outpoint} to {thief.hex()}"))
+                    break
+    # 5. Every committed transaction was final at an honest node or came with a
+    #    certificate that verifies.
+    for node, height, txid in record.unproven:
+        out.append(Violation(seed, "committed-unproven", f"node {node} committed {txid.hex()} at height {height} without finality"))
+    # 6. What the adversary sent invalid (front-run or underfunded registrations) is
+    #    final and committed nowhere.
+    for i in world.honest:
+        chain = world.nodes[i].chain
+        for txid, why in record.invalid.items():
+            if txid in record.final_at[i] or chain.transaction(txid) is not None:
+                out.append(Violation(seed, "invalid-accepted", f"node {i} accepted a {why} registration {txid.hex()}"))
+    # 7. One operator key, at most one registration final or committed anywhere.
+    for operator, txids in record.registrations.items():
+        won = {
+            txid
+            for txid in txids
+            for i in world.honest
+            if txid in record.final_at[i] or world.nodes[i].chain.transaction(txid) is not None
+        }
+        if len(won) > 1:
+            out.append(Violation(seed, "duplicate-registration", f"operator {operator.hex()} registered by {len(won)} transactions"))
+    # 8. Money supply equals the reward schedule, and the UTXO set holds exactly it.
     genesis = sum(o.amount for o in world.network.genesis_outputs)
     for i in world.honest:
         chain = world.nodes[i].chain
@@ -86,7 +127,15 @@ def check_liveness(world: World) -> list[Violation]:
         if missing:
             out.append(Violation(seed, "not-final", f"tx {txid.hex()} not final at nodes {missing}"))
             break
-    # Every final transaction is eventually in a block (of every honest node): those
+    # No honest voter is deactivated or banned in any honest node's registry: slow or
+    # briefly crashed voters still take part.
+    for i in honest:
+        registry = world.nodes[i].registry
+        for j in honest:
+            operator = world.keys[j].public_key.data
+            if not registry.is_live(operator):
+                out.append(Violation(seed, "honest-deactivated", f"node {i} deactivated honest voter {j}"))
+        # Every final transaction is eventually in a block (of every honest node): those
     # final by the last few block intervals of the run.
     deadline = world.now - 5 * world.config.block_interval
     for i in honest:

@@ -14,7 +14,12 @@ halves of the network); and byzantine masternodes, each with one behaviour:
 * ``equivocate``: every block vote it sends has a conflicting twin sent to the other
   half, and it signs accept votes for every transaction it sees, conflicts included;
 * ``silent``: it sends nothing (a silent leader and a silent voter);
-* ``invalid-proposal``: its proposals carry a block with inflated rewards.
+* ``invalid-proposal``: its proposals carry a block with inflated rewards;
+* ``mutate``: its proposals are rewritten by the :class:`~timecoin_core.sim.adversary.Adversary`
+  (double spends of final transactions, certificate and digest mutations, replays,
+  wrong rewards, truncated values, false evidence, equivocating valid blocks), in
+  collusion with the clients whose keys it holds;
+* ``withhold``: it sends its votes to a random subset of peers only, late.
 
 Byzantine weight always stays below one third of the total voting weight.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -44,10 +49,14 @@ from ..consensus.node import (
     TxDropped,
     TxFinal,
 )
+from ..consensus.registry import registration_memo
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
+from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
+from ..verify import SignatureCheck, SyncVerifier
+from .adversary import Adversary
 
 __all__ = ["Behaviour", "SimConfig", "World"]
 
@@ -61,6 +70,8 @@ class Behaviour(Enum):
     EQUIVOCATE = "equivocate"
     SILENT = "silent"
     INVALID_PROPOSAL = "invalid-proposal"
+    MUTATE = "mutate"
+    WITHHOLD = "withhold"
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,15 @@ class SimConfig:
     double_spend_share: float = 0.15
     clients: int = 4
     block_interval: float = 1.0
+    behaviours: tuple[str, ...] = ()
+    """Behaviours byzantine masternodes draw from (names of :class:`Behaviour`); empty: all."""
+    honest_faults: bool = True
+    """With the adversary: one honest voter consistently slower than the rest and one
+    honest node whose clock runs two minutes behind."""
+    adversary: bool = True
+    """The searching adversary (``mutate`` and ``withhold`` behaviours, byzantine
+    registrations). False replays a seed exactly as the simulator did before it existed
+    (byzantine nodes draw from ``equivocate``, ``silent`` and ``invalid-proposal`` only)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
@@ -98,6 +118,10 @@ class SimConfig:
             raise ValueError("bad delay, loss or duplication parameters")
         if self.clients < 2:
             raise ValueError("need at least two clients")
+        known = {b.value for b in Behaviour}
+        unknown = [b for b in self.behaviours if b not in known]
+        if unknown:
+            raise ValueError(f"unknown behaviours {unknown}; known: {sorted(known)}")
 
 
 @dataclass
@@ -120,6 +144,13 @@ class Record:
     committed: dict[int, dict[int, bytes]] = field(default_factory=dict)
     """node -> height -> block hash."""
     dropped: dict[int, dict[bytes, str]] = field(default_factory=dict)
+    registrations: dict[bytes, list[bytes]] = field(default_factory=dict)
+    """operator key -> txids of the registrations of it that clients sent."""
+    invalid: dict[bytes, str] = field(default_factory=dict)
+    """txid -> why: transactions the adversary sent that no honest node may accept."""
+    unproven: list[tuple[int, int, bytes]] = field(default_factory=list)
+    """(node, height, txid): a transaction an honest node committed that was final at no
+    honest node and came with no certificate that verifies."""
     heights_at_settle: list[int] = field(default_factory=list)
     """Honest nodes' heights when the network turned healthy."""
     events: int = 0
@@ -151,7 +182,8 @@ class World:
         for key in client_keys:
             outputs += [GenesisOutput(key.public_key.payload, coins("10")) for _ in range(per_client)]
         masternodes = tuple(GenesisMasternode(k.public_key.data, i) for i, k in enumerate(self.keys))
-        self.network: Network = DEVNET.with_genesis(tuple(outputs), masternodes)
+        # A low registration floor so that colluding clients can afford registrations.
+        self.network: Network = replace(DEVNET, min_collateral=coins("5")).with_genesis(tuple(outputs), masternodes)
         self.network = _with_interval(self.network, config.block_interval)
         node_config = NodeConfig()
         self.nodes = [ConsensusNode(self.network, key, config=node_config) for key in self.keys]
@@ -163,10 +195,28 @@ class World:
             position += per_client
             self.clients.append(_Client(key, mine))
         order = self.rng.sample(range(config.nodes), config.nodes)
-        self.byzantine: dict[int, Behaviour] = {
-            i: self.rng.choice(list(Behaviour)) for i in order[: config.byzantine]
-        }
+        pool = [Behaviour(b) for b in config.behaviours] or (list(Behaviour) if config.adversary else _CLASSIC)
+        self.byzantine: dict[int, Behaviour] = {i: self.rng.choice(pool) for i in order[: config.byzantine]}
         self.honest = [i for i in range(config.nodes) if i not in self.byzantine]
+        # The adversary draws from its own stream, so turning it off replays a seed's
+        # original schedule draw for draw.
+        self._adversary_rng = random.Random(f"timecoin-sim-adversary-{seed}")
+        self.adversary = Adversary(
+            random.Random(self._adversary_rng.randbytes(16)),
+            self.network.chain_id,
+            {key.public_key.payload: key for key in client_keys},
+        )
+        self._values: dict[bytes, ProposalValue] = {}
+        # One honest voter is consistently slower than the rest (its messages take up
+        # to three times as long): it takes part in every height and must never be
+        # deactivated as "absent".
+        self._slow: dict[int, float] = {}
+        # And one honest node's clock runs two minutes behind: it must still follow the
+        # chain (commits override its clock) and learn its skew from proposals.
+        self._clock_offset: dict[int, float] = {}
+        if config.adversary and config.honest_faults and config.faults and len(self.honest) > 1:
+            self._slow[self._adversary_rng.choice(self.honest)] = 3.0
+            self._clock_offset[self._adversary_rng.choice(self.honest)] = -120.0
         for i in range(config.nodes):
             self.record.final_at[i] = {}
             self.record.committed[i] = {}
@@ -187,6 +237,15 @@ class World:
             if t >= end:
                 break
             self._push(t, "client", None)
+        if cfg.faults and cfg.byzantine and cfg.adversary:
+            # Byzantine registrations: front-running honest operator keys, floors
+            # undercut, valid Free registrations and duplicates of them.
+            t = self.T0
+            while True:
+                t += self._adversary_rng.expovariate(0.2)
+                if t >= end:
+                    break
+                self._push(t, "register", None)
         if cfg.faults:
             start = self.T0 + self.rng.uniform(0.15, 0.4) * cfg.duration
             heal = start + self.rng.uniform(0.1, 0.3) * cfg.duration
@@ -206,7 +265,7 @@ class World:
         """Run the scenario to its end and return what was observed."""
         started = time.process_time()
         for i, node in enumerate(self.nodes):
-            self._apply(i, node.start(self.now))
+            self._apply(i, node.start(self._clock(i)))
         self._schedule()
         self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
@@ -223,6 +282,8 @@ class World:
     def _dispatch(self, kind: str, data: Any) -> None:
         if kind == "deliver":
             target, message = data
+            if target in self.byzantine:
+                self.adversary.observe(message)
             if target not in self._offline:
                 self._handle(target, message)
         elif kind == "timer":
@@ -237,6 +298,8 @@ class World:
             self._client_step()
         elif kind == "retry":
             self._retry(data)
+        elif kind == "register":
+            self._byzantine_registration()
         elif kind == "partition":
             self._partition = data
         elif kind == "heal":
@@ -259,7 +322,10 @@ class World:
             extra.append(
                 Broadcast(VoteBatch.create(self.keys[index], self.network.chain_id, node.finality.epoch, [event.txid]))
             )
-        self._apply(index, [*node.handle(event, self.now), *extra])
+        self._apply(index, [*node.handle(event, self._clock(index)), *extra])
+
+    def _clock(self, index: int) -> float:
+        return self.now + self._clock_offset.get(index, 0.0)
 
     def _apply(self, index: int, actions: list[NodeAction]) -> None:
         behaviour = self.byzantine.get(index)
@@ -269,19 +335,56 @@ class World:
             elif isinstance(action, SetTimer):
                 generation = self._timers.get((index, action.key), 0) + 1
                 self._timers[(index, action.key)] = generation
-                self._push(max(action.at, self.now), "timer", (index, action.key, generation))
+                at = action.at - self._clock_offset.get(index, 0.0)  # node clock -> world time
+                self._push(max(at, self.now), "timer", (index, action.key, generation))
             elif isinstance(action, TxFinal):
                 self.record.final_at[index].setdefault(action.txid, self.now)
             elif isinstance(action, TxDropped):
                 self.record.dropped[index][action.txid] = action.reason
             elif isinstance(action, BlockCommitted):
                 self.record.committed[index][action.block.height] = action.block.hash
+                if index not in self.byzantine:
+                    self._check_proven(index, action.block)
+
+    def _check_proven(self, index: int, block: Block) -> None:
+        # Every committed transaction must be final at some honest node or come with a
+        # certificate that verifies: anything else is a block that bypassed finality.
+        value = self._values.get(block.hash)
+        node = self.nodes[index]
+        for tx in block.transactions:
+            if any(tx.txid in self.record.final_at[i] for i in self.honest):
+                continue
+            certificate = None
+            if value is not None:
+                certificate = next((c for c in value.certificates if c.txid == tx.txid), None)
+            if certificate is not None:
+                try:
+                    voting_set = node.registry.voting_set(certificate.epoch)
+                except TimecoinError:
+                    voting_set = None
+                if voting_set is not None and certificate.verify(voting_set, self.network.chain_id, _verify_all):
+                    continue
+            self.record.unproven.append((index, block.height, tx.txid))
 
     def _broadcast(self, sender: int, action: Broadcast, behaviour: Behaviour | None) -> None:
         message = action.message
         if behaviour is Behaviour.SILENT:
             return
         others = [j for j in range(self.config.nodes) if j != sender]
+        if isinstance(message, Proposal):
+            self._remember(message.value)
+        if behaviour is Behaviour.MUTATE and isinstance(message, Proposal):
+            for targets, proposal in self.adversary.mutate(self.nodes[sender], self.keys[sender], message, others):
+                self._remember(proposal.value)
+                for j in targets:
+                    self._send(sender, j, proposal)
+            return
+        if behaviour is Behaviour.WITHHOLD and isinstance(message, BlockVote | VoteBatch):
+            rng = self._adversary_rng
+            chosen = [j for j in others if rng.random() < 0.5]
+            for j in chosen:
+                self._send(sender, j, message, extra_delay=rng.uniform(0.0, 1.0))
+            return
         if behaviour is Behaviour.EQUIVOCATE and isinstance(message, BlockVote):
             twin = BlockVote.create(
                 self.keys[sender], self.network.chain_id, message.kind, message.height, message.round,
@@ -294,14 +397,21 @@ class World:
             for j in others[half:]:
                 self._send(sender, j, twin)
             return
-        if behaviour is Behaviour.INVALID_PROPOSAL and isinstance(message, Proposal):
+        if (
+            behaviour is Behaviour.INVALID_PROPOSAL
+            and isinstance(message, Proposal)
+            and message.proposer == self.keys[sender].public_key.data
+        ):
             message = self._corrupt(sender, message)
         for j in others:
             self._send(sender, j, message)
 
     def _corrupt(self, sender: int, proposal: Proposal) -> Proposal:
         node = self.nodes[sender]
-        value = ProposalValue.from_bytes(proposal.value, self.network.max_block_size)
+        try:
+            value = ProposalValue.from_bytes(proposal.value, self.network.max_block_size)
+        except TimecoinError:
+            return proposal
         block = value.block
         inflated = [TxOut(out.amount * 2, out.payload) for out in block.rewards]
         bad = Block.create(
@@ -315,7 +425,16 @@ class World:
             proposal.pol_round, bad.hash, bad_value,
         )
 
-    def _send(self, sender: int, target: int, message: object, reliable: bool = False) -> None:
+    def _remember(self, value: bytes) -> None:
+        try:
+            decoded = ProposalValue.from_bytes(value, self.network.max_block_size)
+        except TimecoinError:
+            return
+        self._values[decoded.block.hash] = decoded
+
+    def _send(
+        self, sender: int, target: int, message: object, reliable: bool = False, extra_delay: float = 0.0
+    ) -> None:
         cfg = self.config
         if self._partition is not None and not reliable:
             a, _ = self._partition
@@ -329,7 +448,8 @@ class World:
                 copies = 2
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
-            self._push(self.now + delay, "deliver", (target, message))
+            delay *= self._slow.get(sender, 1.0)
+            self._push(self.now + delay + extra_delay, "deliver", (target, message))
 
     # -- clients -------------------------------------------------------------------------
 
@@ -364,6 +484,41 @@ class World:
         self.record.transactions[tx.txid] = tx
         self.record.submitted[tx.txid] = self.now
 
+    def _byzantine_registration(self) -> None:
+        rng = self._adversary_rng
+        client = rng.choice(self.clients)
+        if len(client.coins) < 2:
+            return
+        outpoint, output = client.coins.pop()
+        kind = rng.choice(["front-run", "below-floor", "register", "register"])
+        # A client registers its own key (it can prove possession), often more than once.
+        operator = client.key.public_key.data
+        collateral = self.network.min_collateral
+        if kind == "front-run":
+            operator = self.keys[rng.choice(self.honest)].public_key.data
+        elif kind == "below-floor":
+            collateral = self.network.min_collateral - 1
+        builder = (
+            TransactionBuilder(self.network)
+            .spend(outpoint, output, client.key)
+            .pay(client.key.address(self.network), collateral)
+            .pay(client.key.address(self.network), output.amount - collateral - 20_000)
+            .memo(registration_memo(operator))
+        )
+        tx = builder.build()
+        if kind == "register":
+            # Registrations of one key race each other like double spends: at most one
+            # may win, and a loser may stay pending for good (so no liveness claim).
+            self.record.transactions[tx.txid] = tx
+            self.record.submitted[tx.txid] = self.now
+            self.record.conflicting.add(tx.txid)
+            self.record.registrations.setdefault(operator, []).append(tx.txid)
+        else:
+            self.record.invalid[tx.txid] = kind
+        online = [i for i in range(self.config.nodes) if i not in self._offline]
+        for i in rng.sample(online, min(2, len(online))):
+            self._deliver_from_client(i, tx)
+
     def _retry(self, tx: Transaction) -> None:
         # A client whose transaction went to a node that crashed or is byzantine sends
         # it again, as a wallet would, until some honest node reports it final.
@@ -386,6 +541,13 @@ class World:
             .pay(client.key.address(self.network), output.amount - amount - 10_000)
             .build()
         )
+
+
+_CLASSIC = [Behaviour.EQUIVOCATE, Behaviour.SILENT, Behaviour.INVALID_PROPOSAL]
+
+
+def _verify_all(checks: Sequence[SignatureCheck]) -> list[bool]:
+    return SyncVerifier().verify_many(checks)
 
 
 def _with_interval(network: Network, interval: float) -> Network:

@@ -9,7 +9,7 @@ from typing import Final
 from ..codec import Reader, Writer
 from ..consensus.bft_messages import BlockVote, CommitCertificate
 from ..consensus.finality_messages import VoteBatch
-from ..consensus.node import decode_record, encode_record
+from ..consensus.records import decode_record, encode_record
 from ..consensus.voting import VotingSet
 from ..errors import DecodeError
 from .records import Evidence, SignedVote

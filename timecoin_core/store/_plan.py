@@ -16,7 +16,7 @@ from typing import Final
 from ..amount import MAX_MONEY
 from ..block import Block, reward_txid
 from ..consensus.bft_messages import CommitCertificate
-from ..consensus.node import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decode_record
+from ..consensus.records import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decode_record
 from ..errors import DecodeError
 from ..transaction import OutPoint, TxOut, _new_outpoint
 from ..utxo import Coin, CoinState

@@ -34,12 +34,13 @@ from ..chain import (
     BlockValidator,
     ChainState,
     RewardRule,
+    SnapshotError,
     accept_any_split,
     check_proposer_signature,
 )
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
-from ..consensus.node import decode_record
+from ..consensus.records import decode_record
 from ..consensus.registry import Registry
 from ..errors import DecodeError
 from ..network import Network
@@ -165,11 +166,9 @@ async def _load_all(
         network = meta.network
     elif network != meta.network or genesis_block(network).hash != meta.genesis_hash:
         raise NetworkMismatchError(f"the store belongs to network {meta.network.name!r}, not {network.name!r}")
-    chain = ChainState(network, reward_rule=reward_rule, block_validator=block_validator)
-    replay = Registry(network, chain.genesis.reward_txid) if registry else None
+    genesis = genesis_block(network)
+    replay = Registry(network, genesis.reward_txid) if registry else None
     applied: list[AppliedBlock] = []
-    by_hash: dict[bytes, int] = {}
-    tx_index: dict[bytes, tuple[int, int]] = {}
     commits: dict[int, CommitCertificate] = {}
     supply = 0
     previous = b""
@@ -179,7 +178,7 @@ async def _load_all(
         if height != len(applied):
             raise CorruptStoreError(f"block heights jump from {len(applied) - 1} to {height}")
         if height == 0:
-            if block != chain.genesis:
+            if block != genesis:
                 raise CorruptStoreError("the stored genesis block is not the network's")
         elif block.header.prev_hash != previous:
             raise CorruptStoreError(f"block {height} does not extend block {height - 1}")
@@ -187,9 +186,6 @@ async def _load_all(
         if supply != stored.supply:
             raise CorruptStoreError(f"block {height}: stored supply {stored.supply}, blocks add up to {supply}")
         applied.append(stored.applied())
-        by_hash[block.hash] = height
-        for position, tx in enumerate(block.transactions):
-            tx_index[tx.txid] = (height, position)
         if stored.certificate is not None and height > meta.height - RECENT_COMMITS:
             commits[height] = stored.certificate
         if replay is not None and height > 0:
@@ -210,23 +206,12 @@ async def _load_all(
             f"the stored coins commit to {commitment.hex()} ({len(utxos)} coins); the tip at {meta.height} "
             f"says {meta.utxo_commitment.hex()} ({meta.utxo_count} coins)"
         )
-    _assemble(chain, applied, by_hash, tx_index, utxos, supply)
-    assert chain.tip == tip.block
+    try:
+        chain = ChainState.from_parts(
+            network, applied, utxos, reward_rule=reward_rule, block_validator=block_validator
+        )
+    except SnapshotError as exc:
+        raise CorruptStoreError(str(exc)) from None
+    assert chain.tip == tip.block and chain.supply() == supply
     return chain, replay, commits
 
-
-def _assemble(
-    chain: ChainState,
-    applied: list[AppliedBlock],
-    by_hash: dict[bytes, int],
-    tx_index: dict[bytes, tuple[int, int]],
-    utxos: UtxoSet,
-    supply: int,
-) -> None:
-    # ChainState has no public constructor from parts yet (requested: ChainState.restore);
-    # these are exactly the fields ChainState.copy() fills, and a test guards the set.
-    chain._applied = applied
-    chain._by_hash = by_hash
-    chain._tx_index = tx_index
-    chain._utxos = utxos
-    chain._supply = supply

@@ -50,7 +50,7 @@ from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
 from ..consensus.registry import Registry, epoch_of
 from ..consensus.voting import VotingSet
-from ..errors import DecodeError
+from ..errors import DecodeError, TimecoinError
 from ..network import Network
 from ..transaction import OutPoint, Transaction, TxOut
 from ..utxo import Coin, CoinState
@@ -789,7 +789,8 @@ class SqliteStore:
                     f"SELECT outpoint, payload, amount, height FROM utxo WHERE outpoint IN ({_placeholders(len(chunk))})",
                     chunk,
                 ):
-                    stored[key_outpoint(key)] = (TxOut(amount, payload), height)
+                    outpoint, output = _row_output(self._path, key, payload, amount)
+                    stored[outpoint] = (output, height)
             final_certs: dict[bytes, bytes] = {}
             if await _exists(conn, "final_txs"):
                 txids = [tx.txid for block, _ in blocks for tx in block.transactions]
@@ -1026,7 +1027,8 @@ class SqliteStore:
         if not rows:
             return None
         payload, amount, height = rows[0]
-        return Coin(outpoint, TxOut(amount, bytes(payload)), height, CoinState.UNSPENT, None)
+        _, output = _row_output(self._path, outpoint_key(outpoint), payload, amount)
+        return Coin(outpoint, output, height, CoinState.UNSPENT, None)
 
     async def coins_of(self, payload: bytes, *, limit: int = 100, cursor: str | None = None) -> Page[Coin]:
         """One page of the confirmed unspent coins paying to ``payload``, in outpoint order."""
@@ -1043,7 +1045,8 @@ class SqliteStore:
             )
         unspent = CoinState.UNSPENT
         coins = tuple(
-            Coin(key_outpoint(key), TxOut(amount, payload), height, unspent, None) for key, amount, height in rows[:limit]
+            Coin(*_row_output(self._path, key, payload, amount), height, unspent, None)
+            for key, amount, height in rows[:limit]
         )
         return Page(coins, coins_cursor(payload, bytes(rows[limit - 1][0])) if len(rows) > limit else None)
 
@@ -1060,7 +1063,7 @@ class SqliteStore:
                     )
                 )
             for key, payload, amount, height in rows:
-                yield Coin(key_outpoint(key), TxOut(amount, bytes(payload)), height, unspent, None)
+                yield Coin(*_row_output(self._path, key, payload, amount), height, unspent, None)
             if len(rows) < _COIN_CHUNK:
                 return
             after = bytes(rows[-1][0])
@@ -1242,3 +1245,14 @@ def _translate(path: str, exc: sqlite3.DatabaseError) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError):
         return StoreError(f"{path}: {exc}")
     return CorruptStoreError(f"{path}: {exc}")
+
+
+def _row_output(path: object, key: object, payload: object, amount: object) -> tuple[OutPoint, TxOut]:
+    # Every value read back from a row is checked as strictly as a decoded one: a
+    # damaged row surfaces as the store's corruption error naming the file and the row,
+    # never as an AmountError from deep inside the domain.
+    try:
+        return key_outpoint(bytes(key)), TxOut(amount, bytes(payload))  # type: ignore[arg-type, call-overload]
+    except (TimecoinError, ValueError, TypeError) as exc:
+        row = bytes(key).hex() if isinstance(key, bytes | bytearray | memoryview) else repr(key)
+        raise CorruptStoreError(f"{path}: utxo row {row} is damaged: {exc}") from None

@@ -16,8 +16,11 @@ starts a fresh pool.
 
 from __future__ import annotations
 
+import ast
+import linecache
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
@@ -34,6 +37,7 @@ __all__ = [
     "ProcessVerifier",
     "SyncVerifier",
     "ThreadVerifier",
+    "UnguardedMainError",
     "Verifier",
     "VerifierKind",
     "make_verifier",
@@ -350,6 +354,90 @@ def _triples(checks: Sequence[SignatureCheck], span: range) -> list[tuple[bytes,
     return triples
 
 
+class UnguardedMainError(VerifierConfigError):
+    """A process pool started from a script's top level without a ``__main__`` guard.
+
+    With the ``spawn`` and ``forkserver`` start methods every worker re-runs the main
+    script to find its functions; without ``if __name__ == "__main__":`` around the
+    code that creates the verifier, each worker would start a pool of its own and die.
+    ``line`` is where the script creates the verifier (``None`` if unknown).
+    """
+
+    def __init__(self, path: str, line: int | None) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(
+            f"a ProcessVerifier is created at the top level of the main script ({where}) "
+            "without an `if __name__ == \"__main__\":` guard; its worker processes re-run "
+            "that script and would die. Put the code that creates the verifier under the "
+            "guard, or pass start_method=\"fork\" where available"
+        )
+        self.path = path
+        self.line = line
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    texts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(texts) == 1
+
+
+def _inside_main_guard(source: str, line: int) -> bool | None:
+    """True if ``line`` of ``source`` is in the body of an ``if __name__ == "__main__":``.
+
+    None when the source does not parse (then nobody can tell).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_guard(node) and node.body:
+            first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
+            if first <= line <= last:
+                return True
+    return False
+
+
+def _unguarded_main_caller() -> tuple[str, int] | None:
+    """Where the running main script creates a pool outside its ``__main__`` guard.
+
+    Workers started by ``spawn`` or ``forkserver`` run the main script again as
+    ``__mp_main__`` (``multiprocessing.spawn.prepare``), unless it is a package's
+    ``__main__`` module or has no file (``-c``, a REPL, a notebook): only then is an
+    unguarded top level harmless. A caller that is not the main script's top level
+    (a test runner, a library, a function called from under the guard) is fine.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        module_globals = frame.f_globals
+        if frame.f_code.co_name == "<module>" and module_globals.get("__name__") in (
+            "__main__",
+            "__mp_main__",
+        ):
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    else:
+        return None
+    path = module_globals.get("__file__")
+    spec = module_globals.get("__spec__")
+    spec_name = getattr(spec, "name", None)
+    if not isinstance(path, str) or (
+        isinstance(spec_name, str) and (spec_name == "__main__" or spec_name.endswith(".__main__"))
+    ):
+        return None
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    source = "".join(linecache.getlines(filename, module_globals))
+    if not source or _inside_main_guard(source, line) is not False:
+        return None
+    return filename, line
+
+
 def _start_methods() -> list[str]:
     # Imported here: verify_one's callers should not pay for multiprocessing.
     import multiprocessing
@@ -373,6 +461,8 @@ class ProcessVerifier(_PoolVerifier):
 
     :raises VerifierConfigError: ``workers < 1``, ``chunk_size < 1`` or an unknown
         ``start_method``.
+    :raises UnguardedMainError: created at the top level of a script without an
+        ``if __name__ == "__main__":`` guard (with any start method but ``fork``).
     :raises UnknownBackendError: ``backend`` is not known.
     :raises BackendUnavailableError: the backend's library is not installed.
     """
@@ -394,6 +484,10 @@ class ProcessVerifier(_PoolVerifier):
             raise VerifierConfigError(
                 f"unknown start method {method!r}; here: {', '.join(_start_methods())}"
             )
+        if method != "fork":
+            caller = _unguarded_main_caller()
+            if caller is not None:
+                raise UnguardedMainError(*caller)
         self._start_method = method
         super().__init__(workers, backend, chunk_size)
 
@@ -433,6 +527,8 @@ def make_verifier(
     kind and ignored by ``"sync"``.
 
     :raises VerifierConfigError: unknown ``kind`` or ``workers < 1``.
+    :raises UnguardedMainError: a ``"process"`` verifier created at the top level of a
+        script without an ``if __name__ == "__main__":`` guard.
     :raises UnknownBackendError: ``backend`` is not known.
     :raises BackendUnavailableError: the backend's library is not installed.
     """

@@ -1,5 +1,7 @@
 """Wallets: BIP-0039 mnemonics, SLIP-0010 Ed25519 derivation, coin selection, :class:`Wallet`
-and the encrypted :class:`Keystore`.
+and the encrypted :class:`Keystore`; payments to several recipients with a fee guard,
+signed messages, partially signed transactions, payment URIs, history and fee
+estimation.
 
 The user guides are docs/wallet.md and docs/keystore.md.
 """
@@ -20,7 +22,27 @@ from .coin_selection import (
     effective_fee_rate,
     is_selectable,
     select_coins,
+    selection_alternatives,
     transaction_size,
+)
+from .errors import (
+    DustOutputError,
+    FeeTooHighError,
+    WalletAddressError,
+    WalletAmountError,
+    WalletArgumentError,
+    WalletError,
+    WalletTypeError,
+)
+from .fee_estimation import DEFAULT_FEE_WINDOW, FeeEstimator, FinalFeeSample
+from .history import (
+    BlockSource,
+    PoolSource,
+    PoolTransaction,
+    TxStatus,
+    WalletTransaction,
+    paid_payloads,
+    wallet_history,
 )
 from .keystore import (
     DEFAULT_SCRYPT,
@@ -36,6 +58,15 @@ from .keystore import (
     UnlockedKeystore,
     WrongPasswordError,
 )
+from .message import (
+    MESSAGE_SIGNATURE_VERSION,
+    MESSAGE_TAG,
+    MessageSignatureError,
+    decode_message_signature,
+    message_digest,
+    sign_message,
+    verify_message,
+)
 from .mnemonic import (
     MnemonicError,
     english_wordlist,
@@ -44,6 +75,17 @@ from .mnemonic import (
     is_valid_mnemonic,
     mnemonic_to_entropy,
     mnemonic_to_seed,
+)
+from .payment import Payment
+from .psbt import (
+    PSBT_MAGIC,
+    PSBT_VERSION,
+    PartiallySignedTransaction,
+    PartialSignatureError,
+    PsbtError,
+    PsbtIncompleteError,
+    PsbtMismatchError,
+    PsbtNetworkError,
 )
 from .slip10 import (
     COIN_TYPE,
@@ -58,20 +100,24 @@ from .slip10 import (
     master_node,
     parse_path,
 )
+from .uri import MAX_URI_LENGTH, URI_SCHEME, PaymentRequest, PaymentUriError
 from .wallet import (
     DEFAULT_GAP_LIMIT,
+    DEFAULT_MAX_FEE_FLOOR,
     CoinSource,
     CreatedTransaction,
     ForeignCoinError,
     TransactionPlan,
     Wallet,
-    WalletError,
     WatchOnlyError,
+    default_max_fee,
 )
 
 __all__ = [
     "COIN_TYPE",
+    "DEFAULT_FEE_WINDOW",
     "DEFAULT_GAP_LIMIT",
+    "DEFAULT_MAX_FEE_FLOOR",
     "DEFAULT_MAX_TRIES",
     "DEFAULT_SCRYPT",
     "FAST_SCRYPT",
@@ -80,34 +126,65 @@ __all__ = [
     "KEYSTORE_FORMAT",
     "KEYSTORE_VERSION",
     "MAX_KEYSTORE_SIZE",
+    "MAX_URI_LENGTH",
+    "MESSAGE_SIGNATURE_VERSION",
+    "MESSAGE_TAG",
     "OUTPUT_SIZE",
+    "PSBT_MAGIC",
+    "PSBT_VERSION",
     "PURPOSE",
+    "URI_SCHEME",
+    "BlockSource",
     "CoinSelectionError",
     "CoinSource",
     "CreatedTransaction",
     "DerivationError",
+    "DustOutputError",
     "ExtendedKey",
+    "FeeEstimator",
     "FeeExceedsAmountError",
     "FeeRate",
+    "FeeTooHighError",
+    "FinalFeeSample",
     "ForeignCoinError",
     "InsufficientFundsError",
     "Keystore",
     "KeystoreError",
     "KeystoreExistsError",
     "KeystoreFormatError",
+    "MessageSignatureError",
     "MnemonicError",
+    "PartialSignatureError",
+    "PartiallySignedTransaction",
+    "Payment",
+    "PaymentRequest",
+    "PaymentUriError",
+    "PoolSource",
+    "PoolTransaction",
+    "PsbtError",
+    "PsbtIncompleteError",
+    "PsbtMismatchError",
+    "PsbtNetworkError",
     "ScryptParams",
     "Selection",
     "SelectionAlgorithm",
     "TransactionPlan",
+    "TxStatus",
     "UnlockedKeystore",
     "Wallet",
+    "WalletAddressError",
+    "WalletAmountError",
+    "WalletArgumentError",
     "WalletError",
+    "WalletTransaction",
+    "WalletTypeError",
     "WatchOnlyError",
     "WrongPasswordError",
     "account_path",
     "address_path",
     "change_window",
+    "decode_message_signature",
+    "default_max_fee",
     "derive_key",
     "derive_path",
     "effective_fee_rate",
@@ -117,9 +194,15 @@ __all__ = [
     "is_selectable",
     "is_valid_mnemonic",
     "master_node",
+    "message_digest",
     "mnemonic_to_entropy",
     "mnemonic_to_seed",
+    "paid_payloads",
     "parse_path",
     "select_coins",
+    "selection_alternatives",
+    "sign_message",
     "transaction_size",
+    "verify_message",
+    "wallet_history",
 ]

@@ -55,6 +55,13 @@ Algorithms, in order:
    any set of at most ``max_inputs`` selectable coins does, so when it fails
    :class:`InsufficientFundsError` is the truth.
 
+All three run, and :func:`select_coins` returns the result with the least *waste*
+(:attr:`Selection.waste`: the fee plus, with change, the fee of spending the change
+later), the earlier algorithm on a tie. The random draw alone pays up to a few
+times the fee of the cheapest choice when it happens to draw many small coins;
+comparing keeps its variety only where it costs nothing.
+:func:`selection_alternatives` returns every algorithm's result.
+
 Coins whose effective value is not positive cost more to spend than they hold; no
 algorithm selects them.
 
@@ -78,11 +85,11 @@ from typing import Final, NoReturn
 
 from ..amount import COIN, MAX_MONEY
 from ..codec import varint_size
-from ..errors import TimecoinError
 from ..fees import FeeRate
 from ..network import Network
 from ..transaction import MAX_MEMO, MAX_TX_INPUTS, MAX_TX_OUTPUTS
 from ..utxo import Coin, CoinState
+from .errors import WalletArgumentError, WalletError, WalletTypeError
 
 __all__ = [
     "DEFAULT_MAX_TRIES",
@@ -97,6 +104,7 @@ __all__ = [
     "effective_fee_rate",
     "is_selectable",
     "select_coins",
+    "selection_alternatives",
     "transaction_size",
 ]
 
@@ -115,9 +123,10 @@ _HELD: Final = frozenset((CoinState.LOCKED, CoinState.SPENT_PENDING))
 _SPENDABLE: Final = frozenset((CoinState.UNSPENT,))
 _SPENDABLE_WITH_LOCKED: Final = _SPENDABLE | _HELD
 _OUTPOINT_KEY: Final = attrgetter("outpoint.txid", "outpoint.index")
+_WASTE: Final = attrgetter("waste")
 
 
-class CoinSelectionError(TimecoinError, ValueError):
+class CoinSelectionError(WalletError):
     """No selection can pay what was asked."""
 
 
@@ -207,6 +216,12 @@ class Selection:
     is subtracted from it). ``change`` is 0 when there is no change output, else at
     least the dust limit. ``size`` is the exact encoded size of the signed
     transaction and ``fee`` at least ``size`` times the effective fee rate.
+
+    ``waste`` is what the selection costs beyond the payment, in base units: the fee
+    (which includes any excess left to it), plus, with change, the fee of spending
+    the change output later at the same rate. :func:`select_coins` minimises it.
+    It is Bitcoin Core's waste metric with a long-term fee rate of zero: an input is
+    never cheaper to spend later, so fewer inputs and no change win.
     """
 
     coins: tuple[Coin, ...]
@@ -216,17 +231,31 @@ class Selection:
     change: int
     size: int
     algorithm: SelectionAlgorithm
+    waste: int = 0
 
     @property
     def has_change(self) -> bool:
         """True when the transaction gets a change output."""
         return self.change > 0
 
+    def __repr__(self) -> str:
+        return (
+            f"Selection({len(self.coins)} coin{'' if len(self.coins) == 1 else 's'}, total={_fmt(self.total)} TIME, "
+            f"amount={_fmt(self.amount)} TIME, fee={_fmt(self.fee)} TIME, "
+            f"change={_fmt(self.change)} TIME, size={self.size}, "
+            f"algorithm={self.algorithm.value}, waste={self.waste})"
+        )
+
 
 def transaction_size(n_inputs: int, n_outputs: int, memo_size: int = 0) -> int:
     """The exact encoded size of a signed transaction of this shape, in bytes."""
+    for name, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs), ("memo_size", memo_size)):
+        if type(value) is not int:
+            raise WalletTypeError(name, "an int", value)
     if n_inputs < 0 or n_outputs < 0 or not 0 <= memo_size <= MAX_MEMO:
-        raise ValueError("counts must be non-negative and the memo at most MAX_MEMO bytes")
+        raise WalletArgumentError(
+            "n_inputs, n_outputs, memo_size", "counts must be non-negative and the memo at most MAX_MEMO bytes"
+        )
     return (
         4
         + varint_size(n_inputs)
@@ -241,11 +270,13 @@ def transaction_size(n_inputs: int, n_outputs: int, memo_size: int = 0) -> int:
 
 def effective_fee_rate(fee_rate: FeeRate | None, network: Network) -> FeeRate:
     """``fee_rate``, raised to the network minimum; the minimum when ``fee_rate`` is None."""
+    if not isinstance(network, Network):
+        raise WalletTypeError("network", "a Network", network)
     floor = FeeRate(network.min_fee_per_kb)
     if fee_rate is None:
         return floor
     if not isinstance(fee_rate, FeeRate):
-        raise TypeError(f"fee_rate must be a FeeRate, not {type(fee_rate).__name__}")
+        raise WalletTypeError("fee_rate", "a FeeRate or None", fee_rate)
     return max(fee_rate, floor)
 
 
@@ -256,12 +287,18 @@ def change_window(rate: FeeRate, network: Network) -> int:
     later, at ``rate``; and never less than the excess below which change would be
     dust anyway.
     """
+    if not isinstance(rate, FeeRate):
+        raise WalletTypeError("rate", "a FeeRate", rate)
+    if not isinstance(network, Network):
+        raise WalletTypeError("network", "a Network", network)
     output_fee = rate.fee(OUTPUT_SIZE)
     return max(output_fee + rate.fee(INPUT_SIZE), output_fee + _dust(network) - 1)
 
 
 def is_selectable(coin: Coin, *, include_unconfirmed: bool = False, include_locked: bool = False) -> bool:
     """Whether :func:`select_coins` may spend ``coin`` under these flags (module table)."""
+    if not isinstance(coin, Coin):
+        raise WalletTypeError("coin", "a Coin", coin)
     state = coin.state
     if state is CoinState.UNSPENT:
         pass
@@ -277,6 +314,13 @@ def _fmt(units: int) -> str:
     # format_amount refuses sums above MAX_MONEY, which "needed" can be.
     whole, frac = divmod(units, COIN)
     return str(whole) if frac == 0 else f"{whole}.{frac:08d}".rstrip("0")
+
+
+def _check_int(parameter: str, value: object, low: int, high: int) -> None:
+    if type(value) is not int:
+        raise WalletTypeError(parameter, "an int", value)
+    if not low <= value <= high:
+        raise WalletArgumentError(parameter, f"must be in {low}..{high}, not {value}")
 
 
 def _dust(network: Network) -> int:
@@ -332,26 +376,33 @@ class _Problem:
         n = len(coins)
         total = sum(c.amount for c in coins)
         target = self.target
+        change_cost = self.rate.fee(INPUT_SIZE)
         if self.subtract:
             if allow_change and total - target >= self.dust:
                 fee = self.fee(n, True)
-                if target - fee > 0:
-                    size = transaction_size(n, self.n_outputs + 1, self.memo_size)
-                    return Selection(tuple(coins), total, target - fee, fee, total - target, size, algorithm)
+                # Without change the whole excess would go to the fee: refuse rather
+                # than burn it when the amount cannot pay for a change output.
+                if target - fee <= 0:
+                    raise FeeExceedsAmountError(target, fee)
+                size = transaction_size(n, self.n_outputs + 1, self.memo_size)
+                return Selection(
+                    tuple(coins), total, target - fee, fee, total - target, size, algorithm, fee + change_cost
+                )
             fee = self.fee(n, False)
             if target - fee <= 0:
                 raise FeeExceedsAmountError(target, fee)
             size = transaction_size(n, self.n_outputs, self.memo_size)
-            return Selection(tuple(coins), total, target - fee, total - target + fee, 0, size, algorithm)
+            excess_fee = total - target + fee
+            return Selection(tuple(coins), total, target - fee, excess_fee, 0, size, algorithm, excess_fee)
         if allow_change:
             fee = self.fee(n, True)
             change = total - target - fee
             if change >= self.dust:
                 size = transaction_size(n, self.n_outputs + 1, self.memo_size)
-                return Selection(tuple(coins), total, target, fee, change, size, algorithm)
+                return Selection(tuple(coins), total, target, fee, change, size, algorithm, fee + change_cost)
         size = transaction_size(n, self.n_outputs, self.memo_size)
         assert total - target >= self.rate.fee(size)
-        return Selection(tuple(coins), total, target, total - target, 0, size, algorithm)
+        return Selection(tuple(coins), total, target, total - target, 0, size, algorithm, total - target)
 
 
 def select_coins(
@@ -379,22 +430,67 @@ def select_coins(
     most ``max_inputs`` are chosen. ``seed`` drives the random draw; ``max_tries``
     bounds branch and bound. See the module docstring for the algorithms.
 
+    Every algorithm runs (:func:`selection_alternatives`) and the result with the
+    least :attr:`Selection.waste` wins; on a tie, the earlier algorithm in the
+    module docstring's order.
+
     Raises :class:`InsufficientFundsError` when no selection exists,
-    :class:`FeeExceedsAmountError` when the subtracted fee leaves nothing to pay.
+    :class:`FeeExceedsAmountError` when the subtracted fee leaves nothing to pay, and
+    :class:`~timecoin_core.wallet.WalletArgumentError` (naming the parameter) for a
+    value out of range or of the wrong type.
     """
-    if type(target) is not int or not 0 < target <= MAX_MONEY:
-        raise ValueError(f"target must be an amount in 1..MAX_MONEY, not {target!r}")
-    if type(max_inputs) is not int or not 1 <= max_inputs <= MAX_TX_INPUTS:
-        raise ValueError(f"max_inputs must be an int in 1..{MAX_TX_INPUTS}, not {max_inputs!r}")
-    if type(n_outputs) is not int or not 1 <= n_outputs < MAX_TX_OUTPUTS:
-        raise ValueError(f"n_outputs must be an int in 1..{MAX_TX_OUTPUTS - 1}")
-    if type(memo_size) is not int or not 0 <= memo_size <= MAX_MEMO:
-        raise ValueError(f"memo_size must be an int in 0..{MAX_MEMO}")
-    if type(max_tries) is not int or max_tries < 0:
-        raise ValueError("max_tries must be a non-negative int")
+    alternatives = selection_alternatives(
+        candidates,
+        target,
+        fee_rate,
+        network,
+        n_outputs=n_outputs,
+        memo_size=memo_size,
+        subtract_fee=subtract_fee,
+        include_unconfirmed=include_unconfirmed,
+        include_locked=include_locked,
+        max_inputs=max_inputs,
+        seed=seed,
+        max_tries=max_tries,
+    )
+    # min() keeps the first of equal wastes: branch and bound (no change output),
+    # then the random draw (whose variety keeps a wallet's coins from converging).
+    return min(alternatives, key=_WASTE)
+
+
+def selection_alternatives(
+    candidates: Iterable[Coin],
+    target: int,
+    fee_rate: FeeRate | None,
+    network: Network,
+    *,
+    n_outputs: int = 1,
+    memo_size: int = 0,
+    subtract_fee: bool = False,
+    include_unconfirmed: bool = False,
+    include_locked: bool = False,
+    max_inputs: int = MAX_TX_INPUTS,
+    seed: int = 0,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> tuple[Selection, ...]:
+    """Every algorithm's selection for these arguments (the same as :func:`select_coins`'s), in order.
+
+    At least one; algorithms that found nothing are left out. :func:`select_coins`
+    returns the one with the least waste. Raises what :func:`select_coins` raises.
+    """
+    _check_int("target", target, 1, MAX_MONEY)
+    _check_int("max_inputs", max_inputs, 1, MAX_TX_INPUTS)
+    _check_int("n_outputs", n_outputs, 1, MAX_TX_OUTPUTS - 1)
+    _check_int("memo_size", memo_size, 0, MAX_MEMO)
+    _check_int("max_tries", max_tries, 0, 2**63)
+    _check_int("seed", seed, -(2**256), 2**256)
+    if not isinstance(network, Network):
+        raise WalletTypeError("network", "a Network", network)
     rate = effective_fee_rate(fee_rate, network)
     problem = _Problem(target, rate, _dust(network), n_outputs, memo_size, max_inputs, subtract_fee)
 
+    if isinstance(candidates, str | bytes) or not isinstance(candidates, Iterable):
+        raise WalletTypeError("candidates", "an iterable of Coin values", candidates)
     candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     pool, amounts = _candidate_pool(candidates, include_unconfirmed, include_locked)
     # Effective values are scaled by 1000 so they stay exact integers: with rate r per
@@ -429,17 +525,20 @@ def select_coins(
         (SelectionAlgorithm.LARGEST_FIRST, True, lambda: _largest_first(useful, problem)),
     )
     fee_error: FeeExceedsAmountError | None = None
+    results: list[Selection] = []
     for algorithm, allow_change, attempt in attempts:
         chosen = attempt()
         if chosen is None:
             continue
         if len(set(map(_OUTPOINT_KEY, chosen))) != len(chosen):
-            raise ValueError("a coin appears twice among the candidates")
+            raise WalletArgumentError("candidates", "a coin appears twice among the candidates")
         try:
-            return problem.finish(chosen, algorithm, allow_change)
+            results.append(problem.finish(chosen, algorithm, allow_change))
         except FeeExceedsAmountError as exc:
-            # Only possible with subtract_fee: a later, smaller selection may still fit.
+            # Only possible with subtract_fee: another, smaller selection may still fit.
             fee_error = exc
+    if results:
+        return tuple(results)
     if fee_error is not None:
         raise fee_error
     return _insufficient(problem, candidates, pool, amounts, economic, include_unconfirmed, include_locked)
@@ -474,6 +573,9 @@ def _candidate_pool(
     candidates: Sequence[Coin], include_unconfirmed: bool, include_locked: bool
 ) -> tuple[list[Coin], list[int]]:
     """The selectable coins and their amounts, largest first, equal amounts in outpoint order."""
+    for coin in candidates:
+        if not isinstance(coin, Coin):
+            raise WalletTypeError("candidates", "Coin values", coin)
     unspent = CoinState.UNSPENT
     if include_locked:
         locked, pending = CoinState.LOCKED, CoinState.SPENT_PENDING
@@ -494,7 +596,9 @@ def _candidate_pool(
                 start = bisect_left(negated, -amount)
                 group = sorted(pool[start : start + count], key=_OUTPOINT_KEY)
                 if len(set(map(_OUTPOINT_KEY, group))) != count:
-                    raise ValueError(f"a coin of {amount} units appears twice among the candidates")
+                    raise WalletArgumentError(
+                        "candidates", f"a coin of {amount} units appears twice among the candidates"
+                    )
                 pool[start : start + count] = group
     return pool, amounts
 

@@ -19,11 +19,16 @@ An address issued far beyond the window is watched on its own, without widening 
 The view holds unspent coins only, so addresses whose coins were all spent count as
 empty: a wallet that skips addresses should restore with a larger ``gap_limit``.
 
-Spending is two steps. :meth:`Wallet.plan_transaction` selects coins
-(:func:`~timecoin_core.wallet.coin_selection.select_coins`), adds change to a fresh
-change address, and returns a :class:`TransactionPlan`: the unsigned transaction,
-whose txid, size and fee are already final because witnesses have a fixed size.
-:meth:`Wallet.sign` signs a plan. :meth:`Wallet.create_transaction` does both.
+Spending is two steps. :meth:`Wallet.plan_transaction` (one recipient) or
+:meth:`Wallet.plan_payments` (several) checks the arguments (``int`` amounts in base
+units, none below the dust limit; addresses of this network), selects coins
+(:func:`~timecoin_core.wallet.coin_selection.select_coins`), refuses a fee above
+``max_fee`` (:func:`default_max_fee` unless given), adds change to a fresh change
+address, and returns a :class:`TransactionPlan`: the unsigned transaction, whose
+txid, size and fee are already final because witnesses have a fixed size.
+:meth:`Wallet.sign` signs a plan; :meth:`Wallet.create_transaction` and
+:meth:`Wallet.create_payments` do both. :meth:`TransactionPlan.to_psbt` exports a
+plan for another signer and :meth:`Wallet.sign_psbt` signs such a one.
 
 A watch-only wallet (:meth:`Wallet.watch_only`) knows addresses but no keys: it
 tracks coins and plans transactions; signing raises :class:`WatchOnlyError`. An
@@ -36,22 +41,43 @@ and counts of addresses only.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
-from ..errors import AddressError, TimecoinError
+from ..amount import COIN, MAX_MONEY
 from ..fees import FeeRate
 from ..keys import Address, PrivateKey, PublicKey
 from ..network import MAINNET, Network
-from ..transaction import MAX_MEMO, MAX_TX_INPUTS, OutPoint, Transaction, TxIn, TxOut
+from ..transaction import (
+    MAX_MEMO,
+    MAX_TX_INPUTS,
+    MAX_TX_OUTPUTS,
+    OutPoint,
+    Transaction,
+    TxIn,
+    TxOut,
+)
 from ..utxo import Balance, Coin, CoinPage, CoinState, UtxoSet
 from .coin_selection import DEFAULT_MAX_TRIES, Selection, select_coins
+from .errors import (
+    FeeTooHighError,
+    WalletAmountError,
+    WalletArgumentError,
+    WalletError,
+    WalletTypeError,
+    format_units,
+)
+from .history import BlockSource, PoolSource, WalletTransaction, paid_payloads, wallet_history
+from .message import sign_message
 from .mnemonic import mnemonic_to_seed
+from .payment import Payment, as_address, as_payments, check_amount_argument, check_not_dust
+from .psbt import PartiallySignedTransaction
 from .slip10 import HARDENED_OFFSET, ExtendedKey, account_path, address_path, derive_path
 
 __all__ = [
     "DEFAULT_GAP_LIMIT",
+    "DEFAULT_MAX_FEE_FLOOR",
     "CoinSource",
     "CreatedTransaction",
     "ForeignCoinError",
@@ -59,17 +85,44 @@ __all__ = [
     "Wallet",
     "WalletError",
     "WatchOnlyError",
+    "default_max_fee",
 ]
 
 DEFAULT_GAP_LIMIT: Final = 20
 """Unused addresses watched past the last used or issued one on each chain (BIP-0044's 20)."""
 
+DEFAULT_MAX_FEE_FLOOR: Final = COIN // 10
+"""The default fee guard never refuses a fee up to 0.1 TIME (:func:`default_max_fee`)."""
+
 _MAX_GAP_LIMIT: Final = 10_000
 _PAGE: Final = 1_000
 
 
-class WalletError(TimecoinError, ValueError):
-    """A wallet operation that cannot be done as asked."""
+def default_max_fee(amount: int) -> int:
+    """The largest fee a wallet pays without being told otherwise, for payments totalling ``amount``.
+
+    ``max(0.1 TIME, amount // 100)``: a fee above 1% of the payment and above 0.1
+    TIME is almost always a mistake, typically a fee rate off by a factor of 1,000
+    (given per byte where per 1,000 bytes was meant). At the minimum rate 0.1 TIME
+    pays for about 10 MB, far more than any transaction (a 1,000-input one is 132
+    kB), so ordinary payments never meet it.
+    """
+    check_amount_argument("amount", amount)
+    return max(DEFAULT_MAX_FEE_FLOOR, amount // 100)
+
+
+def _subtract_fee(payments: tuple[Payment, ...], fee: int, network: Network) -> tuple[Payment, ...]:
+    """The payments with ``fee`` split evenly among them (the first pays the remainder)."""
+    share, remainder = divmod(fee, len(payments))
+    result = []
+    for i, payment in enumerate(payments):
+        amount = payment.amount - share - (remainder if i == 0 else 0)
+        where = "amount" if len(payments) == 1 else f"payments[{i}].amount"
+        if amount <= 0:
+            raise WalletAmountError(where, f"{format_units(payment.amount)} TIME does not cover its share of the fee")
+        check_not_dust(where, amount, network)
+        result.append(Payment(payment.address, amount))
+    return tuple(result)
 
 
 class WatchOnlyError(WalletError):
@@ -102,14 +155,15 @@ class _HasUtxos(Protocol):
 View = CoinSource | _HasUtxos
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class TransactionPlan:
     """A transaction ready to sign: inputs chosen, outputs and fee final.
 
     ``transaction`` has all-zero witnesses; signing fills them in without changing its
-    txid or size. ``coins[i]`` is the coin input ``i`` spends. ``amount`` is what the
-    recipient receives, ``fee`` what the transaction pays, ``change_output_index`` the
-    position of the change output (None without change).
+    txid or size. ``coins[i]`` is the coin input ``i`` spends. ``payments`` are the
+    payment outputs (what each recipient receives), ``amount`` their total, ``fee``
+    what the transaction pays, ``change_output_index`` the position of the change
+    output (None without change).
     """
 
     transaction: Transaction
@@ -119,6 +173,7 @@ class TransactionPlan:
     change_output_index: int | None
     selection: Selection
     network: Network
+    payments: tuple[Payment, ...] = ()
 
     def sighashes(self) -> tuple[bytes, ...]:
         """The message each input's key must sign, in input order."""
@@ -133,16 +188,29 @@ class TransactionPlan:
             self.amount,
             self.fee,
             self.change_output_index,
+            self.payments,
+        )
+
+    def to_psbt(self) -> PartiallySignedTransaction:
+        """This plan as an unsigned :class:`~timecoin_core.wallet.PartiallySignedTransaction`."""
+        return PartiallySignedTransaction.from_plan(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"TransactionPlan({self.network.name}, txid={self.transaction.txid.hex()}, "
+            f"{len(self.coins)} inputs, payments={list(self.payments)!r}, "
+            f"fee={format_units(self.fee)} TIME, change_output_index={self.change_output_index})"
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class CreatedTransaction:
     """A signed transaction and what it spends.
 
-    ``coins[i]`` is the coin input ``i`` spends; ``amount`` is what the recipient
-    receives; ``fee`` what the transaction pays; ``change_output_index`` the position
-    of the change output in ``transaction.outputs``, or None when there is none.
+    ``coins[i]`` is the coin input ``i`` spends; ``payments`` what each recipient
+    receives and ``amount`` their total; ``fee`` what the transaction pays;
+    ``change_output_index`` the position of the change output in
+    ``transaction.outputs``, or None when there is none.
     """
 
     transaction: Transaction
@@ -150,6 +218,7 @@ class CreatedTransaction:
     amount: int
     fee: int
     change_output_index: int | None
+    payments: tuple[Payment, ...] = ()
 
     @property
     def txid(self) -> bytes:
@@ -162,6 +231,14 @@ class CreatedTransaction:
         if self.change_output_index is None:
             return None
         return self.transaction.outputs[self.change_output_index]
+
+    def __repr__(self) -> str:
+        change = self.change
+        return (
+            f"CreatedTransaction(txid={self.txid.hex()}, {len(self.coins)} inputs, "
+            f"payments={list(self.payments)!r}, fee={format_units(self.fee)} TIME, "
+            f"change={'none' if change is None else format_units(change.amount) + ' TIME'})"
+        )
 
 
 class _Chain:
@@ -202,9 +279,11 @@ class Wallet:
     ) -> None:
         """Prefer the ``from_*`` and ``watch_only`` constructors."""
         if not isinstance(network, Network):
-            raise TypeError(f"network must be a Network, not {type(network).__name__}")
-        if type(gap_limit) is not int or not 1 <= gap_limit <= _MAX_GAP_LIMIT:
-            raise WalletError(f"gap_limit must be an int in 1..{_MAX_GAP_LIMIT}, not {gap_limit!r}")
+            raise WalletTypeError("network", "a Network", network)
+        if type(gap_limit) is not int:
+            raise WalletTypeError("gap_limit", "an int", gap_limit)
+        if not 1 <= gap_limit <= _MAX_GAP_LIMIT:
+            raise WalletArgumentError("gap_limit", f"must be in 1..{_MAX_GAP_LIMIT}, not {gap_limit}")
         self._network = network
         self._account = account
         self._gap_limit = gap_limit
@@ -267,9 +346,13 @@ class Wallet:
         :class:`WatchOnlyError`. Ed25519 has no public derivation, so it cannot
         derive further addresses: it watches exactly the ones given.
         """
-        payloads = [_payload_of(item, network) for item in addresses]
+        if not isinstance(network, Network):
+            raise WalletTypeError("network", "a Network", network)
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise WalletTypeError("addresses", "an iterable of addresses", addresses)
+        payloads = [_payload_of(item, network, "addresses") for item in addresses]
         if not payloads:
-            raise WalletError("a watch-only wallet needs at least one address")
+            raise WalletArgumentError("addresses", "a watch-only wallet needs at least one address")
         return cls(network, None, watched=payloads)
 
     # -- identity ---------------------------------------------------------------------
@@ -417,21 +500,75 @@ class Wallet:
         *,
         subtract_fee_from_amount: bool = False,
         change_index: int | None = None,
-        change_to: Address | None = None,
+        change_to: Address | str | None = None,
         max_inputs: int = MAX_TX_INPUTS,
         seed: int = 0,
         include_unconfirmed: bool = False,
         include_locked: bool = False,
         memo: bytes = b"",
         max_tries: int = DEFAULT_MAX_TRIES,
+        max_fee: int | None = None,
     ) -> TransactionPlan:
-        """Select coins and build the unsigned transaction paying ``amount`` to ``to``.
+        """Select coins and build the unsigned transaction paying ``amount`` base units to ``to``.
+
+        The same as :meth:`plan_payments` with the one payment ``(to, amount)``;
+        errors name ``to`` and ``amount``.
+        """
+        network = self._network
+        recipient = as_address(to, network, "to")
+        check_amount_argument("amount", amount)
+        check_not_dust("amount", amount, network)
+        return self._plan(
+            (Payment(recipient, amount),),
+            fee_rate,
+            utxos,
+            subtract_fee_from_amount=subtract_fee_from_amount,
+            change_index=change_index,
+            change_to=change_to,
+            max_inputs=max_inputs,
+            seed=seed,
+            include_unconfirmed=include_unconfirmed,
+            include_locked=include_locked,
+            memo=memo,
+            max_tries=max_tries,
+            max_fee=max_fee,
+        )
+
+    def plan_payments(
+        self,
+        payments: Iterable[Payment | tuple[Address | str, int]],
+        fee_rate: FeeRate | None = None,
+        utxos: View | Iterable[Coin] | None = None,
+        *,
+        subtract_fee_from_amount: bool = False,
+        change_index: int | None = None,
+        change_to: Address | str | None = None,
+        max_inputs: int = MAX_TX_INPUTS,
+        seed: int = 0,
+        include_unconfirmed: bool = False,
+        include_locked: bool = False,
+        memo: bytes = b"",
+        max_tries: int = DEFAULT_MAX_TRIES,
+        max_fee: int | None = None,
+    ) -> TransactionPlan:
+        """Select coins and build one unsigned transaction paying every one of ``payments``.
+
+        ``payments`` are :class:`~timecoin_core.wallet.Payment` values or
+        ``(address, amount)`` pairs: an address (or its string) for this wallet's
+        network and an ``int`` amount in base units, at least ``network.dust_limit``.
+        Their outputs come in the order given.
 
         ``utxos`` is a view (a UtxoSet, a ChainState, anything with ``coins_of``) whose
         coins paying to this wallet are the candidates, or an explicit iterable of this
         wallet's coins. ``fee_rate`` (a :class:`~timecoin_core.fees.FeeRate`) defaults
         to, and is never below, the network minimum. With
-        ``subtract_fee_from_amount`` the recipient receives ``amount`` minus the fee.
+        ``subtract_fee_from_amount`` the recipients pay the fee: it is split evenly
+        among the payments (the first pays any remainder).
+
+        ``max_fee`` guards against paying too much, like Bitcoin Core's ``maxtxfee``:
+        a fee above it raises :class:`~timecoin_core.wallet.FeeTooHighError`. None
+        (the default) means :func:`default_max_fee` of the payments' total: 0.1 TIME
+        or 1% of it, whichever is larger. Pass ``max_fee=MAX_MONEY`` to turn it off.
 
         Change goes to ``change_to`` if given, else to change address ``change_index``
         (default :attr:`next_change_index`; watch-only wallets use their first
@@ -441,19 +578,79 @@ class Wallet:
 
         Raises :class:`~timecoin_core.wallet.coin_selection.InsufficientFundsError`
         (saying what is available and what is needed), :class:`ForeignCoinError` for
-        an explicit coin that is not this wallet's, and ``AddressError`` for an
-        address of another network.
+        an explicit coin that is not this wallet's, :class:`~timecoin_core.wallet.DustOutputError`
+        for a payment below the dust limit, ``WalletAddressError`` (an ``AddressError``)
+        for an address of another network, and :class:`~timecoin_core.wallet.WalletTypeError`
+        for an argument of the wrong type; each names the parameter.
         """
+        return self._plan(
+            as_payments(payments, self._network),
+            fee_rate,
+            utxos,
+            subtract_fee_from_amount=subtract_fee_from_amount,
+            change_index=change_index,
+            change_to=change_to,
+            max_inputs=max_inputs,
+            seed=seed,
+            include_unconfirmed=include_unconfirmed,
+            include_locked=include_locked,
+            memo=memo,
+            max_tries=max_tries,
+            max_fee=max_fee,
+        )
+
+    def _plan(
+        self,
+        payments: tuple[Payment, ...],
+        fee_rate: FeeRate | None,
+        utxos: View | Iterable[Coin] | None,
+        *,
+        subtract_fee_from_amount: bool,
+        change_index: int | None,
+        change_to: Address | str | None,
+        max_inputs: int,
+        seed: int,
+        include_unconfirmed: bool,
+        include_locked: bool,
+        memo: bytes,
+        max_tries: int,
+        max_fee: int | None,
+    ) -> TransactionPlan:
         network = self._network
-        recipient = _address_for(to, network)
-        if type(memo) is not bytes or len(memo) > MAX_MEMO:
-            raise WalletError(f"memo must be bytes of at most {MAX_MEMO}")
+        if type(memo) is not bytes:
+            raise WalletTypeError("memo", "bytes", memo)
+        if len(memo) > MAX_MEMO:
+            raise WalletArgumentError("memo", f"must be at most {MAX_MEMO} bytes, not {len(memo)}")
+        for name, flag in (
+            ("subtract_fee_from_amount", subtract_fee_from_amount),
+            ("include_unconfirmed", include_unconfirmed),
+            ("include_locked", include_locked),
+        ):
+            if type(flag) is not bool:
+                raise WalletTypeError(name, "a bool", flag)
+        if change_index is not None and type(change_index) is not int:
+            raise WalletTypeError("change_index", "an int or None", change_index)
+        if len(payments) >= MAX_TX_OUTPUTS:
+            raise WalletArgumentError("payments", f"at most {MAX_TX_OUTPUTS - 1} payments fit one transaction")
+        total = sum(p.amount for p in payments)
+        if total > MAX_MONEY:
+            raise WalletAmountError("payments", "the payments together exceed MAX_MONEY")
+        if max_fee is None:
+            maximum = default_max_fee(total)
+        else:
+            if type(max_fee) is not int:
+                raise WalletTypeError("max_fee", "an int (base units) or None", max_fee)
+            if not 0 <= max_fee <= MAX_MONEY:
+                raise WalletAmountError("max_fee", f"must be in 0..MAX_MONEY, not {max_fee}")
+            maximum = max_fee
         candidates = self._candidates(utxos)
+        change_payload = None if change_to is None else as_address(change_to, network, "change_to").payload
         selection = select_coins(
             candidates,
-            amount,
+            total,
             fee_rate,
             network,
+            n_outputs=len(payments),
             memo_size=len(memo),
             subtract_fee=subtract_fee_from_amount,
             include_unconfirmed=include_unconfirmed,
@@ -462,16 +659,23 @@ class Wallet:
             seed=seed,
             max_tries=max_tries,
         )
-        outputs = [TxOut(selection.amount, recipient.payload)]
+        if selection.fee > maximum:
+            raise FeeTooHighError(selection.fee, maximum)
+        if subtract_fee_from_amount:
+            # The recipients pay the fee of the transaction's size; an excess too small
+            # for change goes to the fee on top, paid by the wallet.
+            payments = _subtract_fee(payments, total - selection.amount, network)
+        outputs = [TxOut(p.amount, p.address.payload) for p in payments]
         change_position: int | None = None
         if selection.has_change:
-            change_payload = self._change_payload(change_index, change_to)
+            if change_payload is None:
+                change_payload = self._change_payload(change_index)
             change_position = random.Random(seed).randrange(len(outputs) + 1)
             outputs.insert(change_position, TxOut(selection.change, change_payload))
         spent = tuple(sorted(selection.coins, key=lambda c: c.outpoint))
         unsigned = Transaction([TxIn(c.outpoint) for c in spent], outputs, memo=memo)
         return TransactionPlan(
-            unsigned, spent, selection.amount, selection.fee, change_position, selection, network
+            unsigned, spent, selection.amount, selection.fee, change_position, selection, network, payments
         )
 
     def sign(self, plan: TransactionPlan) -> CreatedTransaction:
@@ -480,13 +684,17 @@ class Wallet:
         Raises :class:`WatchOnlyError` on a watch-only wallet and
         :class:`ForeignCoinError` for an input this wallet has no key for.
         """
+        if not isinstance(plan, TransactionPlan):
+            raise WalletTypeError("plan", "a TransactionPlan", plan)
         if self._watch_only:
             raise WatchOnlyError(
                 "a watch-only wallet holds no private keys and cannot sign; sign "
                 "plan.sighashes() externally and use plan.with_signatures()"
             )
         if plan.network != self._network:
-            raise WalletError(f"the plan is for {plan.network.name}, this wallet for {self._network.name}")
+            raise WalletArgumentError(
+                "plan", f"the plan is for {plan.network.name}, this wallet for {self._network.name}"
+            )
         witnesses = []
         for coin, message in zip(plan.coins, plan.sighashes(), strict=True):
             key = self._key_for(coin)
@@ -502,24 +710,21 @@ class Wallet:
         *,
         subtract_fee_from_amount: bool = False,
         change_index: int | None = None,
-        change_to: Address | None = None,
+        change_to: Address | str | None = None,
         max_inputs: int = MAX_TX_INPUTS,
         seed: int = 0,
         include_unconfirmed: bool = False,
         include_locked: bool = False,
         memo: bytes = b"",
         max_tries: int = DEFAULT_MAX_TRIES,
+        max_fee: int | None = None,
     ) -> CreatedTransaction:
         """Plan (see :meth:`plan_transaction`, same arguments) and sign a payment.
 
         Raises :class:`WatchOnlyError` on a watch-only wallet before selecting coins;
         use :meth:`plan_transaction` there.
         """
-        if self._watch_only:
-            raise WatchOnlyError(
-                "a watch-only wallet cannot create a signed transaction; use plan_transaction() "
-                "and sign its sighashes() elsewhere"
-            )
+        self._refuse_watch_only()
         plan = self.plan_transaction(
             to,
             amount,
@@ -534,8 +739,124 @@ class Wallet:
             include_locked=include_locked,
             memo=memo,
             max_tries=max_tries,
+            max_fee=max_fee,
         )
         return self.sign(plan)
+
+    def create_payments(
+        self,
+        payments: Iterable[Payment | tuple[Address | str, int]],
+        fee_rate: FeeRate | None = None,
+        utxos: View | Iterable[Coin] | None = None,
+        *,
+        subtract_fee_from_amount: bool = False,
+        change_index: int | None = None,
+        change_to: Address | str | None = None,
+        max_inputs: int = MAX_TX_INPUTS,
+        seed: int = 0,
+        include_unconfirmed: bool = False,
+        include_locked: bool = False,
+        memo: bytes = b"",
+        max_tries: int = DEFAULT_MAX_TRIES,
+        max_fee: int | None = None,
+    ) -> CreatedTransaction:
+        """Plan (see :meth:`plan_payments`, same arguments) and sign one transaction paying several recipients."""
+        self._refuse_watch_only()
+        plan = self.plan_payments(
+            payments,
+            fee_rate,
+            utxos,
+            subtract_fee_from_amount=subtract_fee_from_amount,
+            change_index=change_index,
+            change_to=change_to,
+            max_inputs=max_inputs,
+            seed=seed,
+            include_unconfirmed=include_unconfirmed,
+            include_locked=include_locked,
+            memo=memo,
+            max_tries=max_tries,
+            max_fee=max_fee,
+        )
+        return self.sign(plan)
+
+    def sign_psbt(self, psbt: PartiallySignedTransaction) -> PartiallySignedTransaction:
+        """A copy of ``psbt`` with every unsigned input this wallet holds the key for signed.
+
+        Inputs of other wallets are left as they are (see
+        :meth:`PartiallySignedTransaction.combine`). Raises :class:`WatchOnlyError`
+        on a watch-only wallet and ``WalletArgumentError`` for a PST of another network.
+        """
+        if not isinstance(psbt, PartiallySignedTransaction):
+            raise WalletTypeError("psbt", "a PartiallySignedTransaction", psbt)
+        self._refuse_watch_only()
+        if psbt.network != self._network:
+            raise WalletArgumentError("psbt", f"it is for {psbt.network.name}, this wallet for {self._network.name}")
+        self._extend()
+        return psbt.sign_where(self._key_for_payload)
+
+    # -- messages ---------------------------------------------------------------------
+
+    def sign_message(self, address: Address | str, message: str | bytes) -> str:
+        """Sign ``message`` with the key of ``address`` (one of this wallet's); see :func:`~timecoin_core.wallet.sign_message`.
+
+        Raises :class:`WatchOnlyError` on a watch-only wallet and
+        ``WalletArgumentError`` for an address this wallet does not watch.
+        """
+        target = as_address(address, self._network, "address")
+        if not isinstance(message, str | bytes):
+            raise WalletTypeError("message", "str or bytes", message)
+        self._refuse_watch_only()
+        self._extend()
+        key = self._key_for_payload(target.payload)
+        if key is None:
+            raise WalletArgumentError("address", f"{target} is not an address of this wallet")
+        return sign_message(key, message, self._network)
+
+    # -- history ----------------------------------------------------------------------
+
+    def history(
+        self, chain: BlockSource, pool: PoolSource | None = None, *, start_height: int = 0
+    ) -> tuple[WalletTransaction, ...]:
+        """What each transaction touching this wallet did: received, sent, fee, status and height.
+
+        ``chain`` is a :class:`~timecoin_core.wallet.BlockSource` (a ChainState);
+        ``pool`` an optional :class:`~timecoin_core.wallet.PoolSource` (a TxPool) for
+        transactions not in a block yet. See
+        :func:`~timecoin_core.wallet.wallet_history`. Unlike :meth:`coins`, which sees
+        unspent coins only, it first reads every address the chain (and the pool) ever
+        paid and widens the gap window past each watched one, so an address whose
+        coins were all spent still counts as used.
+        """
+        paid = paid_payloads(chain, pool, start_height=start_height)
+        self._widen(paid.__contains__)
+        owned = frozenset(self._by_payload)
+        return wallet_history(owned.__contains__, chain, pool, start_height=start_height)
+
+    def _refuse_watch_only(self) -> None:
+        if self._watch_only:
+            raise WatchOnlyError(
+                "a watch-only wallet holds no private keys; plan here (plan_transaction, "
+                "plan_payments, to_psbt) and sign elsewhere"
+            )
+
+    def _widen(self, used: Callable[[bytes], bool]) -> None:
+        """Mark every watched address ``used`` accepts as used, widening the window as :meth:`coins` does."""
+        for chain in self._chains:
+            horizon = self._horizon(chain)
+            index = 0
+            while index < horizon:
+                payload = self._derive(chain, index)
+                if index >= chain.used and used(payload):
+                    chain.used = index + 1
+                    horizon = self._horizon(chain)
+                index += 1
+        self._extend()
+
+    def _key_for_payload(self, payload: bytes) -> PrivateKey | None:
+        where = self._by_payload.get(payload)
+        if where is None:
+            return None
+        return self._chains[where[0]].keys.get(where[1])
 
     # -- internals --------------------------------------------------------------------
 
@@ -573,7 +894,7 @@ class Wallet:
 
     def _issue(self, change: bool, index: int) -> bytes:
         if type(index) is not int or not 0 <= index < HARDENED_OFFSET:
-            raise WalletError(f"address index must be an int in 0..2**31-1, not {index!r}")
+            raise WalletArgumentError("index", f"address index must be an int in 0..2**31-1, not {index!r}")
         chain = self._chains[change]
         payload = self._derive(chain, index)
         if self._watch_only:
@@ -584,9 +905,7 @@ class Wallet:
             chain.extra.add(index)
         return payload
 
-    def _change_payload(self, change_index: int | None, change_to: Address | None) -> bytes:
-        if change_to is not None:
-            return _address_for(change_to, self._network).payload
+    def _change_payload(self, change_index: int | None) -> bytes:
         if self._watch_only:
             if change_index is not None:
                 raise WatchOnlyError("a watch-only wallet has no change addresses; pass change_to")
@@ -596,17 +915,19 @@ class Wallet:
 
     def _candidates(self, utxos: View | Iterable[Coin] | None) -> Sequence[Coin]:
         if utxos is None:
-            raise TypeError(
-                "pass utxos: a UtxoSet, a ChainState (or anything with coins_of), "
-                "or an iterable of this wallet's coins"
+            raise WalletTypeError(
+                "utxos", "a UtxoSet, a ChainState (or anything with coins_of), or an iterable of this wallet's coins",
+                utxos,
             )
         if isinstance(utxos, CoinSource | _HasUtxos):
             return self.coins(utxos)
+        if isinstance(utxos, str | bytes) or not isinstance(utxos, Iterable):
+            raise WalletTypeError("utxos", "a view with coins_of or an iterable of Coin values", utxos)
         candidates = list(utxos)
         self._extend()
         for coin in candidates:
             if not isinstance(coin, Coin):
-                raise TypeError(f"utxos must hold Coin values, not {type(coin).__name__}")
+                raise WalletTypeError("utxos", "Coin values", coin)
             if coin.output.payload not in self._by_payload:
                 raise ForeignCoinError(coin.outpoint)
         return candidates
@@ -635,28 +956,14 @@ def _source(utxos: View) -> CoinSource:
         return utxos
     if isinstance(utxos, _HasUtxos):
         return utxos.utxos
-    raise TypeError(f"expected a UtxoSet, a ChainState or anything with coins_of, not {type(utxos).__name__}")
+    raise WalletTypeError("utxos", "a UtxoSet, a ChainState or anything with coins_of", utxos)
 
 
-def _payload_of(item: Address | PublicKey | str | bytes, network: Network) -> bytes:
-    if isinstance(item, Address):
-        if item.digit != network.address_digit:
-            raise AddressError(f"address {item} is not a {network.name} address")
-        return item.payload
+def _payload_of(item: Address | PublicKey | str | bytes, network: Network, parameter: str = "address") -> bytes:
+    if isinstance(item, Address | str):
+        return as_address(item, network, parameter).payload
     if isinstance(item, PublicKey):
         return item.payload
-    if isinstance(item, str):
-        return Address.parse(item, network).payload
     if isinstance(item, bytes) and len(item) == 20:
         return item
-    raise WalletError(f"expected an Address, an address string, a PublicKey or a 20-byte payload, not {item!r}")
-
-
-def _address_for(to: Address | str, network: Network) -> Address:
-    if isinstance(to, str):
-        return Address.parse(to, network)
-    if not isinstance(to, Address):
-        raise TypeError(f"expected an Address or an address string, not {type(to).__name__}")
-    if to.digit != network.address_digit:
-        raise AddressError(f"address {to} is not a {network.name} address")
-    return to
+    raise WalletTypeError(parameter, "an Address, an address string, a PublicKey or a 20-byte payload", item)
