@@ -24,7 +24,7 @@ on a shared machine.
 from __future__ import annotations
 
 import os
-from typing import cast
+from typing import Any, cast
 
 from timecoin_core.consensus.bft_messages import Commit, CommitCertificate
 from timecoin_core.consensus.node import NodeEvent
@@ -157,10 +157,11 @@ class WireWorld(World):
         self._link_clock: dict[tuple[int, int], float] = {}
         self._sending: int | None = None
 
-    def _send(self, sender: int, target: int, message: object, reliable: bool = False) -> None:
+    def _send(self, sender: int, target: int, message: object, *args: Any, **kwargs: Any) -> None:
+        # Whatever else the world's _send takes (reliability, extra delay) passes through.
         self._sending = sender
         try:
-            super()._send(sender, target, message, reliable)
+            super()._send(sender, target, message, *args, **kwargs)
         finally:
             self._sending = None
 
