@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast bench campaign lint typecheck clean
+.PHONY: demo test test-fast bench campaign lint typecheck clean fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,9 @@ campaign: $(VENV)/.installed-base
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# Every wire decoder and a session's receive_data, 1,000,000 inputs each (seeded,
+# structure-aware mutator; FUZZ_ARGS="--engine atheris --targets TX" for atheris).
+FUZZ_ARGS ?= --iterations 1000000
+fuzz: $(VENV)/.installed-dev
+	$(PY) benchmarks/fuzz_wire.py $(FUZZ_ARGS)

@@ -1,0 +1,118 @@
+"""``WireMesh``: every pair of N nodes joined by two peer sessions, in memory, for simulators.
+
+Theory of operation. A simulator that hands message objects from node to node tests
+the consensus, never the wire. A mesh gives each ordered pair ``(i, j)`` the session
+node ``i`` holds for peer ``j``, all handshaken when the mesh is built (ephemeral keys
+derived from a seed, so a seeded run replays byte for byte). Sending is then
+``send(i, j, message) -> bytes`` and delivering ``deliver(i, j, data, now) ->
+(messages, reply)``: the bytes cross the real codec, record layer, header checks and
+token buckets, and ``reply`` is whatever the receiving session wants to send back
+(pongs) on the reverse link.
+
+The caller owns time and the network model. Byte streams are ordered, so a link's
+chunks must be delivered in the order they were produced (a FIFO per ordered pair);
+loss, duplication and partitions belong *above* the mesh (drop or repeat messages
+before ``send``), as a TCP connection would never lose a byte in the middle. A node
+that is down still has its link bytes delivered (its sessions stay in step); the
+caller discards the messages. ``tick(now)`` runs every session's timers (pings) and
+returns the bytes to route; :attr:`WireMesh.closed` lists any session that ended,
+which in an honest simulation is a bug to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..hashing import sha256
+from ..keys import PrivateKey
+from ..network import Network
+from .registry import Message
+from .session import Closed, MessageReceived, PeerSession, SessionConfig
+
+__all__ = ["WireMesh"]
+
+
+class WireMesh:
+    """A full mesh of ready sessions between ``len(keys)`` nodes (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: Network,
+        keys: Sequence[PrivateKey],
+        *,
+        now: float,
+        config: SessionConfig | None = None,
+        seed: bytes = b"",
+    ) -> None:
+        self.size = len(keys)
+        self.closed: list[tuple[int, int, Closed]] = []
+        self._sessions: dict[tuple[int, int], PeerSession] = {}
+        for i in range(self.size):
+            for j in range(i + 1, self.size):
+                a = PeerSession(
+                    network, keys[i], initiator=True, now=now, config=config,
+                    ephemeral=sha256(b"wire-mesh/%d/%d/" % (i, j) + seed),
+                )
+                b = PeerSession(
+                    network, keys[j], initiator=False, now=now, config=config,
+                    ephemeral=sha256(b"wire-mesh/%d/%d/" % (j, i) + seed),
+                )
+                for _ in range(3):
+                    # Empty reads would mean end of stream: feed only what was written.
+                    if data := b.data_to_send():
+                        self._note(i, j, a.receive_data(data, now))
+                    if data := a.data_to_send():
+                        self._note(j, i, b.receive_data(data, now))
+                if a.peer_hello is None or b.peer_hello is None or self.closed:
+                    raise ValueError(f"nodes {i} and {j} could not complete a handshake")
+                self._sessions[(i, j)] = a
+                self._sessions[(j, i)] = b
+
+    def session(self, node: int, peer: int) -> PeerSession:
+        """The session ``node`` holds for ``peer``."""
+        return self._sessions[(node, peer)]
+
+    def send(self, sender: int, target: int, message: Message) -> bytes:
+        """Queue ``message`` on the link ``sender -> target`` and return the bytes to deliver."""
+        session = self._sessions[(sender, target)]
+        self._note(sender, target, session.send(message))
+        return session.data_to_send()
+
+    def deliver(self, sender: int, target: int, data: bytes, now: float) -> tuple[list[Message], bytes]:
+        """Feed bytes from ``sender`` to ``target``'s session: the messages it yields and the
+        bytes it sends back (to deliver on the link ``target -> sender``)."""
+        session = self._sessions[(target, sender)]
+        events = session.receive_data(data, now)
+        self._note(target, sender, events)
+        messages = [e.message for e in events if isinstance(e, MessageReceived)]
+        return messages, session.data_to_send()
+
+    def tick(self, now: float) -> list[tuple[int, int, bytes]]:
+        """Run every session whose deadline has passed; returns ``(sender, target, bytes)`` to route."""
+        out = []
+        for (node, peer), session in self._sessions.items():
+            deadline = session.timer_deadline()
+            if deadline is not None and deadline <= now:
+                self._note(node, peer, session.handle_timer(now))
+            data = session.data_to_send()
+            if data:
+                out.append((node, peer, data))
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest timer deadline of any session (``None`` when all are closed)."""
+        deadlines = [d for s in self._sessions.values() if (d := s.timer_deadline()) is not None]
+        return min(deadlines, default=None)
+
+    def counters(self) -> dict[str, int]:
+        """Every session's counters, summed."""
+        total: dict[str, int] = {}
+        for session in self._sessions.values():
+            for key, value in session.counters.items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def _note(self, node: int, peer: int, events: Sequence[object]) -> None:
+        for event in events:
+            if isinstance(event, Closed):
+                self.closed.append((node, peer, event))
