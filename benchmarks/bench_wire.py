@@ -24,10 +24,9 @@ on a shared machine.
 from __future__ import annotations
 
 import os
-from typing import Any, cast
+from dataclasses import replace
 
 from timecoin_core.consensus.bft_messages import Commit, CommitCertificate
-from timecoin_core.consensus.node import NodeEvent
 from timecoin_core.network import DEVNET
 from timecoin_core.sim import SimConfig
 from timecoin_core.sim.world import World
@@ -41,7 +40,6 @@ from timecoin_core.wire import (
     MessageType,
     RecordCipher,
     SessionPair,
-    WireMesh,
     decode_message,
     encode_message,
     sample_messages,
@@ -143,53 +141,6 @@ def _page_through_session(page: Blocks) -> float:
     return best_time(loop, repeat=2, cpu=True)
 
 
-class WireWorld(World):
-    """The simulator's world with every node-to-node message carried as bytes by a mesh.
-
-    The world's own network model (partitions, loss, duplicates, delays) decides which
-    messages travel and when; this subclass turns each into a frame on the link's
-    session and keeps every link's bytes in order, as a stream would.
-    """
-
-    def __init__(self, seed: int, config: SimConfig) -> None:
-        super().__init__(seed, config)
-        self.mesh = WireMesh(self.network, self.keys, now=self.now, seed=seed.to_bytes(8, "little"))
-        self._link_clock: dict[tuple[int, int], float] = {}
-        self._sending: int | None = None
-
-    def _send(self, sender: int, target: int, message: object, *args: Any, **kwargs: Any) -> None:
-        # Whatever else the world's _send takes (reliability, extra delay) passes through.
-        self._sending = sender
-        try:
-            super()._send(sender, target, message, *args, **kwargs)
-        finally:
-            self._sending = None
-
-    def _push(self, at: float, kind: str, data: object) -> None:
-        if kind == "deliver" and self._sending is not None:
-            target, message = cast(tuple[int, Message], data)
-            self._route(self._sending, target, self.mesh.send(self._sending, target, message), at)
-            return
-        super()._push(at, kind, data)
-
-    def _route(self, sender: int, target: int, payload: bytes, at: float) -> None:
-        at = max(at, self._link_clock.get((sender, target), at))
-        self._link_clock[(sender, target)] = at
-        super()._push(at, "bytes", (sender, target, payload))
-
-    def _dispatch(self, kind: str, data: object) -> None:
-        if kind != "bytes":
-            super()._dispatch(kind, data)
-            return
-        sender, target, payload = cast(tuple[int, int, bytes], data)
-        messages, reply = self.mesh.deliver(sender, target, payload, self.now)
-        if reply:
-            self._route(target, sender, reply, self.now + self.config.min_delay)
-        if target not in self._offline:
-            for message in messages:
-                self._handle(target, cast(NodeEvent, message))
-
-
 def _campaign(world: World) -> tuple[int, float]:
     record = world.run()
     finalized = {txid for i in world.honest for txid in record.final_at[i]}
@@ -246,20 +197,20 @@ def run() -> list[Table]:
     # a shared machine single runs vary by a fifth.
     plain_runs, wire_runs = [], []
     for _ in range(2):
-        plain_runs.append(_campaign(World(0, config)))
-        wire_world = WireWorld(0, config)
+        plain_runs.append(_campaign(World(0, replace(config, wire=False))))
+        wire_world = World(0, replace(config, wire=True))
         wire_runs.append(_campaign(wire_world))
     plain_final, plain_cpu = min(plain_runs, key=lambda r: r[1])
     wire_final, wire_cpu = min(wire_runs, key=lambda r: r[1])
     assert wire_final == plain_final, (wire_final, plain_final)
-    assert wire_world.mesh.closed == [], wire_world.mesh.closed
+    assert wire_world.mesh is not None and wire_world.mesh.closed == [], wire_world.mesh
     plain_us = plain_cpu / max(plain_final, 1) * 1e6
     wire_us = wire_cpu / max(wire_final, 1) * 1e6
     sim = Table("Wire: 4-node simulator campaign on real bytes (100 tx/s, 20 virtual s, no faults)")
     sim.add(Row("final transactions (both runs)", wire_final, None, "tx"))
     sim.add(Row("CPU per final tx, message objects (reference)", plain_us, None, "us"))
     sim.add(Row("CPU per final tx, every message through a WireMesh", wire_us, plain_us, "us", "<= 1.3x", wire_us <= 1.3 * plain_us))
-    counters = wire_world.mesh.counters()
+    counters = wire_world.mesh.counters()  # the simulator's own mesh (SimConfig.wire)
     sim.add(Row("frames sealed and opened", sum(v for k, v in counters.items() if k.startswith("rx.")), None, "frames"))
     sim.add(Row("frames dropped by rate limits", sum(v for k, v in counters.items() if k.startswith("drop.")), None, "frames", "0", not any(k.startswith("drop.") for k in counters)))
     return [table, sim]

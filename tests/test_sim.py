@@ -152,3 +152,14 @@ def test_campaign_runs_resumes_and_prints_the_table(tmp_path: Path, capsys: pyte
     assert len(journal.read_text().splitlines()) == 4
     with pytest.raises(SystemExit):
         campaign_main(["--sizes", "x"])
+
+
+def test_the_simulator_carries_every_message_as_bytes_through_peer_sessions() -> None:
+    world = World(16, FAULTY)  # a byzantine seed: mutated proposals cross the wire too
+    assert world.mesh is not None
+    world.run()
+    assert check_safety(world) == [] and check_liveness(world) == []
+    assert world.mesh.closed == []  # no honest session closed
+    counters = world.mesh.counters()
+    assert sum(v for k, v in counters.items() if k.startswith("rx.")) > 1_000
+    assert World(16, replace(FAULTY, wire=False)).mesh is None

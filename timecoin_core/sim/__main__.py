@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-honest-faults", action="store_true",
         help="no slow honest voter and no honest node with a clock behind",
     )
+    parser.add_argument(
+        "--no-wire", action="store_true", help="hand message objects over instead of bytes through peer sessions",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the JSON summary")
     args = parser.parse_args(argv)
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         config = SimConfig(
             nodes=args.nodes, byzantine=args.byzantine, duration=args.duration, settle=args.settle,
             tx_rate=args.tx_rate, faults=not args.no_faults, behaviours=tuple(args.behaviours),
-            honest_faults=not args.no_honest_faults,
+            honest_faults=not args.no_honest_faults, wire=not args.no_wire,
         )
     except ValueError as exc:
         parser.error(str(exc))

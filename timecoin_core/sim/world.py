@@ -32,7 +32,7 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from ..amount import coins
 from ..block import Block
@@ -58,6 +58,7 @@ from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
 from ..verify import SignatureCheck, SyncVerifier
+from ..wire import Message, WireMesh
 from .adversary import Adversary
 
 __all__ = ["Behaviour", "SimConfig", "World"]
@@ -104,6 +105,12 @@ class SimConfig:
     honest_faults: bool = True
     """With the adversary: one honest voter consistently slower than the rest and one
     honest node whose clock runs two minutes behind."""
+    wire: bool = True
+    """Carry every node-to-node message as bytes through real peer sessions (a
+    :class:`~timecoin_core.wire.WireMesh`): the codec, the record layer, the header
+    checks and the token buckets run on every message. The network model stays above
+    the wire (loss and duplicates drop or repeat messages before they are sent; each
+    link's bytes arrive in order, as on a stream)."""
     adversary: bool = True
     """The searching adversary (``mutate`` and ``withhold`` behaviours, byzantine
     registrations). False replays a seed exactly as the simulator did before it existed
@@ -210,6 +217,8 @@ class World:
         )
         self._values: dict[bytes, ProposalValue] = {}
         self._signed: dict[int, list[BlockVote]] = {i: [] for i in range(config.nodes)}
+        self.mesh = WireMesh(self.network, self.keys, now=self.now, seed=seed.to_bytes(8, "little")) if config.wire else None
+        self._link_clock: dict[tuple[int, int], float] = {}
         # One honest voter is consistently slower than the rest (its messages take up
         # to three times as long): it takes part in every height and must never be
         # deactivated as "absent".
@@ -289,6 +298,17 @@ class World:
                 self.adversary.observe(message)
             if target not in self._offline:
                 self._handle(target, message)
+        elif kind == "bytes":
+            sender, target, payload = data
+            assert self.mesh is not None
+            messages, reply = self.mesh.deliver(sender, target, payload, self.now)
+            if reply:
+                self._route(target, sender, reply, self.now + self.config.min_delay)
+            for message in messages:
+                if target in self.byzantine:
+                    self.adversary.observe(message)
+                if target not in self._offline:
+                    self._handle(target, cast(NodeEvent, message))
         elif kind == "timer":
             target, key, generation = data
             if self._timers.get((target, key)) != generation:
@@ -473,7 +493,17 @@ class World:
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
             delay *= self._slow.get(sender, 1.0)
-            self._push(self.now + delay + extra_delay, "deliver", (target, message))
+            at = self.now + delay + extra_delay
+            if self.mesh is None:
+                self._push(at, "deliver", (target, message))
+            else:
+                self._route(sender, target, self.mesh.send(sender, target, cast(Message, message)), at)
+
+    def _route(self, sender: int, target: int, payload: bytes, at: float) -> None:
+        # A link is a stream: its bytes arrive in the order they were sent.
+        at = max(at, self._link_clock.get((sender, target), at))
+        self._link_clock[(sender, target)] = at
+        self._push(at, "bytes", (sender, target, payload))
 
     # -- clients -------------------------------------------------------------------------
 
