@@ -27,6 +27,7 @@ class Tag(Enum):
     EVIDENCE = "timecoin/evidence"
     PROPOSAL = "timecoin/proposal"
     REGISTRY = "timecoin/registry"
+    MESSAGE = "timecoin/message"
 
 
 def _prefix(tag: str) -> hashlib._Hash:

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import struct
 from typing import Final
 
 from ..codec import encode_varint
+from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey, PublicKey
 from ..network import Network
 from ..verify import verify_one
@@ -45,15 +45,13 @@ __all__ = [
     "verify_message",
 ]
 
-MESSAGE_TAG: Final = "timecoin/message"
+MESSAGE_TAG: Final = Tag.MESSAGE.value
 """The tag of the message digest (a purpose of its own: no other hash uses it)."""
 
 MESSAGE_SIGNATURE_VERSION: Final = 1
 """The first byte of a decoded message signature."""
 
 _SIGNATURE_BYTES: Final = 1 + 32 + 64
-_TAG_HASH: Final = hashlib.sha256(MESSAGE_TAG.encode()).digest()
-_PREFIX: Final = hashlib.sha256(_TAG_HASH + _TAG_HASH)
 _U32: Final = struct.Struct("<I")
 
 
@@ -81,11 +79,7 @@ def message_digest(message: str | bytes, network: Network) -> bytes:
     data = _message_bytes(message)
     if not isinstance(network, Network):
         raise WalletTypeError("network", "a Network", network)
-    h = _PREFIX.copy()
-    h.update(_U32.pack(network.chain_id))
-    h.update(encode_varint(len(data)))
-    h.update(data)
-    return h.digest()
+    return tagged_hash(Tag.MESSAGE, _U32.pack(network.chain_id) + encode_varint(len(data)) + data)
 
 
 def sign_message(key: PrivateKey, message: str | bytes, network: Network) -> str:
