@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from ..codec import Reader, Writer
+from ..codec import Reader, Writer, varint_size
 from ..errors import DecodeError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
@@ -37,8 +37,12 @@ from .sansio import CheckSignatures, sign, signing_message
 from .voting import VotingSet
 
 __all__ = [
+    "MAX_BLOCK_VOTE_SIZE",
     "MAX_CERTIFICATE_PRECOMMITS",
+    "MAX_COMMIT_SIZE",
+    "MAX_DOUBLE_VOTE_EVIDENCE_SIZE",
     "MAX_HEIGHT",
+    "MAX_PROPOSAL_SIZE",
     "MAX_ROUND",
     "MAX_VALUE_SIZE",
     "PRECOMMIT_KIND",
@@ -63,6 +67,21 @@ MAX_VALUE_SIZE: Final = 8 * 1024 * 1024
 
 MAX_CERTIFICATE_PRECOMMITS: Final = 16_384
 """Most precommits a certificate may carry (one per voter)."""
+
+MAX_PROPOSAL_SIZE: Final = 8 + 4 + 4 + 32 + varint_size(MAX_VALUE_SIZE) + MAX_VALUE_SIZE + 32 + 64
+"""Largest encoded :class:`Proposal` (its value at most :data:`MAX_VALUE_SIZE`)."""
+
+MAX_COMMIT_SIZE: Final = (
+    8 + 4 + 32 + varint_size(MAX_CERTIFICATE_PRECOMMITS) + MAX_CERTIFICATE_PRECOMMITS * (32 + 64)
+    + varint_size(MAX_VALUE_SIZE) + MAX_VALUE_SIZE
+)
+"""Largest encoded :class:`Commit`: a certificate of every precommit and the largest value."""
+
+MAX_BLOCK_VOTE_SIZE: Final = 1 + 8 + 4 + 1 + 32 + 32 + 64
+"""Largest encoded :class:`BlockVote` (a vote for a value, not nil)."""
+
+MAX_DOUBLE_VOTE_EVIDENCE_SIZE: Final = 2 * MAX_BLOCK_VOTE_SIZE
+"""Largest encoded :class:`DoubleVoteEvidence`."""
 
 PROPOSAL_KIND: Final = b"block-proposal"
 """Signing kind of :class:`Proposal`."""
