@@ -21,6 +21,9 @@ def main(argv: list[str]) -> int:
         for m in pkgutil.iter_modules(benchmarks.__path__)
         if m.name.startswith("bench_")
     )
+    if any(a in ("-h", "--help") for a in argv):
+        print(f"usage: python -m benchmarks [NAME ...]\n\n{__doc__}\nbenchmarks: {', '.join(names)}")
+        return 0
     wanted = argv or names
     unknown = [n for n in wanted if n not in names]
     if unknown:

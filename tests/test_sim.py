@@ -163,3 +163,13 @@ def test_the_simulator_carries_every_message_as_bytes_through_peer_sessions() ->
     counters = world.mesh.counters()
     assert sum(v for k, v in counters.items() if k.startswith("rx.")) > 1_000
     assert World(16, replace(FAULTY, wire=False)).mesh is None
+
+
+@pytest.mark.parametrize(
+    "args", [["--seeds", "5:5"], ["--seeds", "9:3"], ["--seeds", "x"], ["--seeds", "-2:4"], ["--workers", "0"]]
+)
+def test_cli_refuses_empty_or_reversed_seed_ranges_and_no_workers(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert "error" in capsys.readouterr().err

@@ -13,9 +13,23 @@ from .world import SimConfig
 
 def _seeds(text: str) -> range:
     start, sep, stop = text.partition(":")
-    if not sep:
-        return range(int(start), int(start) + 1)
-    return range(int(start), int(stop))
+    try:
+        seeds = range(int(start), int(start) + 1) if not sep else range(int(start), int(stop))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or A:B") from None
+    if seeds.start < 0 or len(seeds) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} names no seeds (A:B runs A..B-1, A < B, A >= 0)")
+    return seeds
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-wire", action="store_true", help="hand message objects over instead of bytes through peer sessions",
     )
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the JSON summary")
     args = parser.parse_args(argv)
     try:
