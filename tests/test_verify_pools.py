@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 from concurrent.futures import BrokenExecutor, Future
 from concurrent.futures.process import BrokenProcessPool
 
@@ -90,12 +90,17 @@ def test_cancelling_a_thread_batch_cancels_its_queued_chunks() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_killed_worker_process_is_a_verifier_error_then_the_pool_recovers() -> None:
-    before = {p.pid for p in multiprocessing.active_children()}
     with ProcessVerifier(2, chunk_size=64) as v:
-        workers = [p.pid for p in multiprocessing.active_children() if p.pid not in before]
-        assert len(workers) == 2
         batch = _batch(6000)
         future = v.submit_many(batch)
+        # Pools with a spawn or forkserver start method bring workers up on demand: wait
+        # (bounded) until the batch has both of them running before killing one.
+        processes = v._pool._processes  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60
+        while len(processes) < 2 and not future.done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        workers = list(processes)
+        assert len(workers) == 2
         pid = workers[0]
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
