@@ -461,3 +461,13 @@ async def test_a_damaged_utxo_row_is_a_corruption_error_naming_file_and_row(
         if len(bytes(payload)) == 20 and "payload" not in damage:
             with pytest.raises(CorruptStoreError, match="is damaged"):
                 await store.coins_of(bytes(payload))
+
+
+def test_check_tool_refuses_contradictory_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from timecoin_core.store.check import main as check_main
+
+    with pytest.raises(SystemExit) as exited:
+        check_main([str(tmp_path / "any.db"), "--full", "--no-signatures"])
+    assert exited.value.code == 2
+    assert "cannot be combined" in capsys.readouterr().err
+    assert not (tmp_path / "any.db").exists()  # refused before touching anything

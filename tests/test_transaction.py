@@ -193,3 +193,31 @@ def test_counts_around_the_one_byte_varint_limit_round_trip(outputs: int) -> Non
     tx = Transaction([TxIn(OutPoint(b"\x01" * 32, 0))], [TxOut(1, b"\x02" * 20)] * outputs, memo=b"m" * 80)
     decoded = Transaction.from_bytes(tx.to_bytes())
     assert decoded == tx and decoded.txid == tx.txid and len(decoded.outputs) == outputs
+
+
+def test_builder_refuses_wrong_types_with_typed_errors_and_takes_address_strings() -> None:
+    from timecoin_core import (
+        DEVNET,
+        MAINNET,
+        AddressError,
+        OutPoint,
+        PrivateKey,
+        TransactionBuilder,
+        TxOut,
+    )
+    from timecoin_core.builder import BuilderError
+
+    key = PrivateKey.from_seed(b"\x21" * 32)
+    builder = TransactionBuilder(DEVNET).spend(OutPoint(b"\x01" * 32, 0), TxOut(10_000_000, key.public_key.payload), key)
+    with pytest.raises(BuilderError, match="address must be an Address"):
+        builder.pay(b"TIME0...", 1_000)  # type: ignore[arg-type]
+    with pytest.raises(BuilderError, match="amount must be an int"):
+        builder.pay(key.address(DEVNET), "5")  # type: ignore[arg-type]
+    with pytest.raises(BuilderError, match="amount must be an int"):
+        builder.pay(key.address(DEVNET), 1.5)  # type: ignore[arg-type]
+    with pytest.raises(AddressError):
+        builder.pay(str(key.address(MAINNET)), 1_000)  # a mainnet address string on devnet
+    with pytest.raises(BuilderError, match="memo must be bytes"):
+        builder.memo("hello")  # type: ignore[arg-type]
+    tx = builder.pay(str(key.address(DEVNET)), 9_000_000).build()
+    assert tx.outputs[0] == TxOut(9_000_000, key.public_key.payload)

@@ -46,8 +46,22 @@ class TransactionBuilder:
         self._spends.append((outpoint, spent_output, private_key))
         return self
 
-    def pay(self, address: Address, amount: int) -> Self:
-        """Add an output paying ``amount`` base units to ``address``."""
+    def pay(self, address: Address | str, amount: int) -> Self:
+        """Add an output paying ``amount`` base units (an ``int``) to ``address``.
+
+        ``address`` is an :class:`~timecoin_core.keys.Address` or an address string of
+        the builder's network. Raises :class:`BuilderError` naming the parameter for a
+        value of the wrong type, :class:`~timecoin_core.errors.AddressError` for an
+        address of another network.
+        """
+        if isinstance(address, str):
+            address = Address.parse(address, self.network)
+        elif not isinstance(address, Address):
+            raise BuilderError(f"address must be an Address or an address string, not {type(address).__name__}")
+        if type(amount) is not int:
+            raise BuilderError(
+                f"amount must be an int of base units, not {type(amount).__name__} (use coins('1.5') for TIME)"
+            )
         if address.digit != self.network.address_digit:
             raise AddressError(f"address {address} is not a {self.network.name} address")
         if check_amount(amount) == 0:
@@ -57,6 +71,8 @@ class TransactionBuilder:
 
     def memo(self, memo: bytes) -> Self:
         """Attach a short memo (at most MAX_MEMO bytes)."""
+        if not isinstance(memo, bytes | bytearray):
+            raise BuilderError(f"memo must be bytes, not {type(memo).__name__}")
         if len(memo) > MAX_MEMO:
             raise BuilderError(f"memo is {len(memo)} bytes, at most {MAX_MEMO} allowed")
         self._memo = bytes(memo)

@@ -518,6 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-signatures", action="store_true", help="skip signature verification (faster)")
     parser.add_argument("--full", action="store_true", help="also validate every block fully (transaction signatures)")
     args = parser.parse_args(argv)
+    if args.full and args.no_signatures:
+        parser.error("--full validates every transaction signature; it cannot be combined with --no-signatures")
     report = asyncio.run(check_store(args.path, verify_signatures=not args.no_signatures, full=args.full))
     print(report.to_json())
     return 0 if report.consistent else 1
