@@ -73,3 +73,19 @@ def test_single_character_change_is_detected(payload: bytes, position: int, char
 def test_leading_zero_payload_round_trips(tail: bytes) -> None:
     address = Address(b"\x00\x00" + tail[2:], 0)
     assert Address.parse(str(address), TESTNET) == address
+
+
+def test_public_key_from_bytes_applies_the_signature_policy_to_the_key() -> None:
+    from timecoin_core.errors import InvalidKeyError
+    from timecoin_core.keys import PublicKey
+    from timecoin_core.verify.policy import NON_CANONICAL_ENCODINGS, SMALL_ORDER_ENCODINGS
+
+    for bad in sorted(SMALL_ORDER_ENCODINGS)[:3] + sorted(NON_CANONICAL_ENCODINGS)[:3]:
+        with pytest.raises(InvalidKeyError, match="small-order"):
+            PublicKey.from_bytes(bad)
+    with pytest.raises(InvalidKeyError):
+        PublicKey.from_bytes(b"\x01" * 31)
+    with pytest.raises(InvalidKeyError, match="must be bytes"):
+        PublicKey.from_bytes("ab" * 16)  # type: ignore[arg-type]
+    good = PrivateKey.from_seed(b"\x05" * 32).public_key
+    assert PublicKey.from_bytes(good.data) == good

@@ -12,6 +12,7 @@ from .errors import AddressError, InvalidKeyError
 from .hashing import sha256, sha256d
 from .network import Network
 from .verify import verify_one
+from .verify.policy import REJECTED_POINT_ENCODINGS
 
 __all__ = ["Address", "PrivateKey", "PublicKey", "address_payload"]
 
@@ -35,8 +36,18 @@ class PublicKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PublicKey:
-        """The key encoded by ``data`` (32 bytes)."""
-        return cls(bytes(data))
+        """The key encoded by ``data`` (32 bytes), checked like the signature policy checks keys.
+
+        Raises :class:`InvalidKeyError` for anything but 32 bytes, and for a
+        non-canonical encoding or a point of small order: the policy refuses every
+        signature under such a key, so it could never sign anything.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidKeyError(f"public key must be bytes, not {type(data).__name__}")
+        raw = bytes(data)
+        if len(raw) == 32 and raw in REJECTED_POINT_ENCODINGS:
+            raise InvalidKeyError("public key is a non-canonical or small-order point; no signature verifies under it")
+        return cls(raw)
 
     def __bytes__(self) -> bytes:
         return self.data
