@@ -221,3 +221,17 @@ def test_builder_refuses_wrong_types_with_typed_errors_and_takes_address_strings
         builder.memo("hello")  # type: ignore[arg-type]
     tx = builder.pay(str(key.address(DEVNET)), 9_000_000).build()
     assert tx.outputs[0] == TxOut(9_000_000, key.public_key.payload)
+
+
+def test_value_types_read_well() -> None:
+    from timecoin_core.block import genesis_block
+    from timecoin_core.utxo import UtxoSet
+
+    outpoint = OutPoint(b"\xab" * 32, 7)
+    assert repr(outpoint) == f"OutPoint({'ab' * 32}:7)"
+    assert repr(TxOut(coins("1.5"), b"\x02" * 20)) == f"TxOut(1.5 TIME to {'02' * 20})"
+    utxos = UtxoSet()
+    utxos.add(outpoint, TxOut(5, b"\x03" * 20), 2)
+    assert repr(utxos.coin(outpoint)) == f"Coin({'ab' * 32}:7, TxOut(0.00000005 TIME to {'03' * 20}), height 2, UNSPENT)"
+    header = genesis_block(DEVNET).header
+    assert repr(header).startswith(f"BlockHeader(height=0, hash={header.hash.hex()}, prev={'00' * 32}")

@@ -141,6 +141,12 @@ class BlockHeader:
             _check_hash(getattr(self, name), name)
         object.__setattr__(self, "_hash", tagged_hash(Tag.BLOCK, self.to_bytes()))
 
+    def __repr__(self) -> str:
+        return (
+            f"BlockHeader(height={self.height}, hash={self.hash.hex()}, prev={self.prev_hash.hex()}, "
+            f"timestamp={self.timestamp}, proposer={self.proposer.hex()})"
+        )
+
     @property
     def hash(self) -> bytes:
         """The block hash: ``tagged_hash(BLOCK, header encoding)``."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from .amount import MAX_MONEY, check_amount
+from .amount import MAX_MONEY, check_amount, format_amount
 from .codec import encode_varint
 from .errors import DecodeError
 from .hashing import _PREFIXES, Tag, tagged_hash
@@ -96,6 +96,9 @@ class OutPoint(_OutPointFields):
     def __str__(self) -> str:
         return f"{self[0].hex()}:{self[1]}"
 
+    def __repr__(self) -> str:
+        return f"OutPoint({self[0].hex()}:{self[1]})"
+
     # Immutable all the way down (bytes and int): a copy is the value itself, which
     # keeps deep copies of pools and chains (LocalChain snapshots) cheap.
     def __copy__(self) -> OutPoint:
@@ -114,6 +117,9 @@ class TxOut:
 
     amount: int
     payload: bytes
+
+    def __repr__(self) -> str:
+        return f"TxOut({format_amount(self.amount)} TIME to {self.payload.hex()})"
 
     def __post_init__(self) -> None:
         check_amount(self.amount)

@@ -276,6 +276,10 @@ class Coin:
     spender: bytes | None
     spent_height: int | None = None
 
+    def __repr__(self) -> str:
+        where = "unconfirmed" if self.height is None else f"height {self.height}"
+        return f"Coin({self.outpoint}, {self.output!r}, {where}, {self.state.name})"
+
     @property
     def amount(self) -> int:
         """The output's amount in base units."""
