@@ -65,8 +65,8 @@ from ..keys import PrivateKey
 from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
 from ..network import Network
 from ..orphans import OrphanBuffer
-from ..transaction import OutPoint, Transaction, TxOut
-from ..validation import MissingInputError, TransactionError, validate_transaction
+from ..transaction import OutPoint, Transaction, TxOut, sighash
+from ..validation import MissingInputError, OutputView, TransactionError, validate_transaction
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
 from .bft import (
@@ -556,6 +556,87 @@ class ConsensusNode:
         self._check_pool_registrations(tx)
         self.pool.add(tx, now, self._tx_checker)
         return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
+
+    def signature_checks(self, event: NodeEvent) -> list[SignatureCheck]:
+        """The signature checks :meth:`handle` would make for ``event``, without making them.
+
+        A shell verifies them off its event loop with the pluggable verifier, through
+        this node's :attr:`verifier` (``node.verifier.submit_many(checks)``: a
+        :class:`~timecoin_core.verify.cache.CachingVerifier` that remembers what it found
+        valid), then calls :meth:`handle`, which answers every one of them from that
+        cache instead of verifying on the caller's thread. Cheap: decoding and lookups,
+        no curve arithmetic. Checks that fail stay unknown to the cache, so ``handle``
+        meets them again and refuses the event exactly as it would have; what cannot be
+        known yet (an orphan's inputs, a vote from a non-voter) is simply left out.
+        Synchronous callers (LocalChain, the simulator, tests) just call ``handle``.
+        """
+        chain_id = self.network.chain_id
+        if isinstance(event, Transaction):
+            return self._transaction_checks([event], _LiveCoins(self.pool))
+        if isinstance(event, VoteBatch):
+            voting = self.finality.voting_set
+            return [event.signature_check(chain_id)] if voting.epoch == event.epoch and event.voter in voting else []
+        if isinstance(event, FinalityCertificate):
+            try:
+                voting = self.registry.voting_set(event.epoch)
+            except TimecoinError:
+                return []
+            return event.signature_checks(chain_id) if event.check_structure(voting) else []
+        if isinstance(event, BlockVote):
+            return [event.signature_check(chain_id)]
+        if isinstance(event, Proposal):
+            return [event.signature_check(chain_id), *self._value_checks(event.value)]
+        if isinstance(event, Commit):
+            return [*event.certificate.signature_checks(chain_id), *self._value_checks(event.value)]
+        if isinstance(event, DoubleVoteEvidence | ConflictingVotesEvidence):
+            seen: list[SignatureCheck] = []
+
+            def collect(checks: Sequence[SignatureCheck]) -> list[bool]:
+                seen.extend(checks)
+                return [True] * len(checks)
+
+            event.verify(chain_id, collect)
+            return seen
+        return []
+
+    def _value_checks(self, value: bytes) -> list[SignatureCheck]:
+        try:
+            proposal = ProposalValue.from_bytes(value, self.network.max_block_size)
+        except DecodeError:
+            return []
+        block = proposal.block
+        checks = [SignatureCheck(block.header.proposer, block.signing_message(self.network), block.signature)]
+        for raw in block.evidence:
+            try:
+                record = decode_record(raw)
+            except DecodeError:
+                continue
+            if isinstance(record, CommitCertificate):
+                checks += record.signature_checks(self.network.chain_id)
+        for certificate in proposal.certificates:
+            try:
+                voting = self.registry.voting_set(certificate.epoch)
+            except TimecoinError:
+                continue
+            if certificate.check_structure(voting):
+                checks += certificate.signature_checks(self.network.chain_id)
+        return checks + self._transaction_checks(block.transactions, self.chain)
+
+    def _transaction_checks(self, txs: Sequence[Transaction], view: OutputView) -> list[SignatureCheck]:
+        # Outputs created earlier in the same list count as inputs for later ones (a
+        # block's transactions spend each other's outputs).
+        created: dict[OutPoint, TxOut] = {}
+        checks: list[SignatureCheck] = []
+        chain_id = self.network.chain_id
+        for tx in txs:
+            txid = tx.txid
+            for i, txin in enumerate(tx.inputs):
+                out = created.get(txin.outpoint) or view.get_output(txin.outpoint)
+                if out is not None:
+                    checks.append(SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature))
+            for index, out in enumerate(tx.outputs):
+                created[OutPoint(txid, index)] = out
+        return checks
 
     def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
         """Process one event at time ``now`` and return the actions to carry out, in order."""

@@ -9,11 +9,13 @@ resend, so caching it would only let them fill memory); the cache is bounded.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from types import TracebackType
 
+from ..errors import VerifierError
 from .check import SignatureCheck
 from .executors import Verifier
 
@@ -28,9 +30,12 @@ class CachingVerifier:
     Closing the wrapper closes the wrapped verifier; using it afterwards raises the
     wrapped verifier's :class:`~timecoin_core.errors.VerifierError`.
 
-    Not thread-safe: one instance belongs to one thread (a node's event loop, say).
-    ``submit_many`` answers synchronously, so it blocks for the checks the cache does
-    not know; wrap the inner verifier's ``submit_many`` directly where that matters.
+    Safe to share between threads: the cache is guarded by a lock that is never held
+    while the wrapped verifier works. ``submit_many`` is as asynchronous as the wrapped
+    verifier's: it returns at once with a future that completes when the unknown checks
+    are verified (and remembered), so a shell can verify an event's signatures off its
+    event loop and then let the node answer them from the cache. Cancelling that future
+    does not cancel the wrapped verifier's work.
     """
 
     def __init__(self, inner: Verifier, capacity: int = 200_000) -> None:
@@ -42,38 +47,76 @@ class CachingVerifier:
         self.hits = 0
         self.misses = 0
         self._valid: OrderedDict[SignatureCheck, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._closed = False
 
-    def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
-        """Verdicts for ``checks``, in order; only unseen checks reach the inner verifier."""
-        valid = self._valid
-        results = [check in valid for check in checks]
-        todo = [i for i, known in enumerate(results) if not known]
-        self.hits += len(results) - len(todo)
-        if todo:
+    def _lookup(self, checks: Sequence[SignatureCheck]) -> tuple[list[SignatureCheck], list[bool], list[int]]:
+        if self._closed:
+            raise VerifierError("the verifier is closed")
+        keys = _hashable(checks)
+        with self._lock:
+            valid = self._valid
+            results = [key in valid for key in keys]
+            todo = [i for i, known in enumerate(results) if not known]
+            self.hits += len(results) - len(todo)
             self.misses += len(todo)
-            verdicts = self.inner.verify_many([checks[i] for i in todo])
+        return keys, results, todo
+
+    def _remember(
+        self, keys: list[SignatureCheck], results: list[bool], todo: list[int], verdicts: Sequence[bool]
+    ) -> list[bool]:
+        with self._lock:
+            valid = self._valid
             for i, verdict in zip(todo, verdicts, strict=True):
                 if verdict:
                     results[i] = True
-                    valid[checks[i]] = None
+                    valid[keys[i]] = None
             while len(valid) > self.capacity:
                 valid.popitem(last=False)
         return results
 
+    def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
+        """Verdicts for ``checks``, in order; only unseen checks reach the inner verifier."""
+        keys, results, todo = self._lookup(checks)
+        if not todo:
+            return results
+        verdicts = self.inner.verify_many([checks[i] for i in todo])
+        return self._remember(keys, results, todo, verdicts)
+
     def submit_many(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
-        """Like :meth:`verify_many` but returns a completed future (the cache is synchronous)."""
-        future: Future[list[bool]] = Future()
+        """Like :meth:`verify_many`, on the wrapped verifier's executor (see the class docstring)."""
+        if self._closed:
+            raise VerifierError("the verifier is closed")
+        outer: Future[list[bool]] = Future()
         try:
-            future.set_result(self.verify_many(checks))
+            keys, results, todo = self._lookup(checks)
+            if not todo:
+                outer.set_result(results)
+                return outer
+            inner = self.inner.submit_many([checks[i] for i in todo])
         except Exception as exc:
-            future.set_exception(exc)
-        return future
+            outer.set_exception(exc)
+            return outer
+
+        def finish(done: Future[list[bool]]) -> None:
+            try:
+                verdicts = done.result()
+            except Exception as exc:  # cancellation included: the caller must hear of it
+                outer.set_exception(exc)
+                return
+            outer.set_result(self._remember(keys, results, todo, verdicts))
+
+        inner.add_done_callback(finish)
+        return outer
 
     def close(self) -> None:
-        """Close the wrapped verifier."""
+        """Close the wrapped verifier; every later use raises :class:`~timecoin_core.errors.VerifierError`."""
+        self._closed = True
         self.inner.close()
 
     def __enter__(self) -> CachingVerifier:
+        if self._closed:
+            raise VerifierError("the verifier is closed")
         return self
 
     def __exit__(
@@ -83,3 +126,19 @@ class CachingVerifier:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _hashable(checks: Sequence[SignatureCheck]) -> list[SignatureCheck]:
+    # Verifiers accept bytearray and memoryview fields; the cache needs hashable keys.
+    # The common case (bytes everywhere) costs one pass of hashing, done anyway.
+    try:
+        for check in checks:
+            hash(check)
+    except TypeError:
+        return [
+            check
+            if all(type(f) is bytes for f in (check.public_key, check.message, check.signature))
+            else SignatureCheck(bytes(check.public_key), bytes(check.message), bytes(check.signature))
+            for check in checks
+        ]
+    return list(checks)
