@@ -57,7 +57,7 @@ def test_submit_many_is_asynchronous_and_remembers_what_it_verified() -> None:
     gate = threading.Event()
     inner = ThreadVerifier(1, chunk_size=64)
     with CachingVerifier(inner) as cache:
-        inner._pool.submit(gate.wait, 30)  # type: ignore[attr-defined]  # occupy the only worker
+        inner._pool.submit(gate.wait, 30)  # occupy the only worker
         checks = _checks(10, bad_every=3)
         future = cache.submit_many(checks)
         assert not future.done()  # it returned without verifying on this thread
