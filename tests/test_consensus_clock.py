@@ -6,7 +6,7 @@ import pytest
 
 from timecoin_core.consensus import ClockSkewed, ConsensusNode, ProposalValue
 from timecoin_core.consensus.bft_messages import Commit
-from timecoin_core.consensus.sansio import TimerFired
+from timecoin_core.consensus.sansio import SetTimer, TimerFired
 from timecoin_core.testing import LocalChain
 
 NEXT_HEIGHT = TimerFired(("node", "next-height"))
@@ -67,7 +67,7 @@ def test_a_node_in_step_reports_nothing_and_a_clock_ahead_gets_no_licence(
     # "from the future" and refused, while the commit of it is still applied.
     fresh, _ = _follow(chain, commits[:-1], behind=0.0)
     too_early = last.header.timestamp - node.config.max_clock_drift - 30
-    fresh._now = too_early
+    fresh._now = fresh._wall = too_early
     assert fresh.validate_value(last.height, commits[-1].value) is None
     fresh.handle(NEXT_HEIGHT, too_early)
     fresh.handle(commits[-1], too_early)
@@ -88,9 +88,26 @@ def test_a_node_that_refuses_every_proposal_still_learns_its_skew_from_them() ->
     chain.clock.advance(1.0)
     height = node.chain.height + 1
     values = [chain.nodes[i].build_value(height, 0) for i in range(3)]
-    node._now = chain.clock.now() - 120.0
+    node._now = node._wall = chain.clock.now() - 120.0
     verdicts = [node.validate_value(height, value) for _, value in values]
     assert verdicts[:2] == [None, None]  # from the future for this clock, too few witnesses
     assert verdicts[2] == values[2][0]  # three proposers agree: the clock is 2 minutes behind
     assert node.clock_skew == pytest.approx(120.0, abs=2.0)
     assert [node.validate_value(height, value) for _, value in values] == [v for v, _ in values]
+
+
+def test_timers_run_on_the_monotonic_clock_and_timestamps_on_wall_time() -> None:
+    chain = LocalChain(1)
+    chain.produce_block()
+    node = chain.node
+    tip = node.chain.tip.header.timestamp
+    # The monotonic clock says 5,000 s since boot; the wall clock says 30 s after the tip.
+    actions = node.handle(TimerFired(("node", "regossip")), 5_000.0, wall=tip + 30.0)
+    timers = [a for a in actions if isinstance(a, SetTimer)]
+    assert timers and all(5_000.0 < t.at < 5_000.0 + 60 for t in timers)  # monotonic
+    _, value = node.build_value(node.chain.height + 1, 0)
+    block = ProposalValue.from_bytes(value, chain.network.max_block_size).block
+    assert block.header.timestamp == int(tip + 30)  # wall time
+    # A wall clock that jumps back an hour moves no timer.
+    actions = node.handle(TimerFired(("node", "regossip")), 5_010.0, wall=tip - 3_600.0)
+    assert all(t.at > 5_010.0 for t in actions if isinstance(t, SetTimer))

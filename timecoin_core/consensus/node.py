@@ -458,6 +458,7 @@ class ConsensusNode:
         self._proposal_skews: dict[bytes, float] = {}
         self._skew_reported = False
         self._now = 0.0
+        self._wall = 0.0
         self.finality = FinalityEngine(
             self.registry.voting_set(0),
             chain_id=network.chain_id,
@@ -505,7 +506,7 @@ class ConsensusNode:
         node.pool = TxPool(
             network, chain.utxos.copy(), max_bytes=node.config.pool_max_bytes, max_count=node.config.pool_max_count
         )
-        node._now = now
+        node._now = node._wall = now
         for outcome in node.pool.add_many([tx for tx, _ in state.finals], now, node._tx_checker, final=True):
             if outcome.error is not None:
                 raise outcome.error
@@ -531,15 +532,26 @@ class ConsensusNode:
         """This node's operator key, or None for a non-voting node."""
         return self.key.public_key.data if self.key is not None else None
 
-    def start(self, now: float) -> list[NodeAction]:
-        """Start the node: the first height begins one ``block_interval`` from ``now``."""
+    def _tick(self, now: float, wall: float | None) -> None:
         self._now = now
+        self._wall = now if wall is None else wall
+
+    def start(self, now: float, *, wall: float | None = None) -> list[NodeAction]:
+        """Start the node: the first height begins one ``block_interval`` from ``now``.
+
+        Two clocks (every method that takes ``now`` takes ``wall`` too): ``now`` is
+        monotonic seconds, for timers and expiry (it must never go back); ``wall`` is
+        unix time, for block timestamps and the clock checks on proposals (default:
+        ``now``, for shells whose one clock is wall time). A shell passes
+        ``time.monotonic()`` and ``time.time()``; a wall clock that jumps moves no timer.
+        """
+        self._tick(now, wall)
         return [
             SetTimer(("node", "next-height"), now + self.network.block_interval),
             SetTimer(("node", "regossip"), now + self.config.regossip_interval),
         ]
 
-    def submit(self, tx: Transaction, now: float) -> list[NodeAction]:
+    def submit(self, tx: Transaction, now: float, *, wall: float | None = None) -> list[NodeAction]:
         """Admit a transaction from a local client, raising if it is not acceptable.
 
         Raises :class:`~timecoin_core.validation.TransactionError` for an invalid
@@ -549,7 +561,7 @@ class ConsensusNode:
         :class:`~timecoin_core.consensus.registry.DuplicateRegistrationError`) for an
         invalid masternode registration.
         """
-        self._now = now
+        self._tick(now, wall)
         if tx.txid in self.pool or self.chain.transaction(tx.txid) is not None:
             return []
         self.registry.check_registrations([tx])
@@ -638,9 +650,12 @@ class ConsensusNode:
                 created[OutPoint(txid, index)] = out
         return checks
 
-    def handle(self, event: NodeEvent, now: float) -> list[NodeAction]:
-        """Process one event at time ``now`` and return the actions to carry out, in order."""
-        self._now = now
+    def handle(self, event: NodeEvent, now: float, *, wall: float | None = None) -> list[NodeAction]:
+        """Process one event at monotonic time ``now`` (wall time ``wall``, see :meth:`start`).
+
+        Returns the actions to carry out, in order.
+        """
+        self._tick(now, wall)
         if isinstance(event, Transaction):
             return self._on_transaction(event, now)
         if isinstance(event, VoteBatch):
@@ -874,7 +889,7 @@ class ConsensusNode:
         block = self.chain.build_block(
             self.key,
             txs,
-            timestamp=max(int(self._now + self._clock_correction()), self.chain.tip.header.timestamp + 1),
+            timestamp=max(int(self._wall + self._clock_correction()), self.chain.tip.header.timestamp + 1),
             rewards=list(rewards),
             certificate_digests=[c.digest() for c in certificates],
             evidence=records,
@@ -943,12 +958,12 @@ class ConsensusNode:
         # A valid proposal tells how far this clock is from its proposer's: the latest
         # offset per proposer feeds the skew estimate (a median, so a byzantine minority
         # of proposers cannot move it far).
-        self._proposal_skews[block.header.proposer] = block.header.timestamp - self._now
+        self._proposal_skews[block.header.proposer] = block.header.timestamp - self._wall
         # The upper bound on a proposal's time: the local clock, corrected when it has
         # been measured to run materially behind the network (never forward: a clock
         # ahead gets no licence), plus the allowed drift. The lower bound (after the
         # parent) is the chain's.
-        if block.header.timestamp > self._now + self._clock_correction() + self.config.max_clock_drift:
+        if block.header.timestamp > self._wall + self._clock_correction() + self.config.max_clock_drift:
             return None
         return verdict
 
@@ -1101,10 +1116,10 @@ class ConsensusNode:
         interval = self.network.block_interval
         # A block more than two intervals old means the network is ahead of us (we are
         # catching up after a crash or partition): start the next height at once.
-        behind = block.header.timestamp + 2 * interval < now
+        behind = block.header.timestamp + 2 * interval < self._wall
         out.append(SetTimer(("node", "next-height"), now if behind else now + interval))
         if not behind:
-            out += self._observe_skew(block.header.timestamp - now)
+            out += self._observe_skew(block.header.timestamp - self._wall)
         out += self._retry_orphans(now)
         return out
 

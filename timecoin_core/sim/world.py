@@ -277,7 +277,7 @@ class World:
         """Run the scenario to its end and return what was observed."""
         started = time.process_time()
         for i, node in enumerate(self.nodes):
-            self._apply(i, node.start(self._clock(i)))
+            self._apply(i, node.start(self.now, wall=self._clock(i)))
         self._schedule()
         self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
@@ -350,11 +350,11 @@ class World:
             commits=dict(old.commits),
             signed_votes=list(self._signed[index]),
         )
-        node = ConsensusNode.restore(self.network, self.keys[index], state, self._clock(index), config=old.config)
+        node = ConsensusNode.restore(self.network, self.keys[index], state, self.now, config=old.config)
         self.nodes[index] = node
         for slot in [k for k in self._timers if k[0] == index]:
             del self._timers[slot]
-        self._apply(index, node.start(self._clock(index)))
+        self._apply(index, node.start(self.now, wall=self._clock(index)))
 
     def _handle(self, index: int, event: NodeEvent) -> None:
         node = self.nodes[index]
@@ -364,9 +364,10 @@ class World:
             extra.append(
                 Broadcast(VoteBatch.create(self.keys[index], self.network.chain_id, node.finality.epoch, [event.txid]))
             )
-        self._apply(index, [*node.handle(event, self._clock(index)), *extra])
+        self._apply(index, [*node.handle(event, self.now, wall=self._clock(index)), *extra])
 
     def _clock(self, index: int) -> float:
+        # A node's wall clock (its timers run on the world's monotonic time).
         return self.now + self._clock_offset.get(index, 0.0)
 
     def _apply(self, index: int, actions: list[NodeAction]) -> None:
@@ -377,8 +378,7 @@ class World:
             elif isinstance(action, SetTimer):
                 generation = self._timers.get((index, action.key), 0) + 1
                 self._timers[(index, action.key)] = generation
-                at = action.at - self._clock_offset.get(index, 0.0)  # node clock -> world time
-                self._push(max(at, self.now), "timer", (index, action.key, generation))
+                self._push(max(action.at, self.now), "timer", (index, action.key, generation))
             elif isinstance(action, TxFinal):
                 self.record.final_at[index].setdefault(action.txid, self.now)
             elif isinstance(action, TxDropped):

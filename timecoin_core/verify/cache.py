@@ -50,6 +50,16 @@ class CachingVerifier:
         self._lock = threading.Lock()
         self._closed = False
 
+    def __getstate__(self) -> dict[str, object]:
+        # Copies (LocalChain snapshots deep-copy whole nodes) get a lock of their own.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _lookup(self, checks: Sequence[SignatureCheck]) -> tuple[list[SignatureCheck], list[bool], list[int]]:
         if self._closed:
             raise VerifierError("the verifier is closed")
