@@ -14,7 +14,7 @@ Thread CPU time, so other load on the machine does not skew the figures.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from timecoin_core import TransactionBuilder, coins
 from timecoin_core.block import Block
@@ -161,5 +161,3 @@ def _junk_certificate(i: int) -> FinalityCertificate:
     batch = VoteBatch.create(key, 3, 0, [i.to_bytes(32, "big")])
     return FinalityCertificate(i.to_bytes(32, "big"), 0, (CertificateEntry.from_batch(batch, i.to_bytes(32, "big")),))
 
-
-_: Callable[[], list[Table]] = run
