@@ -15,6 +15,7 @@ from timecoin_core.sim.campaign import main as campaign_main
 FAULTY = SimConfig(nodes=4, byzantine=1, duration=20.0, settle=30.0, tx_rate=2.0)
 
 
+@pytest.mark.slow  # the campaign's slice in make test; make test-fast skips it
 def test_forty_faulty_seeds_keep_every_invariant() -> None:
     # The fast slice of the campaign: every behaviour of the adversary, all faults.
     summary = run_seeds(range(1000, 1040), FAULTY, workers=2)
