@@ -12,14 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .clock import ClockError, ManualClock
+from ..errors import InvalidArgumentError
 from .local_chain import (
     ACCOUNT_BALANCE,
     ACCOUNTS,
     TEST_MNEMONIC,
     AlreadyConfirmedError,
     Fault,
-    InvalidArgumentError,
     LocalChain,
+    LocalChainArgumentError,
     LocalChainError,
     LocalWallet,
     NotSettledError,
@@ -81,6 +82,7 @@ __all__ = [
     "Fault",
     "InvalidArgumentError",
     "LocalChain",
+    "LocalChainArgumentError",
     "LocalChainError",
     "LocalWallet",
     "ManualClock",
