@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .clock import ClockError, ManualClock
 from ..errors import InvalidArgumentError
+from .clock import ClockError, ManualClock
 from .local_chain import (
     ACCOUNT_BALANCE,
     ACCOUNTS,
