@@ -42,14 +42,12 @@ class DecodeError(TimecoinError, ValueError):
 class InvalidArgumentError(TimecoinError, TypeError, ValueError):
     """An argument of the wrong type or out of range; ``parameter`` names it.
 
-    The message starts with the parameter's name. It is a ``TypeError`` and a
+    The message is ``"<parameter>: <message>"``. It is a ``TypeError`` and a
     ``ValueError`` too, so code written against the built-ins keeps working.
     """
 
     def __init__(self, parameter: str, message: str) -> None:
-        # Messages that already open with the name are kept verbatim, so text that
-        # callers matched before the error was typed still matches.
-        super().__init__(message if message.startswith(parameter) else f"{parameter}: {message}")
+        super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.message = message
 
