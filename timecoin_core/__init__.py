@@ -24,7 +24,7 @@ from .amount import (
     format_amount,
 )
 from .block import Block, BlockHeader, genesis_block, reward_txid
-from .builder import BuilderError, TransactionBuilder
+from .builder import BuilderArgumentError, BuilderError, TransactionBuilder
 from .chain import AppliedBlock, BlockError, BlockTransactionError, ChainSnapshot, ChainState
 from .codec import Reader, Writer
 from .errors import (
@@ -120,6 +120,7 @@ __all__ = [
     "BlockError",
     "BlockHeader",
     "BlockTransactionError",
+    "BuilderArgumentError",
     "BuilderError",
     "ChainSnapshot",
     "ChainState",
