@@ -24,13 +24,14 @@ from .amount import (
     format_amount,
 )
 from .block import Block, BlockHeader, genesis_block, reward_txid
-from .builder import BuilderError, TransactionBuilder
+from .builder import BuilderArgumentError, BuilderError, TransactionBuilder
 from .chain import AppliedBlock, BlockError, BlockTransactionError, ChainSnapshot, ChainState
 from .codec import Reader, Writer
 from .errors import (
     AddressError,
     AmountError,
     DecodeError,
+    InvalidArgumentError,
     InvalidKeyError,
     TimecoinError,
     VerifierError,
@@ -119,6 +120,7 @@ __all__ = [
     "BlockError",
     "BlockHeader",
     "BlockTransactionError",
+    "BuilderArgumentError",
     "BuilderError",
     "ChainSnapshot",
     "ChainState",
@@ -136,6 +138,7 @@ __all__ = [
     "GenesisOutput",
     "IllegalTransitionError",
     "InputsBelowOutputsError",
+    "InvalidArgumentError",
     "InvalidKeyError",
     "MemoryStore",
     "MerkleProof",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import InvalidArgumentError
+
 __all__ = ["b58decode", "b58encode"]
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -25,7 +27,7 @@ def b58decode(text: str) -> bytes:
     for c in text:
         digit = _INDEX.get(c)
         if digit is None:
-            raise ValueError(f"invalid base58 character {c!r}")
+            raise InvalidArgumentError("text", f"invalid base58 character {c!r}")
         n = n * 58 + digit
     zeros = len(text) - len(text.lstrip("1"))
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Final
 
 from .amount import MAX_MONEY
 from .codec import Reader, encode_varint
-from .errors import DecodeError
+from .errors import DecodeError, InvalidArgumentError
 from .hashing import Tag, tagged_hash
 from .merkle import EMPTY_ROOT, merkle_root
 from .network import Network
@@ -104,12 +104,12 @@ _GENESIS: Final = b"\x04"
 
 def _check_u(value: int, bits: int, name: str) -> None:
     if type(value) is not int or not 0 <= value < 1 << bits:
-        raise ValueError(f"{name} must be a u{bits}")
+        raise InvalidArgumentError(name, f"{name} must be a u{bits}")
 
 
 def _check_hash(value: bytes, name: str, size: int = 32) -> None:
     if type(value) is not bytes or len(value) != size:
-        raise ValueError(f"{name} must be {size} bytes")
+        raise InvalidArgumentError(name, f"{name} must be {size} bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +210,7 @@ def reward_txid(block_hash: bytes) -> bytes:
     Reward output ``i`` of the block is at ``OutPoint(reward_txid(block.hash), i)``.
     The tag differs from every transaction's, so it can never equal a real txid.
     """
-    _check_hash(block_hash, "block hash")
+    _check_hash(block_hash, "block_hash")
     return tagged_hash(Tag.BLOCK, _REWARD_TXID + block_hash)
 
 
@@ -220,7 +220,7 @@ def signing_message(chain_id: int, block_hash: bytes) -> bytes:
     It binds the network, so a proposer's signature is useless on another chain.
     """
     _check_u(chain_id, 32, "chain_id")
-    _check_hash(block_hash, "block hash")
+    _check_hash(block_hash, "block_hash")
     return tagged_hash(Tag.BLOCK, _SIGNATURE + _CHAIN_ID.pack(chain_id) + block_hash)
 
 
@@ -247,22 +247,22 @@ def _check_body(
     signature: bytes,
 ) -> None:
     if len(transactions) > MAX_BLOCK_TRANSACTIONS:
-        raise ValueError(f"at most {MAX_BLOCK_TRANSACTIONS} transactions per block")
+        raise InvalidArgumentError("transactions", f"at most {MAX_BLOCK_TRANSACTIONS} transactions per block")
     if len(certificate_digests) > MAX_BLOCK_CERTIFICATES:
-        raise ValueError(f"at most {MAX_BLOCK_CERTIFICATES} certificate digests per block")
+        raise InvalidArgumentError("certificate_digests", f"at most {MAX_BLOCK_CERTIFICATES} certificate digests per block")
     if len(rewards) > MAX_BLOCK_REWARDS:
-        raise ValueError(f"at most {MAX_BLOCK_REWARDS} reward outputs per block")
+        raise InvalidArgumentError("rewards", f"at most {MAX_BLOCK_REWARDS} reward outputs per block")
     if len(evidence) > MAX_EVIDENCE_ITEMS:
-        raise ValueError(f"at most {MAX_EVIDENCE_ITEMS} evidence items per block")
+        raise InvalidArgumentError("evidence", f"at most {MAX_EVIDENCE_ITEMS} evidence items per block")
     if not all(type(tx) is Transaction for tx in transactions):
-        raise TypeError("Block.transactions must hold Transaction values")
+        raise InvalidArgumentError("transactions", "Block.transactions must hold Transaction values")
     for digest in certificate_digests:
-        _check_hash(digest, "certificate digest")
+        _check_hash(digest, "certificate_digests")
     if not all(type(out) is TxOut for out in rewards):
-        raise TypeError("Block.rewards must hold TxOut values")
+        raise InvalidArgumentError("rewards", "Block.rewards must hold TxOut values")
     for item in evidence:
         if type(item) is not bytes or len(item) > MAX_EVIDENCE_SIZE:
-            raise ValueError(f"evidence items must be bytes of at most {MAX_EVIDENCE_SIZE}")
+            raise InvalidArgumentError("evidence", f"evidence items must be bytes of at most {MAX_EVIDENCE_SIZE}")
     _check_hash(signature, "signature", SIGNATURE_SIZE)
 
 
@@ -287,7 +287,7 @@ class Block:
 
     def __post_init__(self) -> None:
         if not isinstance(self.header, BlockHeader):
-            raise TypeError("Block.header must be a BlockHeader")
+            raise InvalidArgumentError("header", "Block.header must be a BlockHeader")
         setattr_ = object.__setattr__
         setattr_(self, "transactions", tuple(self.transactions))
         setattr_(self, "certificate_digests", tuple(self.certificate_digests))
@@ -408,7 +408,7 @@ class Block:
             if isinstance(data, bytearray | memoryview):
                 data = bytes(data)
             else:
-                raise TypeError(f"expected bytes, not {type(data).__name__}")
+                raise InvalidArgumentError("data", f"expected bytes, not {type(data).__name__}")
         if len(data) > max_size:
             raise DecodeError(f"block of {len(data)} bytes exceeds {max_size}", 0)
         reader = Reader(data)

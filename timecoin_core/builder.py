@@ -5,16 +5,24 @@ from __future__ import annotations
 from typing import Self
 
 from .amount import check_amount
-from .errors import AddressError, TimecoinError
+from .errors import AddressError, InvalidArgumentError, TimecoinError
 from .keys import Address, PrivateKey
 from .network import Network
 from .transaction import MAX_MEMO, OutPoint, Transaction, TxIn, TxOut
 
-__all__ = ["BuilderError", "TransactionBuilder"]
+__all__ = ["BuilderArgumentError", "BuilderError", "TransactionBuilder"]
 
 
 class BuilderError(TimecoinError, ValueError):
     """The builder was asked for something that cannot make a valid transaction."""
+
+
+class BuilderArgumentError(BuilderError, InvalidArgumentError):
+    """A builder argument of the wrong type; ``parameter`` names it.
+
+    Both a :class:`BuilderError` and an :class:`~timecoin_core.InvalidArgumentError`
+    (so also a ``TypeError``).
+    """
 
 
 class TransactionBuilder:
@@ -31,6 +39,8 @@ class TransactionBuilder:
     """
 
     def __init__(self, network: Network) -> None:
+        if not isinstance(network, Network):
+            raise BuilderArgumentError("network", f"expected a Network, not {type(network).__name__}")
         self.network = network
         self._spends: list[tuple[OutPoint, TxOut, PrivateKey]] = []
         self._outputs: list[TxOut] = []
@@ -39,6 +49,15 @@ class TransactionBuilder:
 
     def spend(self, outpoint: OutPoint, spent_output: TxOut, private_key: PrivateKey) -> Self:
         """Add an input spending ``outpoint`` (whose output is ``spent_output``) with ``private_key``."""
+        for parameter, value, expected in (
+            ("outpoint", outpoint, OutPoint),
+            ("spent_output", spent_output, TxOut),
+            ("private_key", private_key, PrivateKey),
+        ):
+            if not isinstance(value, expected):
+                raise BuilderArgumentError(
+                    parameter, f"expected {expected.__name__}, not {type(value).__name__}"
+                )
         if private_key.public_key.payload != spent_output.payload:
             raise BuilderError(f"the key for {outpoint} does not own the output it spends")
         if any(o == outpoint for o, _, _ in self._spends):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from .errors import DecodeError
+from .errors import DecodeError, InvalidArgumentError
 
 __all__ = ["Reader", "Writer", "encode_varint", "varint_size"]
 
@@ -30,7 +30,7 @@ def encode_varint(value: int) -> bytes:
     """The minimal CompactSize encoding of ``value`` (0 <= value < 2**64)."""
     if value < 0xFD:
         if value < 0:
-            raise ValueError("varint must be non-negative")
+            raise InvalidArgumentError("value", "varint must be non-negative")
         return bytes((value,))
     if value <= 0xFFFF:
         return b"\xfd" + _U16.pack(value)
@@ -105,7 +105,7 @@ class Reader:
 
     def __init__(self, data: bytes, pos: int = 0) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"expected bytes, not {type(data).__name__}")
+            raise InvalidArgumentError("data", f"expected bytes, not {type(data).__name__}")
         self.data = bytes(data)
         self.pos = pos
 

@@ -11,6 +11,7 @@ __all__ = [
     "AddressError",
     "AmountError",
     "DecodeError",
+    "InvalidArgumentError",
     "InvalidKeyError",
     "TimecoinError",
     "VerifierError",
@@ -36,6 +37,23 @@ class DecodeError(TimecoinError, ValueError):
     def __reduce__(self) -> tuple[type[DecodeError], tuple[str, int]]:
         # Crosses process boundaries intact (a process pool re-raises it in the parent).
         return (type(self), (self.reason, self.offset))
+
+
+class InvalidArgumentError(TimecoinError, TypeError, ValueError):
+    """An argument of the wrong type or out of range; ``parameter`` names it.
+
+    The message is ``"<parameter>: <message>"``. It is a ``TypeError`` and a
+    ``ValueError`` too, so code written against the built-ins keeps working.
+    """
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[InvalidArgumentError], tuple[str, str]]:
+        # Crosses process boundaries intact (the default would call __init__ with one argument).
+        return (type(self), (self.parameter, self.message))
 
 
 class AmountError(TimecoinError, ValueError):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import total_ordering
 
 from .amount import check_amount
-from .errors import AmountError
+from .errors import AmountError, InvalidArgumentError
 
 __all__ = ["FeeRate"]
 
@@ -34,13 +34,13 @@ class FeeRate:
     def of(cls, fee: int, size: int) -> FeeRate:
         """The rate a transaction of ``size`` bytes paying ``fee`` achieves (rounded down)."""
         if size <= 0:
-            raise ValueError("size must be positive")
+            raise InvalidArgumentError("size", "size must be positive")
         return cls(check_amount(fee) * 1000 // size)
 
     def fee(self, size: int) -> int:
         """The fee for ``size`` bytes at this rate, rounded up."""
         if size < 0:
-            raise ValueError("size must be non-negative")
+            raise InvalidArgumentError("size", "size must be non-negative")
         return check_amount(-(-size * self.per_kb // 1000))
 
     def __lt__(self, other: object) -> bool:

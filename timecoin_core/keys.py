@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .base58 import b58decode, b58encode
-from .errors import AddressError, InvalidKeyError
+from .errors import AddressError, InvalidArgumentError, InvalidKeyError
 from .hashing import sha256, sha256d
 from .network import Network
 from .verify import verify_one
@@ -92,6 +92,10 @@ class PrivateKey:
     @classmethod
     def from_seed(cls, seed: bytes) -> PrivateKey:
         """The key for a 32-byte seed (deterministic)."""
+        # bytes(32) would be an all-zero seed and bytes("x") an encoding error: only
+        # bytes-like values are seeds.
+        if not isinstance(seed, bytes | bytearray | memoryview):
+            raise InvalidArgumentError("seed", f"expected 32 bytes, not {type(seed).__name__}")
         return cls(bytes(seed))
 
     def to_seed(self) -> bytes:

@@ -53,7 +53,7 @@ from typing import Final
 
 from sortedcontainers import SortedList
 
-from .errors import TimecoinError
+from .errors import InvalidArgumentError, TimecoinError
 from .fees import FeeRate
 from .network import Network
 from .transaction import OutPoint, Transaction, TxOut
@@ -349,7 +349,7 @@ class TxPool:
         expiry: float = DEFAULT_EXPIRY,
     ) -> None:
         if not isinstance(network, Network) or not isinstance(utxos, UtxoSet):
-            raise TypeError("TxPool takes a Network and a UtxoSet")
+            raise InvalidArgumentError("network" if not isinstance(network, Network) else "utxos", "TxPool takes a Network and a UtxoSet")
         if type(max_bytes) is not int or max_bytes < 1:
             raise PoolConfigError("max_bytes must be a positive int")
         if type(max_count) is not int or max_count < 1:
@@ -464,7 +464,7 @@ class TxPool:
         batch_txids: set[bytes] = set()
         for position, tx in enumerate(txs):
             if not isinstance(tx, Transaction):
-                raise TypeError(f"expected Transaction, not {type(tx).__name__}")
+                raise InvalidArgumentError("txs", f"expected Transaction, not {type(tx).__name__}")
             try:
                 self._check_inputs(tx, final, batch_txids)
                 self._plan(tx, self._estimate_fee(tx, final), final, dry_run=True)
@@ -815,7 +815,7 @@ class TxPool:
         self, block: list[Transaction], height: int, extra: list[tuple[OutPoint, TxOut]]
     ) -> None:
         if type(height) is not int or height < 0:
-            raise TypeError("height must be a non-negative int")
+            raise InvalidArgumentError("height", "height must be a non-negative int")
         utxos = self.utxos
         # Dry run first, so that a block this set cannot apply changes nothing.
         created: set[OutPoint] = set()
@@ -868,7 +868,7 @@ class TxPool:
         never exceeds ``max_bytes``. Costs O(k log k) for the k entries considered.
         """
         if type(max_bytes) is not int or max_bytes < 0:
-            raise ValueError("max_bytes must be a non-negative int")
+            raise InvalidArgumentError("max_bytes", "max_bytes must be a non-negative int")
         entries = self._entries
         by_key = self._by_key
         chosen: list[Transaction] = []
@@ -995,7 +995,7 @@ class TxPool:
 
 def _check_now(now: float) -> float:
     if type(now) is not float and (type(now) is not int):
-        raise TypeError("now must be a finite number of seconds")
+        raise InvalidArgumentError("now", "now must be a finite number of seconds")
     if not math.isfinite(now):
-        raise TypeError("now must be a finite number of seconds")
+        raise InvalidArgumentError("now", "now must be a finite number of seconds")
     return float(now)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Final
 
+from .errors import InvalidArgumentError
 from .hashing import Tag, tagged_hash
 
 __all__ = ["EMPTY_ROOT", "MerkleProof", "merkle_proof", "merkle_root", "verify_merkle_proof"]
@@ -33,7 +34,7 @@ HASH_SIZE: Final = 32
 def _check_hashes(hashes: Sequence[bytes]) -> None:
     for index, h in enumerate(hashes):
         if type(h) is not bytes or len(h) != HASH_SIZE:
-            raise ValueError(f"merkle leaf {index} must be 32 bytes")
+            raise InvalidArgumentError("hashes", f"merkle leaf {index} must be 32 bytes")
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
@@ -76,7 +77,7 @@ class MerkleProof:
 
     def __init__(self, index: int, count: int, siblings: Sequence[bytes]) -> None:
         if not 0 <= index < count:
-            raise ValueError(f"leaf index {index} out of range for {count} leaves")
+            raise InvalidArgumentError("index", f"leaf index {index} out of range for {count} leaves")
         _check_hashes(siblings)
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "count", count)
@@ -105,7 +106,7 @@ class MerkleProof:
     def root(self, leaf_hash: bytes) -> bytes:
         """The root this proof yields for ``leaf_hash`` (the txid or digest, not its leaf hash)."""
         if type(leaf_hash) is not bytes or len(leaf_hash) != HASH_SIZE:
-            raise ValueError("merkle leaf must be 32 bytes")
+            raise InvalidArgumentError("leaf_hash", "merkle leaf must be 32 bytes")
         node = tagged_hash(Tag.MERKLE_LEAF, leaf_hash)
         index, width = self.index, self.count
         siblings = iter(self.siblings)
@@ -117,14 +118,14 @@ class MerkleProof:
             index //= 2
             width = (width + 1) // 2
         if next(siblings, None) is not None:
-            raise ValueError("merkle proof has more siblings than its tree has levels")
+            raise InvalidArgumentError("siblings", "merkle proof has more siblings than its tree has levels")
         return node
 
 
 def _next(siblings: Iterator[bytes]) -> bytes:
     value = next(siblings, None)
     if value is None:
-        raise ValueError("merkle proof has too few siblings")
+        raise InvalidArgumentError("siblings", "merkle proof has too few siblings")
     return value
 
 

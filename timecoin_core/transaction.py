@@ -21,7 +21,7 @@ from typing import Final, NamedTuple
 
 from .amount import MAX_MONEY, check_amount, format_amount
 from .codec import encode_varint
-from .errors import DecodeError
+from .errors import DecodeError, InvalidArgumentError
 from .hashing import _PREFIXES, Tag, tagged_hash
 from .network import Network
 
@@ -76,9 +76,9 @@ class OutPoint(_OutPointFields):
 
     def __new__(cls, txid: bytes, index: int) -> OutPoint:
         if type(txid) is not bytes or len(txid) != 32:
-            raise ValueError("OutPoint.txid must be 32 bytes")
+            raise InvalidArgumentError("txid", "OutPoint.txid must be 32 bytes")
         if type(index) is not int or not 0 <= index <= 0xFFFFFFFF:
-            raise ValueError("OutPoint.index must be a u32")
+            raise InvalidArgumentError("index", "OutPoint.index must be a u32")
         return _tuple_new(cls, (txid, index))
 
     def to_bytes(self) -> bytes:
@@ -124,7 +124,7 @@ class TxOut:
     def __post_init__(self) -> None:
         check_amount(self.amount)
         if type(self.payload) is not bytes or len(self.payload) != 20:
-            raise ValueError("TxOut.payload must be 20 bytes")
+            raise InvalidArgumentError("payload", "TxOut.payload must be 20 bytes")
 
     def to_bytes(self) -> bytes:
         """The 28-byte encoding: amount:u64 | payload."""
@@ -151,9 +151,9 @@ class TxIn:
 
     def __post_init__(self) -> None:
         if type(self.public_key) is not bytes or len(self.public_key) != 32:
-            raise ValueError("TxIn.public_key must be 32 bytes")
+            raise InvalidArgumentError("public_key", "TxIn.public_key must be 32 bytes")
         if type(self.signature) is not bytes or len(self.signature) != 64:
-            raise ValueError("TxIn.signature must be 64 bytes")
+            raise InvalidArgumentError("signature", "TxIn.signature must be 64 bytes")
 
 
 # The slots' own setters: a frozen dataclass's __setattr__ refuses, and going around it
@@ -212,13 +212,13 @@ class Transaction:
         version: int = TX_VERSION,
     ) -> None:
         if not 0 <= version <= 0xFFFFFFFF or not 0 <= lock_time <= 0xFFFFFFFF:
-            raise ValueError("version and lock_time must be u32")
+            raise InvalidArgumentError("version" if not 0 <= version <= 0xFFFFFFFF else "lock_time", "version and lock_time must be u32")
         if type(memo) is not bytes or len(memo) > MAX_MEMO:
-            raise ValueError(f"memo must be bytes of at most {MAX_MEMO}")
+            raise InvalidArgumentError("memo", f"memo must be bytes of at most {MAX_MEMO}")
         if len(inputs) > MAX_TX_INPUTS or len(outputs) > MAX_TX_OUTPUTS:
-            raise ValueError(f"at most {MAX_TX_INPUTS} inputs and {MAX_TX_OUTPUTS} outputs")
+            raise InvalidArgumentError("inputs" if len(inputs) > MAX_TX_INPUTS else "outputs", f"at most {MAX_TX_INPUTS} inputs and {MAX_TX_OUTPUTS} outputs")
         if not all(isinstance(i, TxIn) for i in inputs) or not all(isinstance(o, TxOut) for o in outputs):
-            raise TypeError("inputs must be TxIn and outputs TxOut")
+            raise InvalidArgumentError("inputs" if not all(isinstance(i, TxIn) for i in inputs) else "outputs", "inputs must be TxIn and outputs TxOut")
         parts = [_U32.pack(version), encode_varint(len(inputs))]
         parts += [_OUTPOINT.pack(i.outpoint.txid, i.outpoint.index) for i in inputs]
         parts.append(encode_varint(len(outputs)))
@@ -323,7 +323,7 @@ class Transaction:
     def with_witnesses(self, witnesses: Sequence[tuple[bytes, bytes]]) -> Transaction:
         """A copy with input ``i``'s (public_key, signature) replaced by ``witnesses[i]``."""
         if len(witnesses) != len(self.inputs):
-            raise ValueError(f"need {len(self.inputs)} witnesses, got {len(witnesses)}")
+            raise InvalidArgumentError("witnesses", f"need {len(self.inputs)} witnesses, got {len(witnesses)}")
         inputs = [TxIn(i.outpoint, pk, sig) for i, (pk, sig) in zip(self.inputs, witnesses, strict=True)]
         return Transaction(inputs, self.outputs, self.lock_time, self.memo, self.version)
 
@@ -336,7 +336,7 @@ class Transaction:
             if isinstance(data, bytearray | memoryview):
                 data = bytes(data)
             else:
-                raise TypeError(f"expected bytes, not {type(data).__name__}")
+                raise InvalidArgumentError("data", f"expected bytes, not {type(data).__name__}")
         tx, end = decode_transaction(data, 0)
         if end != len(data):
             raise DecodeError(f"{len(data) - end} trailing bytes", end)

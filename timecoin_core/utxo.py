@@ -78,7 +78,7 @@ from typing import Final
 
 from sortedcontainers import SortedList
 
-from .errors import TimecoinError
+from .errors import InvalidArgumentError, TimecoinError
 from .hashing import _PREFIXES, Tag, tagged_hash
 from .transaction import OutPoint, Transaction, TxIn, TxOut, _new_outpoint
 
@@ -458,12 +458,12 @@ def _remove_keys(index: SortedList, keys: list[bytes], added: Sequence[bytes]) -
 
 def _check_txid(txid: bytes) -> None:
     if type(txid) is not bytes or len(txid) != 32:
-        raise TypeError("txid must be 32 bytes")
+        raise InvalidArgumentError("txid", "txid must be 32 bytes")
 
 
 def _check_height(height: int) -> None:
     if type(height) is not int or height < 0:
-        raise TypeError("height must be a non-negative int")
+        raise InvalidArgumentError("height", "height must be a non-negative int")
 
 
 class UtxoSet:
@@ -546,9 +546,9 @@ class UtxoSet:
         (and in ``states``) exactly once, and no coin twice. O(log n + limit).
         """
         if type(payload) is not bytes or len(payload) != 20:
-            raise TypeError("payload must be 20 bytes")
+            raise InvalidArgumentError("payload", "payload must be 20 bytes")
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"limit must be an int in 1..{MAX_PAGE_SIZE}")
+            raise InvalidArgumentError("limit", f"limit must be an int in 1..{MAX_PAGE_SIZE}")
         slots = self._balances.get(payload)
         if slots is None:
             # No coin pays to it (the entry goes when its count reaches zero): the
@@ -612,7 +612,7 @@ class UtxoSet:
         ``None`` when that transaction is final but not yet in a block.
         """
         if not isinstance(outpoint, OutPoint) or not isinstance(output, TxOut):
-            raise TypeError("add takes an OutPoint and a TxOut")
+            raise InvalidArgumentError("outpoint" if not isinstance(outpoint, OutPoint) else "output", "add takes an OutPoint and a TxOut")
         if height is not None:
             _check_height(height)
         if outpoint in self._coins:
@@ -675,7 +675,7 @@ class UtxoSet:
         )
         if rewards:
             if reward_txid is None:
-                raise TypeError("rewards need their reward_txid")
+                raise InvalidArgumentError("reward_txid", "rewards need their reward_txid")
             _check_txid(reward_txid)
             steps = chain(steps, ((reward_txid, (), rewards),))
         coins = self._coins
@@ -889,7 +889,7 @@ class UtxoSet:
     def _transition(self, outpoint: OutPoint, event: CoinEvent, txid: bytes) -> Coin:
         # The hot path of every pool admission: checks and lookups are inlined.
         if type(txid) is not bytes or len(txid) != 32:
-            raise TypeError("txid must be 32 bytes")
+            raise InvalidArgumentError("txid", "txid must be 32 bytes")
         coin = self._coins.get(outpoint)
         if coin is None:
             raise UnknownCoinError(outpoint)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .amount import MAX_MONEY
-from .errors import TimecoinError
+from .errors import InvalidArgumentError, TimecoinError
 from .keys import PAYLOAD_SIZE
 from .network import Network
 from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
@@ -284,6 +284,11 @@ def validate_transactions(
     the second of two spending the same coin fails with :class:`MissingInputError`.
     ``view`` is not modified. Returns one :class:`TxVerdict` per transaction, in order.
     """
+    if not isinstance(network, Network):
+        raise InvalidArgumentError("network", f"expected a Network, not {type(network).__name__}")
+    for position, tx in enumerate(txs):
+        if not isinstance(tx, Transaction):
+            raise InvalidArgumentError("txs", f"item {position} is a {type(tx).__name__}, not a Transaction")
     own_verifier = verifier is None
     active = verifier if verifier is not None else SyncVerifier()
     try:
@@ -370,4 +375,7 @@ def validate_transaction(
     verifier: Verifier | None = None,
 ) -> int:
     """Fully validate one transaction against ``view``; return its fee or raise."""
+    if not isinstance(tx, Transaction):
+        # Checked here too, so the error names this function's parameter.
+        raise InvalidArgumentError("tx", f"expected a Transaction, not {type(tx).__name__}")
     return validate_transactions([tx], view, network, verifier)[0].raise_for_error()

@@ -14,7 +14,15 @@ Engine-specific events and actions live in their modules (``finality``, ``bft``)
 
 from __future__ import annotations
 
-from .bft import BftTimeouts, BlockEngine, BlockVoteSigned, ValueSource, select_proposer
+from .bft import (
+    BftTimeouts,
+    BlockEngine,
+    BlockVoteSigned,
+    ConsensusConfigError,
+    ConsensusStateError,
+    ValueSource,
+    select_proposer,
+)
 from .bft_messages import (
     BlockVote,
     Commit,
@@ -87,8 +95,10 @@ __all__ = [
     "Commit",
     "CommitCertificate",
     "ConflictingVotesEvidence",
+    "ConsensusConfigError",
     "ConsensusNode",
     "ConsensusRecordError",
+    "ConsensusStateError",
     "DoubleVoteEvidence",
     "DropReason",
     "DuplicateRegistrationError",

@@ -65,6 +65,7 @@ from enum import Enum, IntEnum
 from typing import Final, Protocol
 
 from ..codec import Writer
+from ..errors import InvalidArgumentError, TimecoinError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..verify import SignatureCheck
@@ -92,6 +93,8 @@ __all__ = [
     "BlockEngine",
     "BlockVoteSigned",
     "CommitReceived",
+    "ConsensusConfigError",
+    "ConsensusStateError",
     "Decide",
     "EvidenceFound",
     "ProposalReceived",
@@ -127,6 +130,21 @@ so this cap is global rather than per proposer.
 # -- configuration and the value source ---------------------------------------------
 
 
+class ConsensusConfigError(TimecoinError, ValueError):
+    """A consensus configuration (:class:`BftTimeouts`, a node's config) refused when built.
+
+    The message names the field. Also a ``ValueError``, as it was before it was typed.
+    """
+
+
+class ConsensusStateError(TimecoinError, ValueError):
+    """A consensus object asked for what its state cannot give yet.
+
+    For example the proposer of an engine that has not started, or a block from a
+    node that has no key to sign it.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class BftTimeouts:
     """Timeouts in seconds; each grows with the round: ``base + round * delta``.
@@ -144,11 +162,11 @@ class BftTimeouts:
         for name in ("propose", "prevote", "precommit", "delta"):
             value = getattr(self, name)
             if type(value) not in (int, float) or not math.isfinite(value):
-                raise ValueError(f"timeout {name} must be a finite number")
+                raise ConsensusConfigError(f"timeout {name} must be a finite number")
         if min(self.propose, self.prevote, self.precommit) <= 0:
-            raise ValueError("base timeouts must be positive")
+            raise ConsensusConfigError("base timeouts must be positive")
         if self.delta < 0:
-            raise ValueError("timeout delta must not be negative")
+            raise ConsensusConfigError("timeout delta must not be negative")
 
     def propose_timeout(self, round: int) -> float:
         """How long to wait for the round's proposal (L21); also the re-broadcast period."""
@@ -200,11 +218,11 @@ def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int)
         or round out of range.
     """
     if voting_set.total <= 0:
-        raise ValueError("the voting set has no weight")
+        raise InvalidArgumentError("voting_set", "the voting set has no weight")
     if type(seed) is not bytes or len(seed) != 32:
-        raise ValueError("seed must be 32 bytes")
+        raise InvalidArgumentError("seed", "seed must be 32 bytes")
     if not 0 <= height <= MAX_HEIGHT or not 0 <= round <= MAX_ROUND:
-        raise ValueError("height or round out of range")
+        raise InvalidArgumentError("height" if not 0 <= height <= MAX_HEIGHT else "round", "height or round out of range")
     voters = voting_set.voters
     order = _proposer_order(voters, tuple(voting_set.weights[v] for v in voters), seed, height)
     return order[round % len(order)]
@@ -420,11 +438,11 @@ class BlockEngine:
         commit_history: int = 16,
     ) -> None:
         if type(chain_id) is not int or not 0 <= chain_id < 2**32:
-            raise ValueError("chain_id must be a u32")
+            raise InvalidArgumentError("chain_id", "chain_id must be a u32")
         if key is not None and not isinstance(key, PrivateKey):
-            raise TypeError("key must be a PrivateKey or None")
+            raise InvalidArgumentError("key", "key must be a PrivateKey or None")
         if type(commit_history) is not int or commit_history < 1:
-            raise ValueError("commit_history must be a positive int")
+            raise InvalidArgumentError("commit_history", "commit_history must be a positive int")
         self._chain_id = chain_id
         self._key = key
         self._me: bytes | None = key.public_key.data if key is not None else None
@@ -434,7 +452,7 @@ class BlockEngine:
         self._check_signatures = check_signatures
         self._timeouts = timeouts if timeouts is not None else BftTimeouts()
         if not isinstance(self._timeouts, BftTimeouts):
-            raise TypeError("timeouts must be BftTimeouts")
+            raise InvalidArgumentError("timeouts", "timeouts must be BftTimeouts")
         self._commit_history = commit_history
         self._commits: dict[int, Commit] = {}
         self._commit_sent_at: dict[int, float] = {}
@@ -520,7 +538,7 @@ class BlockEngine:
         :raises ValueError: before :meth:`start`.
         """
         if self._vs is None:
-            raise ValueError("the engine has not started")
+            raise ConsensusStateError("the engine has not started")
         found = self._proposers.get(round)
         if found is None:
             found = select_proposer(self._vs, self._seed, self._height, round)
@@ -547,18 +565,18 @@ class BlockEngine:
             is empty.
         """
         if type(height) is not int or not 0 <= height <= MAX_HEIGHT:
-            raise ValueError("height must be a u64")
+            raise InvalidArgumentError("height", "height must be a u64")
         if self._started and height <= self._height:
-            raise ValueError(f"height {height} is not above the current height {self._height}")
+            raise InvalidArgumentError("height", f"height {height} is not above the current height {self._height}")
         follows = self._started and height == self._height + 1
         buffered = list(self._next.values()) if follows else []
         next_max = dict(self._next_max_round) if follows else {}
         vs = self._voting_set_for(height)
         if not isinstance(vs, VotingSet) or vs.total <= 0:
-            raise ValueError(f"the voting set of height {height} has no weight")
+            raise InvalidArgumentError("voting_set_for", f"the voting set of height {height} has no weight")
         seed = self._seed_for(height)
         if type(seed) is not bytes or len(seed) != 32:
-            raise ValueError("seed_for must return 32 bytes")
+            raise InvalidArgumentError("seed_for", "seed_for must return 32 bytes")
         self._started = True
         self._now = now
         self._reset_height(height, vs, seed)
@@ -709,7 +727,7 @@ class BlockEngine:
         elif isinstance(event, TimerFired):
             self._on_timer(event.key, out)
         else:
-            raise TypeError(f"not a BFT event: {type(event).__name__}")
+            raise InvalidArgumentError("event", f"not a BFT event: {type(event).__name__}")
 
     def _on_message(self, message: _Message, out: list[BftAction]) -> None:
         height = message.height

@@ -29,7 +29,7 @@ from enum import IntEnum
 from typing import Final
 
 from ..codec import Reader, Writer, varint_size
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..verify import SignatureCheck
@@ -111,12 +111,12 @@ class VoteKind(IntEnum):
 
 def _check_uint(value: int, maximum: int, name: str) -> None:
     if type(value) is not int or not 0 <= value <= maximum:
-        raise ValueError(f"{name} must be an int in 0..{maximum}")
+        raise InvalidArgumentError(name, f"{name} must be an int in 0..{maximum}")
 
 
 def _check_bytes(value: bytes, size: int, name: str) -> None:
     if type(value) is not bytes or len(value) != size:
-        raise ValueError(f"{name} must be {size} bytes")
+        raise InvalidArgumentError(name, f"{name} must be {size} bytes")
 
 
 def _vote_payload(height: int, round: int, value_id: bytes | None) -> bytes:
@@ -154,10 +154,10 @@ class Proposal:
         _check_uint(self.height, MAX_HEIGHT, "height")
         _check_uint(self.round, MAX_ROUND, "round")
         if type(self.pol_round) is not int or not -1 <= self.pol_round < self.round:
-            raise ValueError("pol_round must be -1 or an earlier round")
+            raise InvalidArgumentError("pol_round", "pol_round must be -1 or an earlier round")
         _check_bytes(self.value_id, _ID_SIZE, "value_id")
         if type(self.value) is not bytes:
-            raise ValueError("value must be bytes")
+            raise InvalidArgumentError("value", "value must be bytes")
         _check_bytes(self.proposer, _KEY_SIZE, "proposer")
         _check_bytes(self.signature, _SIG_SIZE, "signature")
 
@@ -181,7 +181,7 @@ class Proposal:
         _check_uint(height, MAX_HEIGHT, "height")
         _check_uint(round, MAX_ROUND, "round")
         if type(pol_round) is not int or not -1 <= pol_round < round:
-            raise ValueError("pol_round must be -1 or an earlier round")
+            raise InvalidArgumentError("pol_round", "pol_round must be -1 or an earlier round")
         _check_bytes(value_id, _ID_SIZE, "value_id")
         payload = cls._payload(height, round, pol_round, value_id, value)
         signature = sign(key, chain_id, PROPOSAL_KIND, payload)
@@ -231,7 +231,7 @@ class BlockVote:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, VoteKind):
-            raise ValueError("kind must be a VoteKind")
+            raise InvalidArgumentError("kind", "kind must be a VoteKind")
         _check_uint(self.height, MAX_HEIGHT, "height")
         _check_uint(self.round, MAX_ROUND, "round")
         if self.value_id is not None:
@@ -335,16 +335,16 @@ class CommitCertificate:
             type(self.precommits) is not tuple
             or not 0 < len(self.precommits) <= MAX_CERTIFICATE_PRECOMMITS
         ):
-            raise ValueError(f"a certificate holds 1..{MAX_CERTIFICATE_PRECOMMITS} precommits")
+            raise InvalidArgumentError("precommits", f"a certificate holds 1..{MAX_CERTIFICATE_PRECOMMITS} precommits")
         previous = b""
         for entry in self.precommits:
             if type(entry) is not tuple or len(entry) != 2:
-                raise ValueError("precommits are (voter, signature) pairs")
+                raise InvalidArgumentError("precommits", "precommits are (voter, signature) pairs")
             voter, signature = entry
             _check_bytes(voter, _KEY_SIZE, "voter")
             _check_bytes(signature, _SIG_SIZE, "signature")
             if voter <= previous:
-                raise ValueError("certificate voters must be strictly ascending")
+                raise InvalidArgumentError("precommits", "certificate voters must be strictly ascending")
             previous = voter
 
     @classmethod
@@ -352,7 +352,7 @@ class CommitCertificate:
         """The certificate made of ``votes``: non-nil precommits of one (height, round, value)."""
         votes = list(votes)
         if not votes:
-            raise ValueError("a certificate needs at least one precommit")
+            raise InvalidArgumentError("votes", "a certificate needs at least one precommit")
         first = votes[0]
         for vote in votes:
             if (
@@ -361,8 +361,8 @@ class CommitCertificate:
                 or (vote.height, vote.round, vote.value_id)
                 != (first.height, first.round, first.value_id)
             ):
-                raise ValueError(
-                    "certificate votes must be precommits for one height, round and value"
+                raise InvalidArgumentError(
+                    "votes", "certificate votes must be precommits for one height, round and value"
                 )
         assert first.value_id is not None
         pairs = tuple(sorted((v.voter, v.signature) for v in votes))
@@ -454,9 +454,9 @@ class Commit:
 
     def __post_init__(self) -> None:
         if type(self.value) is not bytes:
-            raise ValueError("value must be bytes")
+            raise InvalidArgumentError("value", "value must be bytes")
         if not isinstance(self.certificate, CommitCertificate):
-            raise ValueError("certificate must be a CommitCertificate")
+            raise InvalidArgumentError("certificate", "certificate must be a CommitCertificate")
 
     @property
     def height(self) -> int:
@@ -497,11 +497,11 @@ class DoubleVoteEvidence:
     def __post_init__(self) -> None:
         a, b = self.vote_a, self.vote_b
         if not isinstance(a, BlockVote) or not isinstance(b, BlockVote):
-            raise ValueError("evidence is made of two BlockVotes")
+            raise InvalidArgumentError("vote_a" if not isinstance(a, BlockVote) else "vote_b", "evidence is made of two BlockVotes")
         if (a.kind, a.height, a.round, a.voter) != (b.kind, b.height, b.round, b.voter):
-            raise ValueError("evidence votes must share voter, kind, height and round")
+            raise InvalidArgumentError("vote_b", "evidence votes must share voter, kind, height and round")
         if not _value_key(a.value_id) < _value_key(b.value_id):
-            raise ValueError("evidence votes must differ and be in canonical order")
+            raise InvalidArgumentError("vote_b", "evidence votes must differ and be in canonical order")
 
     @classmethod
     def of(cls, first: BlockVote, second: BlockVote) -> DoubleVoteEvidence:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..codec import Reader, Writer
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..transaction import MAX_TX_INPUTS, MAX_TX_SIZE, OutPoint, Transaction
@@ -102,26 +102,26 @@ def _accept_message(chain_id: int, epoch: int, root: bytes) -> bytes:
     return signing_message(chain_id, ACCEPT_KIND, accept_payload(epoch, root))
 
 
-def _check_hash(value: object, what: str) -> None:
+def _check_hash(value: object, parameter: str, what: str | None = None) -> None:
     if type(value) is not bytes or len(value) != 32:
-        raise ValueError(f"{what} must be 32 bytes")
+        raise InvalidArgumentError(parameter, f"{what or parameter} must be 32 bytes")
 
 
 def _check_signature(value: object) -> None:
     if type(value) is not bytes or len(value) != 64:
-        raise ValueError("signature must be 64 bytes")
+        raise InvalidArgumentError("signature", "signature must be 64 bytes")
 
 
 def _check_epoch(value: object) -> None:
     if type(value) is not int or not 0 <= value <= _MAX_U64:
-        raise ValueError("epoch must be a u64")
+        raise InvalidArgumentError("epoch", "epoch must be a u64")
 
 
 def _check_proof(proof: object) -> None:
     if not isinstance(proof, MerkleProof):
-        raise TypeError("proof must be a MerkleProof")
+        raise InvalidArgumentError("proof", "proof must be a MerkleProof")
     if proof.count > MAX_VOTE_BATCH_TXIDS:
-        raise ValueError(f"proof for a batch larger than {MAX_VOTE_BATCH_TXIDS} txids")
+        raise InvalidArgumentError("proof", f"proof for a batch larger than {MAX_VOTE_BATCH_TXIDS} txids")
 
 
 # -- vote batches ----------------------------------------------------------------------
@@ -144,16 +144,16 @@ class VoteBatch:
     _tree: MerkleTree | None = field(init=False, compare=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        _check_hash(self.voter, "voter key")
+        _check_hash(self.voter, "voter", "voter key")
         _check_epoch(self.epoch)
         _check_signature(self.signature)
         txids = self.txids
         if type(txids) is not tuple or not 1 <= len(txids) <= MAX_VOTE_BATCH_TXIDS:
-            raise ValueError(f"a batch holds a tuple of 1..{MAX_VOTE_BATCH_TXIDS} txids")
+            raise InvalidArgumentError("txids", f"a batch holds a tuple of 1..{MAX_VOTE_BATCH_TXIDS} txids")
         for txid in txids:
             _check_hash(txid, "txid")
         if any(txids[i] >= txids[i + 1] for i in range(len(txids) - 1)):
-            raise ValueError("batch txids must be strictly ascending")
+            raise InvalidArgumentError("txids", "batch txids must be strictly ascending")
 
     def _merkle(self) -> MerkleTree:
         # Built on first use, never while decoding: a batch from a non-voter or for a
@@ -177,7 +177,7 @@ class VoteBatch:
         """Sign accept votes for ``txids`` (sorted and deduplicated here) in ``epoch``."""
         ordered = tuple(sorted(set(txids)))
         if not ordered:
-            raise ValueError("a batch needs at least one txid")
+            raise InvalidArgumentError("txids", "a batch needs at least one txid")
         root = MerkleTree(ordered).root
         signature = sign(key, chain_id, ACCEPT_KIND, accept_payload(epoch, root))
         return cls(key.public_key.data, epoch, ordered, signature)
@@ -245,8 +245,8 @@ class CertificateEntry:
     signature: bytes
 
     def __post_init__(self) -> None:
-        _check_hash(self.voter, "voter key")
-        _check_hash(self.root, "batch root")
+        _check_hash(self.voter, "voter", "voter key")
+        _check_hash(self.root, "root", "batch root")
         _check_proof(self.proof)
         _check_signature(self.signature)
 
@@ -255,7 +255,7 @@ class CertificateEntry:
         """The entry proving that ``batch`` votes for ``txid``."""
         index = batch.index_of(txid)
         if index is None:
-            raise ValueError("txid is not in the batch")
+            raise InvalidArgumentError("txid", "txid is not in the batch")
         return batch.entry(index)
 
     def _write(self, w: Writer) -> None:
@@ -290,9 +290,9 @@ class FinalityCertificate:
         _check_epoch(self.epoch)
         entries = self.entries
         if type(entries) is not tuple or not 1 <= len(entries) <= MAX_CERTIFICATE_ENTRIES:
-            raise ValueError(f"a certificate holds a tuple of 1..{MAX_CERTIFICATE_ENTRIES} entries")
+            raise InvalidArgumentError("entries", f"a certificate holds a tuple of 1..{MAX_CERTIFICATE_ENTRIES} entries")
         if not all(isinstance(e, CertificateEntry) for e in entries):
-            raise TypeError("certificate entries must be CertificateEntry")
+            raise InvalidArgumentError("entries", "certificate entries must be CertificateEntry")
 
     @property
     def voters(self) -> tuple[bytes, ...]:
@@ -410,7 +410,7 @@ def verify_certificates(
         structural.append((ok, positions))
     verdicts = check_signatures(checks) if checks else []
     if len(verdicts) != len(checks):
-        raise ValueError("check_signatures returned the wrong number of verdicts")
+        raise InvalidArgumentError("check_signatures", "check_signatures returned the wrong number of verdicts")
     return [ok and all(verdicts[p] for p in positions) for ok, positions in structural]
 
 
@@ -455,11 +455,11 @@ class AcceptVote:
 
     def __post_init__(self) -> None:
         _check_epoch(self.epoch)
-        _check_hash(self.root, "batch root")
+        _check_hash(self.root, "root", "batch root")
         _check_proof(self.proof)
         _check_signature(self.signature)
         if type(self.tx_base) is not bytes or len(self.tx_base) > MAX_TX_SIZE:
-            raise ValueError(f"tx_base must be bytes of at most {MAX_TX_SIZE}")
+            raise InvalidArgumentError("tx_base", f"tx_base must be bytes of at most {MAX_TX_SIZE}")
         txid, outpoints = parse_tx_base(self.tx_base)
         object.__setattr__(self, "txid", txid)
         object.__setattr__(self, "outpoints", outpoints)
@@ -506,11 +506,11 @@ class ConflictingVotesEvidence:
     second: AcceptVote
 
     def __post_init__(self) -> None:
-        _check_hash(self.offender, "offender key")
+        _check_hash(self.offender, "offender", "offender key")
         if not isinstance(self.first, AcceptVote) or not isinstance(self.second, AcceptVote):
-            raise TypeError("evidence holds two AcceptVote values")
+            raise InvalidArgumentError("first" if not isinstance(self.first, AcceptVote) else "second", "evidence holds two AcceptVote values")
         if not self.first.txid < self.second.txid:
-            raise ValueError("evidence votes must be for distinct txids in ascending order")
+            raise InvalidArgumentError("second", "evidence votes must be for distinct txids in ascending order")
 
     @classmethod
     def of(cls, offender: bytes, a: AcceptVote, b: AcceptVote) -> ConflictingVotesEvidence:

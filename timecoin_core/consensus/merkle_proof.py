@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..codec import Reader, Writer
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from ..hashing import Tag, tagged_hash
 from ..merkle import MerkleProof, verify_merkle_proof
 
@@ -41,7 +41,7 @@ def proof_length(index: int, count: int) -> int:
     A level contributes a sibling unless the path's node is the odd one carried up.
     """
     if not 0 <= index < count:
-        raise ValueError(f"leaf index {index} out of range for {count} leaves")
+        raise InvalidArgumentError("index", f"leaf index {index} out of range for {count} leaves")
     length = 0
     while count > 1:
         if index % 2 == 1 or index + 1 < count:
@@ -63,10 +63,10 @@ class MerkleTree:
 
     def __init__(self, hashes: Sequence[bytes]) -> None:
         if not hashes:
-            raise ValueError("a Merkle tree needs at least one leaf")
+            raise InvalidArgumentError("hashes", "a Merkle tree needs at least one leaf")
         for position, h in enumerate(hashes):
             if type(h) is not bytes or len(h) != 32:
-                raise ValueError(f"merkle leaf {position} must be 32 bytes")
+                raise InvalidArgumentError("hashes", f"merkle leaf {position} must be 32 bytes")
         level = [tagged_hash(Tag.MERKLE_LEAF, h) for h in hashes]
         levels = [level]
         while len(level) > 1:

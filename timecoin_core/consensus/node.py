@@ -59,7 +59,7 @@ from typing import Protocol
 
 from ..block import Block
 from ..chain import BlockError, ChainState, ProposerError, check_proposer_signature
-from ..errors import DecodeError, TimecoinError
+from ..errors import DecodeError, InvalidArgumentError, TimecoinError
 from ..hashing import Tag, tagged_hash
 from ..keys import PrivateKey
 from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
@@ -74,6 +74,8 @@ from .bft import (
     BlockEngine,
     BlockVoteSigned,
     CommitReceived,
+    ConsensusConfigError,
+    ConsensusStateError,
     Decide,
     ProposalReceived,
     VoteReceived,
@@ -315,14 +317,20 @@ class NodeConfig:
     pool_max_count: int = 500_000
 
     def __post_init__(self) -> None:
-        if not self.regossip_interval > 0 or not self.max_clock_drift >= 0:
-            raise ValueError("regossip_interval must be positive and max_clock_drift non-negative")
-        if self.max_orphans < 0 or self.max_evidence < 0 or self.max_orphan_bytes < 0:
-            raise ValueError("max_orphans, max_orphan_bytes and max_evidence must be non-negative")
-        if self.max_conflict_variants < 1 or self.max_parked_bytes < 0:
-            raise ValueError("max_conflict_variants must be at least 1 and max_parked_bytes non-negative")
-        if not self.orphan_ttl > 0 or self.max_final_orphan_bytes < 0:
-            raise ValueError("orphan_ttl must be positive and max_final_orphan_bytes non-negative")
+        # One check per field, so the error names the field that is wrong.
+        for name, valid, rule in (
+            ("regossip_interval", self.regossip_interval > 0, "positive"),
+            ("max_clock_drift", self.max_clock_drift >= 0, "non-negative"),
+            ("max_orphans", self.max_orphans >= 0, "non-negative"),
+            ("max_orphan_bytes", self.max_orphan_bytes >= 0, "non-negative"),
+            ("max_evidence", self.max_evidence >= 0, "non-negative"),
+            ("max_conflict_variants", self.max_conflict_variants >= 1, "at least 1"),
+            ("max_parked_bytes", self.max_parked_bytes >= 0, "non-negative"),
+            ("orphan_ttl", self.orphan_ttl > 0, "positive"),
+            ("max_final_orphan_bytes", self.max_final_orphan_bytes >= 0, "non-negative"),
+        ):
+            if not valid:
+                raise ConsensusConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
 
     def bft_timeouts(self, network: Network) -> BftTimeouts:
         """The BFT timeouts for ``network`` (explicit ones win)."""
@@ -672,7 +680,7 @@ class ConsensusNode:
             return self._on_evidence(event)
         if isinstance(event, TimerFired):
             return self._on_timer(event.key, now)
-        raise TypeError(f"unknown event {type(event).__name__}")
+        raise InvalidArgumentError("event", f"unknown event {type(event).__name__}")
 
     # -- transactions --------------------------------------------------------------------
 
@@ -859,7 +867,7 @@ class ConsensusNode:
     def _seed_for(self, height: int) -> bytes:
         parent = self.chain.block_at(height - 1)
         if parent is None:
-            raise ValueError(f"no block at height {height - 1} yet")
+            raise InvalidArgumentError("height", f"no block at height {height - 1} yet")
         return parent.hash
 
     def _proposer_payload(self, operator: bytes) -> bytes:
@@ -871,9 +879,9 @@ class ConsensusNode:
     def build_value(self, height: int, round: int) -> tuple[bytes, bytes]:
         """The block this node proposes at ``height`` (``ValueSource.build``)."""
         if self.key is None:
-            raise ValueError("a node without a key cannot propose")
+            raise ConsensusStateError("a node without a key cannot propose")
         if height != self.chain.height + 1:
-            raise ValueError(f"cannot build height {height} on a chain at {self.chain.height}")
+            raise InvalidArgumentError("height", f"cannot build height {height} on a chain at {self.chain.height}")
         budget = self.network.max_block_size - 100_000
         txs = _certified_closure(self.pool.block_template(budget), self.certificates)
         txs = self._registrable(txs)
@@ -1145,7 +1153,7 @@ class ConsensusNode:
 
     def _on_timer(self, key: Hashable, now: float) -> list[NodeAction]:
         if not isinstance(key, tuple) or len(key) != 2:
-            raise ValueError(f"unknown timer {key!r}")
+            raise InvalidArgumentError("key", f"unknown timer {key!r}")
         owner, inner = key
         if owner == "finality":
             return self._finality(TimerFired(inner), now)
@@ -1173,7 +1181,7 @@ class ConsensusNode:
                     self._parked.pop(tx.txid)
                     out += self._on_transaction(tx, now)
             return out
-        raise ValueError(f"unknown timer {key!r}")
+        raise InvalidArgumentError("key", f"unknown timer {key!r}")
 
 
 class _Source:

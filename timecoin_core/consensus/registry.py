@@ -56,7 +56,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..errors import TimecoinError
+from ..errors import InvalidArgumentError, TimecoinError
 from ..hashing import Tag, tagged_hash
 from ..network import Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
@@ -133,7 +133,7 @@ def tier_for(amount: int) -> Tier:
 def registration_memo(operator: bytes) -> bytes:
     """The memo that turns a transaction into a registration of ``operator``."""
     if len(operator) != 32:
-        raise ValueError("operator key must be 32 bytes")
+        raise InvalidArgumentError("operator", "operator key must be 32 bytes")
     return REGISTRATION_MAGIC + operator
 
 

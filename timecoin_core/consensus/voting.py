@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..codec import Writer
-from ..errors import TimecoinError
+from ..errors import InvalidArgumentError, TimecoinError
 from ..hashing import Tag, tagged_hash
 
 __all__ = ["NotAVoterError", "VotingSet", "quorum_reached"]
@@ -42,11 +42,11 @@ class VotingSet:
 
     def __post_init__(self) -> None:
         if self.epoch < 0:
-            raise ValueError("epoch must be non-negative")
+            raise InvalidArgumentError("epoch", "epoch must be non-negative")
         clean = {k: w for k, w in self.weights.items() if w > 0}
         for key, weight in clean.items():
             if type(key) is not bytes or len(key) != 32 or type(weight) is not int:
-                raise ValueError("voting set maps 32-byte keys to int weights")
+                raise InvalidArgumentError("weights", "voting set maps 32-byte keys to int weights")
         ordered = tuple(sorted(clean))
         object.__setattr__(self, "weights", MappingProxyType({k: clean[k] for k in ordered}))
         object.__setattr__(self, "total", sum(clean.values()))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from .invariants import Violation, check_liveness, check_safety
 from .runner import SeedResult, Summary, SummaryReport, run_seed, run_seeds
-from .world import Behaviour, SimConfig, World
+from .world import Behaviour, SimConfig, SimConfigError, World
 
 __all__ = [
     "Behaviour",
     "SeedResult",
     "SimConfig",
+    "SimConfigError",
     "Summary",
     "SummaryReport",
     "Violation",

@@ -61,7 +61,7 @@ from ..verify import SignatureCheck, SyncVerifier
 from ..wire import Message, WireMesh
 from .adversary import Adversary
 
-__all__ = ["Behaviour", "SimConfig", "World"]
+__all__ = ["Behaviour", "SimConfig", "SimConfigError", "World"]
 
 _RETRY_AFTER = 5.0
 """Virtual seconds a client waits for finality before sending its transaction again."""
@@ -75,6 +75,10 @@ class Behaviour(Enum):
     INVALID_PROPOSAL = "invalid-proposal"
     MUTATE = "mutate"
     WITHHOLD = "withhold"
+
+
+class SimConfigError(TimecoinError, ValueError):
+    """A :class:`SimConfig` refused when built. Also a ``ValueError``, as it was before it was typed."""
 
 
 @dataclass(frozen=True)
@@ -118,19 +122,19 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
-            raise ValueError("need at least one node and fewer byzantine nodes than nodes")
+            raise SimConfigError("need at least one node and fewer byzantine nodes than nodes")
         if 3 * self.byzantine >= self.nodes:
-            raise ValueError("byzantine weight must stay below one third (equal weights: 3*b < n)")
+            raise SimConfigError("byzantine weight must stay below one third (equal weights: 3*b < n)")
         if self.duration <= 0 or self.settle <= 0 or self.tx_rate < 0:
-            raise ValueError("duration and settle must be positive, tx_rate non-negative")
+            raise SimConfigError("duration and settle must be positive, tx_rate non-negative")
         if not 0 <= self.loss < 1 or not 0 <= self.duplicate < 1 or not 0 < self.min_delay <= self.max_delay:
-            raise ValueError("bad delay, loss or duplication parameters")
+            raise SimConfigError("bad delay, loss or duplication parameters")
         if self.clients < 2:
-            raise ValueError("need at least two clients")
+            raise SimConfigError("need at least two clients")
         known = {b.value for b in Behaviour}
         unknown = [b for b in self.behaviours if b not in known]
         if unknown:
-            raise ValueError(f"unknown behaviours {unknown}; known: {sorted(known)}")
+            raise SimConfigError(f"unknown behaviours {unknown}; known: {sorted(known)}")
 
 
 @dataclass

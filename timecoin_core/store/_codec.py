@@ -11,7 +11,7 @@ from ..consensus.bft_messages import BlockVote, CommitCertificate
 from ..consensus.finality_messages import VoteBatch
 from ..consensus.records import decode_record, encode_record
 from ..consensus.voting import VotingSet
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from .records import Evidence, SignedVote
 
 KIND_VOTE_BATCH: Final = 1
@@ -28,7 +28,7 @@ def signed_vote_key(vote: SignedVote) -> tuple[bytes, int, int]:
         return b"\x01" + hashlib.sha256(vote.to_bytes()).digest(), KIND_VOTE_BATCH, vote.epoch
     if isinstance(vote, BlockVote):
         return _BLOCK_VOTE_KEY.pack(2, vote.kind, vote.height, vote.round), KIND_BLOCK_VOTE, vote.height
-    raise TypeError(f"a signed vote is a VoteBatch or a BlockVote, not {type(vote).__name__}")
+    raise InvalidArgumentError("vote", f"a signed vote is a VoteBatch or a BlockVote, not {type(vote).__name__}")
 
 
 def decode_signed_vote(kind: int, raw: bytes) -> SignedVote:

@@ -17,7 +17,7 @@ from ..amount import MAX_MONEY
 from ..block import Block, reward_txid
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.records import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decode_record
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from ..transaction import OutPoint, TxOut, _new_outpoint
 from ..utxo import Coin, CoinState
 from ._commitment import CoinKey, UtxoAccumulator, element_sum
@@ -52,28 +52,28 @@ def key_outpoint(key: bytes) -> OutPoint:
 def check_limit(limit: object) -> int:
     """``limit`` if it is an int in 1..:data:`MAX_PAGE_LIMIT`, else :class:`ValueError`."""
     if type(limit) is not int or not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise ValueError(f"limit must be an int in 1..{MAX_PAGE_LIMIT}")
+        raise InvalidArgumentError("limit", f"limit must be an int in 1..{MAX_PAGE_LIMIT}")
     return limit
 
 
 def check_payload(payload: object) -> bytes:
     """``payload`` if it is 20 bytes, else :class:`ValueError`."""
     if type(payload) is not bytes or len(payload) != 20:
-        raise ValueError("an address payload is 20 bytes")
+        raise InvalidArgumentError("payload", "an address payload is 20 bytes")
     return payload
 
 
 def check_hash(value: object, what: str) -> bytes:
     """``value`` if it is 32 bytes, else :class:`ValueError`."""
     if type(value) is not bytes or len(value) != 32:
-        raise ValueError(f"{what} must be 32 bytes")
+        raise InvalidArgumentError(what, f"{what} must be 32 bytes")
     return value
 
 
 def check_height(value: object, what: str = "height") -> int:
     """``value`` if it is a non-negative int below 2**46, else :class:`ValueError`."""
     if type(value) is not int or not 0 <= value < 2**46:
-        raise ValueError(f"{what} must be a non-negative int")
+        raise InvalidArgumentError(what, f"{what} must be a non-negative int")
     return value
 
 
@@ -197,7 +197,7 @@ def plan_block(
     if block.header.prev_hash != tip.hash:
         raise BlockSequenceError(f"block {block_hash.hex()} at {height} does not extend the stored tip {tip.hash.hex()}")
     if certificate is not None and (certificate.height != height or certificate.value_id != block_hash):
-        raise ValueError("the commit certificate is for another block")
+        raise InvalidArgumentError("certificate", "the commit certificate is for another block")
     created: dict[OutPoint, TxOut] = {}
     pop_created = created.pop
     removed: dict[OutPoint, tuple[TxOut, int]] = {}

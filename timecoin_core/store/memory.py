@@ -20,6 +20,7 @@ from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
 from ..consensus.registry import Registry, epoch_of
 from ..consensus.voting import VotingSet
+from ..errors import InvalidArgumentError
 from ..network import Network
 from ..transaction import OutPoint, Transaction, TxOut
 from ..utxo import Coin, CoinState
@@ -146,7 +147,7 @@ class MemoryStore:
         """Apply ``block`` and everything it changes, atomically (see :class:`~timecoin_core.store.Store`)."""
         self._check_open()
         if voting_set is not None and not isinstance(voting_set, VotingSet):
-            raise TypeError("voting_set must be a VotingSet")
+            raise InvalidArgumentError("voting_set", "voting_set must be a VotingSet")
         plans = self._plan([(block, certificate)])
         self._commit(plans)
         if voting_set is not None:
@@ -168,7 +169,7 @@ class MemoryStore:
         reward = self._network.block_reward
         for block, certificate in blocks:
             if not isinstance(block, Block):
-                raise TypeError("commit takes Block values")
+                raise InvalidArgumentError("blocks", "commit takes Block values")
             lookup: dict[OutPoint, tuple[TxOut, int]] = {}
             for tx in block.transactions:
                 for txin in tx.inputs:
@@ -240,7 +241,7 @@ class MemoryStore:
     async def block_by_hash(self, block_hash: bytes) -> StoredBlock | None:
         """The committed block with ``block_hash``, or ``None``."""
         self._check_open()
-        height = self._by_hash.get(check_hash(block_hash, "block hash"))
+        height = self._by_hash.get(check_hash(block_hash, "block_hash"))
         return None if height is None else self._blocks[height]
 
     async def blocks(
@@ -292,7 +293,7 @@ class MemoryStore:
         """The confirmed unspent coin at ``outpoint``, or ``None``."""
         self._check_open()
         if not isinstance(outpoint, OutPoint):
-            raise TypeError("coin takes an OutPoint")
+            raise InvalidArgumentError("outpoint", "coin takes an OutPoint")
         found = self._coins.get(outpoint)
         return None if found is None else Coin(outpoint, found[0], found[1], CoinState.UNSPENT, None)
 
@@ -416,7 +417,7 @@ class MemoryStore:
         """Insert or replace the peer with ``peer.address``."""
         self._check_open()
         if not isinstance(peer, PeerRecord):
-            raise TypeError("put_peer takes a PeerRecord")
+            raise InvalidArgumentError("peer", "put_peer takes a PeerRecord")
         self._peers[peer.address] = peer
 
     async def peers(self, limit: int = 1000) -> list[PeerRecord]:
@@ -434,7 +435,7 @@ class MemoryStore:
         """Insert or replace the ban of ``ban.host``."""
         self._check_open()
         if not isinstance(ban, BanRecord):
-            raise TypeError("put_ban takes a BanRecord")
+            raise InvalidArgumentError("ban", "put_ban takes a BanRecord")
         self._bans[ban.host] = ban
 
     async def bans(self, now: int) -> list[BanRecord]:

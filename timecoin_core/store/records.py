@@ -9,6 +9,7 @@ from ..block import Block
 from ..chain import AppliedBlock
 from ..consensus.bft_messages import BlockVote, CommitCertificate, DoubleVoteEvidence
 from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate, VoteBatch
+from ..errors import InvalidArgumentError
 from ..network import Network
 from ..transaction import Transaction
 from ..utxo import Coin
@@ -156,11 +157,11 @@ class PeerRecord:
 
     def __post_init__(self) -> None:
         if not isinstance(self.address, str) or not self.address or len(self.address) > 255:
-            raise ValueError("peer address must be a non-empty str of at most 255 characters")
+            raise InvalidArgumentError("address", "peer address must be a non-empty str of at most 255 characters")
         for name in ("last_seen", "services", "failures"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value < 2**63:
-                raise ValueError(f"{name} must be a non-negative int")
+                raise InvalidArgumentError(name, f"{name} must be a non-negative int")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,8 @@ class BanRecord:
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or len(self.host) > 255:
-            raise ValueError("banned host must be a non-empty str of at most 255 characters")
+            raise InvalidArgumentError("host", "banned host must be a non-empty str of at most 255 characters")
         if type(self.until) is not int or not 0 <= self.until < 2**63:
-            raise ValueError("until must be a non-negative int")
+            raise InvalidArgumentError("until", "until must be a non-negative int")
         if not isinstance(self.reason, str) or len(self.reason) > 1000:
-            raise ValueError("reason must be a str of at most 1000 characters")
+            raise InvalidArgumentError("reason", "reason must be a str of at most 1000 characters")

@@ -50,7 +50,7 @@ from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
 from ..consensus.registry import Registry, epoch_of
 from ..consensus.voting import VotingSet
-from ..errors import DecodeError, TimecoinError
+from ..errors import DecodeError, InvalidArgumentError, TimecoinError
 from ..network import Network
 from ..transaction import OutPoint, Transaction, TxOut
 from ..utxo import Coin, CoinState
@@ -537,7 +537,7 @@ class SqliteStore:
         migration machinery.
         """
         if type(cache_mib) is not int or not 1 <= cache_mib <= 1 << 20:
-            raise ValueError("cache_mib must be an int in 1..1048576")
+            raise InvalidArgumentError("cache_mib", "cache_mib must be an int in 1..1048576")
         return StoreOpener(cls._open(os.fspath(path), network, read_only, cache_mib, tuple(migrations)))
 
     @classmethod
@@ -757,7 +757,7 @@ class SqliteStore:
     ) -> StoredBlock:
         """Apply ``block`` and everything it changes in one transaction (see :class:`~timecoin_core.store.Store`)."""
         if voting_set is not None and not isinstance(voting_set, VotingSet):
-            raise TypeError("voting_set must be a VotingSet")
+            raise InvalidArgumentError("voting_set", "voting_set must be a VotingSet")
         plans = await self._commit([(block, certificate)], voting_set)
         return plans[0].stored
 
@@ -773,7 +773,7 @@ class SqliteStore:
     ) -> list[BlockPlan]:
         for block, _ in blocks:
             if not isinstance(block, Block):
-                raise TypeError("commit takes Block values")
+                raise InvalidArgumentError("blocks", "commit takes Block values")
         # Shielded: a caller cancelled while COMMIT runs must not leave the cached tip
         # behind the file. The write finishes (or rolls back) either way.
         return await asyncio.shield(self._commit_now(blocks, voting_set))
@@ -928,7 +928,7 @@ class SqliteStore:
 
     async def block_by_hash(self, block_hash: bytes) -> StoredBlock | None:
         """The committed block with ``block_hash``, or ``None``."""
-        check_hash(block_hash, "block hash")
+        check_hash(block_hash, "block_hash")
         async with self._reading() as conn:
             rows = list(await conn.execute_fetchall("SELECT height FROM blocks WHERE hash = ?", (block_hash,)))
             if not rows:
@@ -1017,7 +1017,7 @@ class SqliteStore:
     async def coin(self, outpoint: OutPoint) -> Coin | None:
         """The confirmed unspent coin at ``outpoint``, or ``None``."""
         if not isinstance(outpoint, OutPoint):
-            raise TypeError("coin takes an OutPoint")
+            raise InvalidArgumentError("outpoint", "coin takes an OutPoint")
         async with self._reading() as conn:
             rows = list(
                 await conn.execute_fetchall(
@@ -1194,7 +1194,7 @@ class SqliteStore:
     async def put_peer(self, peer: PeerRecord) -> None:
         """Insert or replace the peer with ``peer.address``."""
         if not isinstance(peer, PeerRecord):
-            raise TypeError("put_peer takes a PeerRecord")
+            raise InvalidArgumentError("peer", "put_peer takes a PeerRecord")
         async with self._writing() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO peers (address, last_seen, services, failures) VALUES (?, ?, ?, ?)",
@@ -1219,7 +1219,7 @@ class SqliteStore:
     async def put_ban(self, ban: BanRecord) -> None:
         """Insert or replace the ban of ``ban.host``."""
         if not isinstance(ban, BanRecord):
-            raise TypeError("put_ban takes a BanRecord")
+            raise InvalidArgumentError("ban", "put_ban takes a BanRecord")
         async with self._writing() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO bans (host, until, reason) VALUES (?, ?, ?)", (ban.host, ban.until, ban.reason)

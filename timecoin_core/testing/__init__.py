@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import InvalidArgumentError
 from .clock import ClockError, ManualClock
 from .local_chain import (
     ACCOUNT_BALANCE,
@@ -18,8 +19,8 @@ from .local_chain import (
     TEST_MNEMONIC,
     AlreadyConfirmedError,
     Fault,
-    InvalidArgumentError,
     LocalChain,
+    LocalChainArgumentError,
     LocalChainError,
     LocalWallet,
     NotSettledError,
@@ -81,6 +82,7 @@ __all__ = [
     "Fault",
     "InvalidArgumentError",
     "LocalChain",
+    "LocalChainArgumentError",
     "LocalChainError",
     "LocalWallet",
     "ManualClock",

@@ -29,6 +29,7 @@ from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, VoteKind
 from ..consensus.finality_messages import VoteBatch
 from ..consensus.records import encode_record
 from ..consensus.registry import epoch_of
+from ..errors import InvalidArgumentError
 from ..keys import PrivateKey
 from ..network import Network
 from ..store import (
@@ -68,7 +69,7 @@ def store_workload(blocks: int = WORKLOAD_BLOCKS, masternodes: int = 4) -> Stres
     ``blocks`` must be at least 12 (the checks look at an epoch boundary and beyond).
     """
     if type(blocks) is not int or blocks < 12:
-        raise ValueError(f"a store workload needs at least 12 blocks, got {blocks!r}")
+        raise InvalidArgumentError("blocks", f"a store workload needs at least 12 blocks, got {blocks!r}")
     return stress_chain(blocks, masternodes, pending=3)
 
 

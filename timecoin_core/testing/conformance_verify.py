@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from types import MappingProxyType
 from typing import TypeVar
 
-from ..errors import VerifierError
+from ..errors import InvalidArgumentError, VerifierError
 from ..keys import PrivateKey
 from ..verify import SignatureCheck, Verifier, verify_one
 from ._expect import raises
@@ -279,7 +279,7 @@ def check_verifier(make: VerifierFactory) -> None:
     Raises the first failure as ``AssertionError``, prefixed with the check's name.
     """
     if not callable(make):
-        raise TypeError(f"check_verifier takes a factory of verifiers, not {type(make).__name__}")
+        raise InvalidArgumentError("make", f"check_verifier takes a factory of verifiers, not {type(make).__name__}")
     with make() as shared:
         for name, check in VERIFIER_CHECKS.items():
             _run(name, check, shared)

@@ -67,7 +67,7 @@ from ..consensus.node import (
     TxFinal,
 )
 from ..consensus.sansio import Broadcast, SetTimer, TimerFired
-from ..errors import AmountError, TimecoinError
+from ..errors import AmountError, InvalidArgumentError, TimecoinError
 from ..fees import FeeRate
 from ..hashing import Tag, tagged_hash
 from ..keys import Address, PrivateKey
@@ -88,6 +88,7 @@ __all__ = [
     "Fault",
     "InvalidArgumentError",
     "LocalChain",
+    "LocalChainArgumentError",
     "LocalChainError",
     "LocalWallet",
     "NotSettledError",
@@ -116,16 +117,13 @@ class LocalChainError(TimecoinError):
     """LocalChain could not do what was asked (for example a block that never committed)."""
 
 
-class InvalidArgumentError(LocalChainError, TypeError, ValueError):
+class LocalChainArgumentError(LocalChainError, InvalidArgumentError):
     """A LocalChain method got a value of the wrong type or out of range.
 
-    ``parameter`` names the argument. It is a ``TypeError`` and a ``ValueError`` too,
-    so generic handlers of either keep working.
+    ``parameter`` names the argument. It is the shared
+    :class:`~timecoin_core.InvalidArgumentError` and a :class:`LocalChainError`, so
+    either handler catches it.
     """
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"{parameter}: {message}")
-        self.parameter = parameter
 
 
 class AlreadyConfirmedError(LocalChainError):
@@ -226,30 +224,30 @@ def _account_key(seed: bytes, account: int) -> PrivateKey:
 
 def _check_int(parameter: str, value: object, low: int, high: int | None = None) -> int:
     if type(value) is not int:
-        raise InvalidArgumentError(parameter, f"expected an int, got {type(value).__name__}")
+        raise LocalChainArgumentError(parameter, f"expected an int, got {type(value).__name__}")
     if value < low or (high is not None and value > high):
         bounds = f">= {low}" if high is None else f"in {low}..{high}"
-        raise InvalidArgumentError(parameter, f"{value} is not {bounds}")
+        raise LocalChainArgumentError(parameter, f"{value} is not {bounds}")
     return value
 
 
 def _check_amount(parameter: str, value: object) -> int:
     if type(value) is not int:
         hint = f" (coins({value!r}) is that many TIME)" if isinstance(value, str) else ""
-        raise InvalidArgumentError(
+        raise LocalChainArgumentError(
             parameter, f"an amount is an int of base units, not {type(value).__name__}{hint}"
         )
     try:
         return check_amount(value)
     except AmountError as exc:
-        raise InvalidArgumentError(parameter, str(exc)) from exc
+        raise LocalChainArgumentError(parameter, str(exc)) from exc
 
 
 def _check_txid(value: object) -> bytes:
     if not isinstance(value, bytes | bytearray):
-        raise InvalidArgumentError("txid", f"expected 32 bytes, got {type(value).__name__}")
+        raise LocalChainArgumentError("txid", f"expected 32 bytes, got {type(value).__name__}")
     if len(value) != 32:
-        raise InvalidArgumentError("txid", f"expected 32 bytes, got {len(value)}")
+        raise LocalChainArgumentError("txid", f"expected 32 bytes, got {len(value)}")
     return bytes(value)
 
 
@@ -278,10 +276,10 @@ class LocalChain:
         # Masternode keys are derived from a one-byte index.
         _check_int("masternodes", masternodes, 1, 255)
         if not isinstance(network, Network):
-            raise InvalidArgumentError("network", f"expected a Network, got {type(network).__name__}")
+            raise LocalChainArgumentError("network", f"expected a Network, got {type(network).__name__}")
         for parameter, flag in (("auto_finality", auto_finality), ("autojump", autojump)):
             if not isinstance(flag, bool):
-                raise InvalidArgumentError(parameter, f"expected a bool, got {type(flag).__name__}")
+                raise LocalChainArgumentError(parameter, f"expected a bool, got {type(flag).__name__}")
         self.auto_finality = auto_finality
         self.autojump = autojump
         """Whether the clock jumps to pending finality timers by itself."""
@@ -453,7 +451,7 @@ class LocalChain:
             int amount.
         """
         if not isinstance(name, str):
-            raise InvalidArgumentError("name", f"expected a str, got {type(name).__name__}")
+            raise LocalChainArgumentError("name", f"expected a str, got {type(name).__name__}")
         balance = _check_amount("balance", balance)
         account = self._names.get(name)
         if account is None:
@@ -493,8 +491,8 @@ class LocalChain:
             try:
                 return Address.parse(value, self.network)
             except TimecoinError as exc:
-                raise InvalidArgumentError(parameter, str(exc)) from exc
-        raise InvalidArgumentError(
+                raise LocalChainArgumentError(parameter, str(exc)) from exc
+        raise LocalChainArgumentError(
             parameter, f"expected an Address, an address string or a LocalWallet, got {type(value).__name__}"
         )
 
@@ -535,7 +533,7 @@ class LocalChain:
         :raises AlreadyConfirmedError: a block already holds ``tx``.
         """
         if not isinstance(tx, Transaction):
-            raise InvalidArgumentError("tx", f"expected a Transaction, got {type(tx).__name__}")
+            raise LocalChainArgumentError("tx", f"expected a Transaction, got {type(tx).__name__}")
         _check_int("masternode", masternode, 0, len(self._state.nodes) - 1)
         self._sync()
         found = self._state.nodes[masternode].chain.transaction(tx.txid)
@@ -591,7 +589,7 @@ class LocalChain:
             self._state.faults.pop(masternode, None)
             return
         if not isinstance(fault, Fault):
-            raise InvalidArgumentError("fault", f"expected a Fault or None, got {type(fault).__name__}")
+            raise LocalChainArgumentError("fault", f"expected a Fault or None, got {type(fault).__name__}")
         self._state.faults[masternode] = fault
 
     @property
@@ -674,9 +672,9 @@ class LocalChain:
             a non-negative number.
         """
         if not callable(condition):
-            raise InvalidArgumentError("condition", f"expected a callable, got {type(condition).__name__}")
+            raise LocalChainArgumentError("condition", f"expected a callable, got {type(condition).__name__}")
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
-            raise InvalidArgumentError("timeout", f"expected a non-negative number, got {timeout!r}")
+            raise LocalChainArgumentError("timeout", f"expected a non-negative number, got {timeout!r}")
         start = self.clock.now()
         self._sync()
         # A network that never settles is just a condition that never holds here.
@@ -696,7 +694,7 @@ class LocalChain:
         :raises InvalidArgumentError: ``snapshot`` is not a :class:`Snapshot`.
         """
         if not isinstance(snapshot, Snapshot):
-            raise InvalidArgumentError("snapshot", f"expected a Snapshot, got {type(snapshot).__name__}")
+            raise LocalChainArgumentError("snapshot", f"expected a Snapshot, got {type(snapshot).__name__}")
         self._state = self._copy_state(snapshot._state)
 
     @contextmanager
@@ -881,11 +879,11 @@ class LocalWallet:
         units = _check_amount("amount", amount)
         _check_int("masternode", masternode, 0, len(self.chain.nodes) - 1)
         if not isinstance(subtract_fee_from_amount, bool):
-            raise InvalidArgumentError(
+            raise LocalChainArgumentError(
                 "subtract_fee_from_amount", f"expected a bool, got {type(subtract_fee_from_amount).__name__}"
             )
         if fee_rate is not None and not isinstance(fee_rate, FeeRate):
-            raise InvalidArgumentError("fee_rate", f"expected a FeeRate, got {type(fee_rate).__name__}")
+            raise LocalChainArgumentError("fee_rate", f"expected a FeeRate, got {type(fee_rate).__name__}")
         self.chain._sync()
         created = self.wallet.create_transaction(
             destination,

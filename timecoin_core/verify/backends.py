@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..errors import InvalidArgumentError
 from .errors import BackendUnavailableError, UnknownBackendError
 from .policy import admissible
 
@@ -102,13 +103,13 @@ def raw_verify_function(backend: str) -> VerifyFunction:
     return fn
 
 
-def _as_bytes(value: object) -> bytes:
+def _as_bytes(value: object, parameter: str) -> bytes:
     # bytes(int) would make a zero-filled string, so go through the buffer protocol.
     try:
         return bytes(memoryview(value))  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(
-            f"signature check fields must be bytes-like, not {type(value).__name__}"
+        raise InvalidArgumentError(
+            parameter, f"signature check fields must be bytes-like, not {type(value).__name__}"
         ) from None
 
 
@@ -128,9 +129,9 @@ def verify_function(backend: str) -> VerifyFunction:
 
     def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
         if type(public_key) is not bytes or type(signature) is not bytes:
-            public_key, signature = _as_bytes(public_key), _as_bytes(signature)
+            public_key, signature = _as_bytes(public_key, "public_key"), _as_bytes(signature, "signature")
         if type(message) is not bytes:
-            message = _as_bytes(message)
+            message = _as_bytes(message, "message")
         return admissible(public_key, signature) and raw(public_key, message, signature)
 
     _CHECKED[backend] = verify

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from ..errors import VerifierError
 from .check import SignatureCheck
+from .errors import VerifierConfigError
 from .executors import Verifier
 
 __all__ = ["CachingVerifier"]
@@ -40,7 +41,7 @@ class CachingVerifier:
 
     def __init__(self, inner: Verifier, capacity: int = 200_000) -> None:
         if capacity < 1:
-            raise ValueError("capacity must be positive")
+            raise VerifierConfigError("capacity must be positive")
         self.inner = inner
         self.backend = inner.backend
         self.capacity = capacity

@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ..errors import AddressError
 from ..keys import Address, PublicKey
 from ..network import MAINNET, NETWORKS, TESTNET, Network
+from .errors import WalletTypeError
 from .mnemonic import MnemonicError, mnemonic_to_entropy, mnemonic_to_seed
 from .slip10 import HARDENED_OFFSET
 from .wallet import DEFAULT_GAP_LIMIT, Wallet, WalletError, WatchOnlyError
@@ -74,6 +75,7 @@ __all__ = [
     "KeystoreError",
     "KeystoreExistsError",
     "KeystoreFormatError",
+    "KeystorePickleError",
     "ScryptParams",
     "UnlockedKeystore",
     "WrongPasswordError",
@@ -133,6 +135,14 @@ class KeystoreFormatError(KeystoreError):
 
     Also raised when a correct password meets a header or ciphertext that was
     modified (authentication failed although the password check matched).
+    """
+
+
+class KeystorePickleError(KeystoreError, TypeError):
+    """An :class:`UnlockedKeystore` was pickled or copied: it holds secrets.
+
+    A ``TypeError`` as well, which is what :mod:`pickle` and :mod:`copy` raise for an
+    object that refuses them.
     """
 
 
@@ -313,7 +323,7 @@ class UnlockedKeystore:
         return f"UnlockedKeystore(network={keystore.network_name!r}, account={keystore.account})"
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("an UnlockedKeystore holds secrets and cannot be pickled")
+        raise KeystorePickleError("an UnlockedKeystore holds secrets and cannot be pickled")
 
 
 class Keystore:
@@ -365,9 +375,9 @@ class Keystore:
         """
         target = Path(path)
         if not isinstance(network, Network):
-            raise TypeError(f"network must be a Network, not {type(network).__name__}")
+            raise WalletTypeError("network", "a Network", network)
         if not isinstance(kdf, ScryptParams):
-            raise TypeError(f"kdf must be ScryptParams, not {type(kdf).__name__}")
+            raise WalletTypeError("kdf", "ScryptParams", kdf)
         if type(account) is not int or not 0 <= account < HARDENED_OFFSET:
             raise KeystoreError(f"account must be an int in 0..2**31-1, not {account!r}")
         if type(watch_addresses) is not int or not 0 <= watch_addresses <= _MAX_ADDRESSES // 2:
@@ -375,7 +385,7 @@ class Keystore:
                 f"watch_addresses must be an int in 0..{_MAX_ADDRESSES // 2}, not {watch_addresses!r}"
             )
         if not isinstance(passphrase, str):
-            raise TypeError(f"passphrase must be a string, not {type(passphrase).__name__}")
+            raise WalletTypeError("passphrase", "a string", passphrase)
         _check_created_at(created_at)
         _check_network_name(network.name)
         secret = _password_bytes(password)
@@ -412,7 +422,7 @@ class Keystore:
         """
         target = Path(path)
         if not isinstance(network, Network):
-            raise TypeError(f"network must be a Network, not {type(network).__name__}")
+            raise WalletTypeError("network", "a Network", network)
         _check_created_at(created_at)
         _check_network_name(network.name)
         texts: list[str] = []
@@ -426,7 +436,7 @@ class Keystore:
             elif isinstance(item, str):
                 texts.append(str(Address.parse(item, network)))
             else:
-                raise TypeError(f"expected an Address, an address string or a PublicKey, not {item!r}")
+                raise WalletTypeError("addresses", "an Address, an address string or a PublicKey", item)
         if not texts:
             raise KeystoreError("a watch-only keystore needs at least one address")
         if len(texts) > _MAX_ADDRESSES:
@@ -530,7 +540,7 @@ class Keystore:
         complete the old file stays intact and opens with the old password.
         """
         if kdf is not None and not isinstance(kdf, ScryptParams):
-            raise TypeError(f"kdf must be ScryptParams, not {type(kdf).__name__}")
+            raise WalletTypeError("kdf", "ScryptParams", kdf)
         old = _password_bytes(old_password)
         new = _password_bytes(new_password)
         document = self._document
@@ -565,7 +575,7 @@ class Keystore:
                 )
             return known
         if not isinstance(network, Network):
-            raise TypeError(f"network must be a Network, not {type(network).__name__}")
+            raise WalletTypeError("network", "a Network", network)
         if network.name != name:
             raise KeystoreError(f"keystore is for network {name!r}, not {network.name!r}")
         return network
@@ -580,7 +590,7 @@ def _password_bytes(password: str | bytes) -> bytes:
     elif isinstance(password, bytes | bytearray):
         data = bytes(password)
     else:
-        raise TypeError(f"password must be str or bytes, not {type(password).__name__}")
+        raise WalletTypeError("password", "str or bytes", password)
     if not data:
         raise KeystoreError("password must not be empty")
     return data
@@ -588,7 +598,7 @@ def _password_bytes(password: str | bytes) -> bytes:
 
 def _canonical_mnemonic(words: str) -> str:
     if not isinstance(words, str):
-        raise TypeError(f"mnemonic must be a string, not {type(words).__name__}")
+        raise WalletTypeError("mnemonic", "a string", words)
     valid = True
     try:
         mnemonic_to_entropy(words)
@@ -703,13 +713,13 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result: dict[str, object] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError("duplicate key")
+            raise KeystoreFormatError("duplicate key")
         result[key] = value
     return result
 
 
 def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
+    raise KeystoreFormatError(f"{name} is not JSON")
 
 
 def _fail(reason: str) -> KeystoreFormatError:

@@ -24,7 +24,7 @@ docs/network.md is the normative specification.
 
 from __future__ import annotations
 
-from .errors import CONSEQUENCES, Blame, Consequence, ErrorCode, ProtocolError
+from .errors import CONSEQUENCES, Blame, Consequence, ErrorCode, ProtocolError, WireConfigError
 from .frames import (
     COMPRESSED,
     COMPRESSION_MIN_SIZE,
@@ -199,6 +199,7 @@ __all__ = [
     "SessionState",
     "Status",
     "TokenBucket",
+    "WireConfigError",
     "WireMesh",
     "check_header",
     "compress",

@@ -28,7 +28,7 @@ from typing import Final
 
 from ..errors import TimecoinError
 
-__all__ = ["CONSEQUENCES", "Blame", "Consequence", "ErrorCode", "ProtocolError"]
+__all__ = ["CONSEQUENCES", "Blame", "Consequence", "ErrorCode", "ProtocolError", "WireConfigError"]
 
 
 class Blame(Enum):
@@ -165,3 +165,11 @@ def _rebuild(code: ErrorCode, detail: str, blame: Blame) -> ProtocolError:
 def local_error(code: ErrorCode, detail: str) -> ProtocolError:
     """A :class:`ProtocolError` blaming the local caller."""
     return ProtocolError(code, detail, blame=Blame.LOCAL)
+
+
+class WireConfigError(TimecoinError, ValueError):
+    """A wire-layer configuration refused when built (a session's timeouts, a peer policy, a rate).
+
+    Local, never the peer's fault: it carries no :class:`ErrorCode`. Also a ``ValueError``,
+    as it was before it was typed.
+    """

@@ -22,6 +22,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["InventoryTracker", "RelayFilter", "SeenSet"]
 
 Peer = Hashable
@@ -34,7 +36,7 @@ class SeenSet:
 
     def __init__(self, ttl: float) -> None:
         if ttl <= 0:
-            raise ValueError("ttl must be positive")
+            raise InvalidArgumentError("ttl", "ttl must be positive")
         self.ttl = ttl
         self._entries: OrderedDict[bytes, float] = OrderedDict()
 
@@ -113,7 +115,7 @@ class InventoryTracker:
 
     def __init__(self, *, timeout: float = 10.0, max_in_flight: int = 1000, seen_ttl: float = 600.0) -> None:
         if timeout <= 0 or max_in_flight < 1:
-            raise ValueError("timeout must be positive and max_in_flight at least 1")
+            raise InvalidArgumentError("timeout" if timeout <= 0 else "max_in_flight", "timeout must be positive and max_in_flight at least 1")
         self.timeout = timeout
         self.max_in_flight = max_in_flight
         self._have = SeenSet(seen_ttl)

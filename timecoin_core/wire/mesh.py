@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from ..hashing import sha256
 from ..keys import PrivateKey
 from ..network import Network
+from .errors import WireConfigError
 from .registry import Message
 from .session import Closed, MessageReceived, PeerSession, SessionConfig
 
@@ -64,7 +65,7 @@ class WireMesh:
                     if data := a.data_to_send():
                         self._note(j, i, b.receive_data(data, now))
                 if a.peer_hello is None or b.peer_hello is None or self.closed:
-                    raise ValueError(f"nodes {i} and {j} could not complete a handshake")
+                    raise WireConfigError(f"nodes {i} and {j} could not complete a handshake")
                 self._sessions[(i, j)] = a
                 self._sessions[(j, i)] = b
 

@@ -35,7 +35,7 @@ from typing import ClassVar, Final, Self
 from ..codec import Reader, Writer
 from ..consensus.bft_messages import Commit
 from ..consensus.finality_messages import MAX_CERTIFICATE_SIZE, FinalityCertificate
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidArgumentError
 from ..transaction import MAX_TX_SIZE, Transaction
 from .limits import MAX_COMMIT_SIZE
 
@@ -96,20 +96,20 @@ _U64: Final = 2**64 - 1
 
 def _uint(value: object, maximum: int, name: str) -> None:
     if type(value) is not int or not 0 <= value <= maximum:
-        raise ValueError(f"{name} must be an int in 0..{maximum}")
+        raise InvalidArgumentError(name, f"{name} must be an int in 0..{maximum}")
 
 
 def _fixed(value: object, size: int, name: str) -> None:
     if type(value) is not bytes or len(value) != size:
-        raise ValueError(f"{name} must be {size} bytes")
+        raise InvalidArgumentError(name, f"{name} must be {size} bytes")
 
 
 def _text(value: object, maximum: int, name: str) -> bytes:
     if type(value) is not str:
-        raise ValueError(f"{name} must be a str")
+        raise InvalidArgumentError(name, f"{name} must be a str")
     encoded = value.encode("utf-8", "strict")
     if len(encoded) > maximum:
-        raise ValueError(f"{name} longer than {maximum} bytes")
+        raise InvalidArgumentError(name, f"{name} longer than {maximum} bytes")
     return encoded
 
 
@@ -316,9 +316,9 @@ class Addr(_Codec):
 
     def __post_init__(self) -> None:
         if type(self.entries) is not tuple or len(self.entries) > MAX_ADDR_ENTRIES:
-            raise ValueError(f"entries must be a tuple of at most {MAX_ADDR_ENTRIES}")
+            raise InvalidArgumentError("entries", f"entries must be a tuple of at most {MAX_ADDR_ENTRIES}")
         if not all(isinstance(e, PeerAddress) for e in self.entries):
-            raise ValueError("entries must be PeerAddress values")
+            raise InvalidArgumentError("entries", "entries must be PeerAddress values")
 
     def _write(self, w: Writer) -> None:
         w.varint(len(self.entries))
@@ -358,7 +358,7 @@ class InvItem:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, InvKind):
-            raise ValueError("kind must be an InvKind")
+            raise InvalidArgumentError("kind", "kind must be an InvKind")
         _fixed(self.hash, 32, "hash")
 
 
@@ -368,9 +368,9 @@ class _Inventory(_Codec):
 
     def __post_init__(self) -> None:
         if type(self.items) is not tuple or not 1 <= len(self.items) <= MAX_INV_ITEMS:
-            raise ValueError(f"items must be a tuple of 1..{MAX_INV_ITEMS}")
+            raise InvalidArgumentError("items", f"items must be a tuple of 1..{MAX_INV_ITEMS}")
         if not all(isinstance(i, InvItem) for i in self.items):
-            raise ValueError("items must be InvItem values")
+            raise InvalidArgumentError("items", "items must be InvItem values")
 
     def _write(self, w: Writer) -> None:
         w.varint(len(self.items))
@@ -460,9 +460,9 @@ class GetBlocks(_Codec):
     def __post_init__(self) -> None:
         _uint(self.start, _U64, "start")
         if type(self.count) is not int or not 1 <= self.count <= MAX_BLOCKS_PER_PAGE:
-            raise ValueError(f"count must be in 1..{MAX_BLOCKS_PER_PAGE}")
+            raise InvalidArgumentError("count", f"count must be in 1..{MAX_BLOCKS_PER_PAGE}")
         if type(self.max_bytes) is not int or not 1 <= self.max_bytes <= _U32:
-            raise ValueError("max_bytes must be in 1..2**32-1")
+            raise InvalidArgumentError("max_bytes", "max_bytes must be in 1..2**32-1")
 
     def _write(self, w: Writer) -> None:
         w.u64(self.start).u16(self.count).u32(self.max_bytes)
@@ -493,12 +493,12 @@ class Blocks(_Codec):
     def __post_init__(self) -> None:
         _uint(self.start, _U64, "start")
         if type(self.commits) is not tuple or len(self.commits) > MAX_BLOCKS_PER_PAGE:
-            raise ValueError(f"commits must be a tuple of at most {MAX_BLOCKS_PER_PAGE}")
+            raise InvalidArgumentError("commits", f"commits must be a tuple of at most {MAX_BLOCKS_PER_PAGE}")
         for offset, commit in enumerate(self.commits):
             if not isinstance(commit, Commit):
-                raise ValueError("commits must be Commit values")
+                raise InvalidArgumentError("commits", "commits must be Commit values")
             if commit.height != self.start + offset:
-                raise ValueError("commits must be for consecutive heights from start")
+                raise InvalidArgumentError("commits", "commits must be for consecutive heights from start")
 
     def _write(self, w: Writer) -> None:
         w.u64(self.start).varint(len(self.commits))
@@ -530,7 +530,7 @@ class GetFinals(_Codec):
     def __post_init__(self) -> None:
         _uint(self.cursor, _U64, "cursor")
         if type(self.limit) is not int or not 1 <= self.limit <= MAX_FINALS_PER_PAGE:
-            raise ValueError(f"limit must be in 1..{MAX_FINALS_PER_PAGE}")
+            raise InvalidArgumentError("limit", f"limit must be in 1..{MAX_FINALS_PER_PAGE}")
 
     def _write(self, w: Writer) -> None:
         w.u64(self.cursor).u16(self.limit)
@@ -554,11 +554,11 @@ class FinalEntry:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tx, Transaction):
-            raise ValueError("tx must be a Transaction")
+            raise InvalidArgumentError("tx", "tx must be a Transaction")
         if not isinstance(self.certificate, FinalityCertificate):
-            raise ValueError("certificate must be a FinalityCertificate")
+            raise InvalidArgumentError("certificate", "certificate must be a FinalityCertificate")
         if self.certificate.txid != self.tx.txid:
-            raise ValueError("certificate is for another transaction")
+            raise InvalidArgumentError("certificate", "certificate is for another transaction")
 
 
 @dataclass(frozen=True, slots=True)
@@ -571,9 +571,9 @@ class Finals(_Codec):
     def __post_init__(self) -> None:
         _uint(self.next_cursor, _U64, "next_cursor")
         if type(self.entries) is not tuple or len(self.entries) > MAX_FINALS_PER_PAGE:
-            raise ValueError(f"entries must be a tuple of at most {MAX_FINALS_PER_PAGE}")
+            raise InvalidArgumentError("entries", f"entries must be a tuple of at most {MAX_FINALS_PER_PAGE}")
         if not all(isinstance(e, FinalEntry) for e in self.entries):
-            raise ValueError("entries must be FinalEntry values")
+            raise InvalidArgumentError("entries", "entries must be FinalEntry values")
 
     def _write(self, w: Writer) -> None:
         w.u64(self.next_cursor).varint(len(self.entries))

@@ -35,7 +35,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from .errors import Consequence, ProtocolError
+from ..errors import InvalidArgumentError
+from .errors import Consequence, ProtocolError, WireConfigError
 from .ratelimit import RateVerdict, TokenBucket
 
 __all__ = [
@@ -82,11 +83,11 @@ class PolicyConfig:
 
     def __post_init__(self) -> None:
         if min(self.max_inbound, self.max_outbound, self.max_per_netgroup) < 1:
-            raise ValueError("slot limits must be at least 1")
+            raise WireConfigError("slot limits must be at least 1")
         if not 0 <= self.backoff_jitter < 1:
-            raise ValueError("backoff_jitter must be in [0, 1)")
+            raise WireConfigError("backoff_jitter must be in [0, 1)")
         if self.backoff_base <= 0 or self.backoff_cap < self.backoff_base:
-            raise ValueError("backoff needs 0 < base <= cap")
+            raise WireConfigError("backoff needs 0 < base <= cap")
 
 
 @dataclass(slots=True)
@@ -295,7 +296,7 @@ class ConnectionPolicy:
     def connected(self, peer: PeerRecord, now: float) -> None:
         """Track a new connection (inbound after :meth:`admit_inbound`, or outbound)."""
         if peer.peer_id in self._peers:
-            raise ValueError(f"peer {peer.peer_id} is already connected")
+            raise InvalidArgumentError("peer", f"peer {peer.peer_id} is already connected")
         peer.discouraged = self.is_discouraged(peer.ip, now)
         self._peers[peer.peer_id] = peer
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["RateVerdict", "TokenBucket"]
 
 
@@ -32,7 +34,7 @@ class TokenBucket:
 
     def __init__(self, refill: float, burst: float, now: float) -> None:
         if not (refill > 0 and burst > 0):
-            raise ValueError("refill and burst must be positive")
+            raise InvalidArgumentError("refill" if not refill > 0 else "burst", "refill and burst must be positive")
         self.refill = refill
         self.burst = burst
         self.level = float(burst)

@@ -43,7 +43,7 @@ from ..consensus.finality_messages import (
 )
 from ..errors import DecodeError
 from ..transaction import MAX_TX_SIZE, Transaction
-from .errors import ErrorCode, ProtocolError, local_error
+from .errors import ErrorCode, ProtocolError, WireConfigError, local_error
 from .limits import (
     MAX_BLOCK_VOTE_SIZE,
     MAX_COMMIT_SIZE,
@@ -146,7 +146,7 @@ class RateLimit:
 
     def __post_init__(self) -> None:
         if not (self.refill > 0 and self.burst >= 1):
-            raise ValueError("a rate needs a positive refill and a burst of at least 1")
+            raise WireConfigError("a rate needs a positive refill and a burst of at least 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from ..block import genesis_block
 from ..keys import PrivateKey, PublicKey
 from ..network import Network
-from .errors import Blame, ErrorCode, ProtocolError, local_error
+from .errors import Blame, ErrorCode, ProtocolError, WireConfigError, local_error
 from .frames import (
     HANDSHAKE_SIZE,
     MAX_RECORDS,
@@ -185,9 +185,9 @@ class SessionConfig:
     def __post_init__(self) -> None:
         for name in ("handshake_timeout", "ping_interval", "pong_timeout", "idle_timeout"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive")
+                raise WireConfigError(f"{name} must be positive")
         if self.send_queue_bytes < 64 * 1024:
-            raise ValueError("send_queue_bytes must be at least 64 KiB")
+            raise WireConfigError("send_queue_bytes must be at least 64 KiB")
         # What the Hello will advertise is checked now, not when the peer's key arrives.
         Hello(PROTOCOL_VERSION, 0, bytes(32), self.services, self.best_height, self.best_tip,
               self.user_agent, self.listen_port, bytes(32), bytes(64))
