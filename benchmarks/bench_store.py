@@ -46,11 +46,11 @@ from pathlib import Path
 import aiosqlite
 
 from timecoin_core.block import Block, BlockHeader, genesis_block, rewards_root, transactions_root
+from timecoin_core.commitment import UtxoAccumulator
 from timecoin_core.keys import PrivateKey
 from timecoin_core.merkle import EMPTY_ROOT
 from timecoin_core.network import DEVNET, GenesisOutput, Network
 from timecoin_core.store import SqliteStore, load_chain
-from timecoin_core.store._commitment import UtxoAccumulator
 from timecoin_core.store._plan import TipState, plan_block
 from timecoin_core.store.sqlite import _BatchRows, _head_rows
 from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from timecoin_core.commitment import UtxoAccumulator
 from timecoin_core.network import DEVNET, MAINNET, TESTNET
 from timecoin_core.store import CorruptStoreError, InvalidCursorError
-from timecoin_core.store._commitment import UtxoAccumulator
 from timecoin_core.store._network import network_from_json, network_to_json
 from timecoin_core.store.cursor import CursorKind, decode_cursor, encode_cursor
 from timecoin_core.testing import LocalChain

@@ -67,7 +67,6 @@ linear algebra).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,8 +77,12 @@ from typing import Final
 
 from sortedcontainers import SortedList
 
+from .commitment import ACC_BYTES as _ACC_BYTES
+from .commitment import MASK as _ACC_MASK
+from .commitment import PREIMAGE as _PREIMAGE
+from .commitment import preimage_sum as _element_sum
 from .errors import InvalidArgumentError, TimecoinError
-from .hashing import _PREFIXES, Tag, tagged_hash
+from .hashing import Tag, tagged_hash
 from .transaction import OutPoint, Transaction, TxIn, TxOut, _new_outpoint
 
 __all__ = [
@@ -336,11 +339,7 @@ class Balance:
 
 # -- the set --------------------------------------------------------------------------
 
-_ACC_BYTES: Final = 512
-_ACC_MASK: Final = (1 << (8 * _ACC_BYTES)) - 1
 _U64: Final = struct.Struct("<Q")
-# An element's preimage, outpoint | output | height:u64, packed in one call.
-_PREIMAGE: Final = struct.Struct("<32sIQ20sQ")
 # An address index key, payload | txid | index:u32be (see _index_key), in one call.
 _KEY: Final = struct.Struct(">20s32sI")
 _CONFIRMED_BUCKET: Final = 0
@@ -357,25 +356,6 @@ _STATE_SLOT: Final[dict[CoinState, int]] = {
 }
 _UNSPENT_SLOT: Final = 4
 _SLOTS: Final = 8
-# tagged_hash(UTXO, data) is this prefix state (already fed the 64-byte tag prefix)
-# copied and fed ``data``: the same bytes as hashing.tagged_hash, minus a call and a
-# dict lookup per element.
-_UTXO_PREFIX: Final = _PREFIXES[Tag.UTXO]
-_shake_256: Final = hashlib.shake_256
-_from_bytes: Final = int.from_bytes
-
-
-def _element_sum(preimages: Iterator[bytes] | Sequence[bytes]) -> int:
-    """The sum (not reduced) of the elements ``e`` of the given preimages."""
-    copy = _UTXO_PREFIX.copy
-    total = 0
-    for preimage in preimages:
-        h = copy()
-        h.update(preimage)
-        total += _from_bytes(_shake_256(h.digest()).digest(_ACC_BYTES), "little")
-    return total
-
-
 def _element(outpoint: OutPoint, output: TxOut, height: int) -> int:
     return _element_sum(
         (_PREIMAGE.pack(outpoint[0], outpoint[1], output.amount, output.payload, height),)

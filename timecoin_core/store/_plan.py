@@ -15,12 +15,12 @@ from typing import Final
 
 from ..amount import MAX_MONEY
 from ..block import Block, reward_txid
+from ..commitment import CoinKey, UtxoAccumulator, element_sum
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.records import RECORD_CONFLICTING_VOTES, RECORD_DOUBLE_VOTE, decode_record
 from ..errors import DecodeError, InvalidArgumentError
 from ..transaction import OutPoint, TxOut, _new_outpoint
 from ..utxo import Coin, CoinState
-from ._commitment import CoinKey, UtxoAccumulator, element_sum
 from .errors import BlockSequenceError, InconsistentBlockError
 from .records import StoredBlock
 

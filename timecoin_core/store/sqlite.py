@@ -46,6 +46,7 @@ import aiosqlite
 
 from ..block import DEFAULT_MAX_BLOCK_SIZE, HEADER_SIZE, SIGNATURE_SIZE, Block, genesis_block
 from ..codec import encode_varint, varint_size
+from ..commitment import UtxoAccumulator
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
 from ..consensus.registry import Registry, epoch_of
@@ -64,7 +65,6 @@ from ._codec import (
     encode_voting_set,
     signed_vote_key,
 )
-from ._commitment import UtxoAccumulator
 from ._network import network_from_json, network_to_json
 from ._paging import (
     block_range,
