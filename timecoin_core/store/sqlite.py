@@ -44,6 +44,7 @@ from typing import Any, Final, Self
 
 import aiosqlite
 
+from .._files import fsync_file, place_new, sync_directory
 from ..block import DEFAULT_MAX_BLOCK_SIZE, HEADER_SIZE, SIGNATURE_SIZE, Block, genesis_block
 from ..codec import encode_varint, varint_size
 from ..commitment import UtxoAccumulator
@@ -299,26 +300,12 @@ async def _create(path: str, network: Network, migrations: Sequence[Migration]) 
         await conn.execute("PRAGMA journal_mode = WAL")
     finally:
         await conn.close()
-    fd = os.open(temporary, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(temporary)
     if os.path.exists(path) and os.path.getsize(path) == 0:
         os.replace(temporary, path)
     else:
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process created it meanwhile: open theirs
-        finally:
-            os.remove(temporary)
-    if sys.platform != "win32":
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        place_new(temporary, path)  # False: another process created it meanwhile; open theirs
+    sync_directory(directory)
 
 
 # -- writing blocks -----------------------------------------------------------------------

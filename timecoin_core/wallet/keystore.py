@@ -57,6 +57,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from .._files import place_new, sync_directory
 from ..errors import AddressError
 from ..keys import Address, PublicKey
 from ..network import MAINNET, NETWORKS, TESTNET, Network
@@ -887,42 +888,12 @@ def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
             os.close(fd)
         if overwrite:
             os.replace(temporary, path)
-        else:
-            _place_new(temporary, path)
+        elif not place_new(temporary, path):
+            raise KeystoreExistsError(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    _sync_directory(directory)
+    sync_directory(directory)
 
 
-def _place_new(temporary: Path, path: Path) -> None:
-    # link() fails if the target exists, atomically: no window in which a check could
-    # pass and another writer's keystore then be replaced.
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise KeystoreExistsError(path) from None
-    except OSError:
-        # Filesystems without hard links: claim the name first, then replace the
-        # empty placeholder. A crash in between leaves an empty file, never a mix.
-        try:
-            os.close(os.open(path, _FLAGS, 0o600))
-        except FileExistsError:
-            raise KeystoreExistsError(path) from None
-        os.replace(temporary, path)
-    else:
-        os.unlink(temporary)
-
-
-def _sync_directory(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
