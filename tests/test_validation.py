@@ -166,3 +166,28 @@ def test_builder_errors() -> None:
         TransactionBuilder(DEVNET).pay(BOB.address(DEVNET), coins("1")).build()
     with pytest.raises(BuilderError):
         TransactionBuilder(DEVNET).spend(OPS[0], COINS[OPS[0]], ALICE).build()
+
+
+def test_a_transaction_signed_for_another_network_says_so() -> None:
+    from timecoin_core import (
+        DEVNET,
+        MAINNET,
+        TESTNET,
+        OutPoint,
+        PrivateKey,
+        TransactionBuilder,
+        TxOut,
+    )
+    from timecoin_core.validation import BadSignatureError, WrongNetworkError, validate_transaction
+
+    key = PrivateKey.from_seed(b"\x61" * 32)
+    funding, coin = OutPoint(b"\x02" * 32, 0), TxOut(10_000_000, key.public_key.payload)
+    tx = TransactionBuilder(TESTNET).spend(funding, coin, key).pay(key.address(TESTNET), 9_000_000).build()
+    with pytest.raises(WrongNetworkError, match="signed for testnet, not devnet") as refused:
+        validate_transaction(tx, {funding: coin}, DEVNET)
+    assert refused.value.signed_for == "testnet" and refused.value.code == "wrong-network"
+    assert isinstance(refused.value, BadSignatureError)  # callers catching the old error still do
+    forged = tx.with_witnesses([(i.public_key, bytes(64)) for i in tx.inputs])
+    with pytest.raises(BadSignatureError) as plain:
+        validate_transaction(forged, {funding: coin}, MAINNET)
+    assert type(plain.value) is BadSignatureError  # not signed for any network: a bad signature

@@ -15,9 +15,9 @@ from typing import Protocol
 from .amount import MAX_MONEY
 from .errors import InvalidArgumentError, TimecoinError
 from .keys import PAYLOAD_SIZE
-from .network import Network
+from .network import NETWORKS, Network
 from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
-from .verify import SignatureCheck, SyncVerifier, Verifier
+from .verify import SignatureCheck, SyncVerifier, Verifier, verify_one
 
 _sha256 = hashlib.sha256
 
@@ -35,6 +35,7 @@ __all__ = [
     "TxTooLargeError",
     "TxVerdict",
     "WrongKeyError",
+    "WrongNetworkError",
     "ZeroOutputError",
     "check_transaction",
     "validate_transaction",
@@ -136,6 +137,21 @@ class BadSignatureError(TransactionError):
     """An input's signature does not verify under the signature policy."""
 
     code = "bad-signature"
+
+
+class WrongNetworkError(BadSignatureError):
+    """An input's signature is valid, but for another network (its sighash binds the chain id).
+
+    ``signed_for`` names the built-in network the transaction was signed for. Raised by
+    :func:`validate_transaction` only (a caller's single transaction): telling the two
+    apart costs a verification per other network, which a node does not spend on peers.
+    """
+
+    code = "wrong-network"
+
+    def __init__(self, message: str, txid: bytes | None = None, *, input_index: int | None = None, signed_for: str) -> None:
+        super().__init__(message, txid, input_index=input_index)
+        self.signed_for = signed_for
 
 
 class OutputView(Protocol):
@@ -378,4 +394,29 @@ def validate_transaction(
     if not isinstance(tx, Transaction):
         # Checked here too, so the error names this function's parameter.
         raise InvalidArgumentError("tx", f"expected a Transaction, not {type(tx).__name__}")
-    return validate_transactions([tx], view, network, verifier)[0].raise_for_error()
+    verdict = validate_transactions([tx], view, network, verifier)[0]
+    error = verdict.error
+    if type(error) is BadSignatureError and error.input_index is not None:
+        other = _signed_for(tx, view, network, error.input_index)
+        if other is not None:
+            raise WrongNetworkError(
+                f"signed for {other.name}, not {network.name}", tx.txid, input_index=error.input_index,
+                signed_for=other.name,
+            ) from None
+    return verdict.raise_for_error()
+
+
+def _signed_for(
+    tx: Transaction, view: Mapping[OutPoint, TxOut] | OutputView, network: Network, index: int
+) -> Network | None:
+    # Only the built-in networks can be told: the chain id is all a signature binds.
+    txin = tx.inputs[index]
+    out = view.get(txin.outpoint) if isinstance(view, Mapping) else view.get_output(txin.outpoint)
+    if out is None:
+        return None
+    for other in NETWORKS.values():
+        if other.chain_id != network.chain_id and verify_one(
+            txin.public_key, sighash(other.chain_id, tx.txid, index, out), txin.signature
+        ):
+            return other
+    return None
