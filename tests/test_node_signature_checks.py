@@ -69,3 +69,27 @@ def test_what_cannot_be_known_yet_is_left_out_and_bad_signatures_are_met_again()
         .pay(alice.address, coins("1")).build()
     )
     assert node.signature_checks(orphan) == []  # its input is unknown: nothing to check yet
+
+
+def test_junk_never_makes_signature_checks_or_validation_raise() -> None:
+    import random
+
+    from timecoin_core.consensus import Commit, CommitCertificate
+
+    chain = LocalChain(4, auto_finality=False)
+    chain.produce_block()
+    node = chain.nodes[1]
+    rng = random.Random(3)
+    height = node.chain.height + 1
+    _, good = chain.nodes[0].build_value(height, 0)
+    for _ in range(300):
+        value = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            value[rng.randrange(len(value))] = rng.randrange(256)
+        junk = bytes(value[: rng.randrange(1, len(value) + 1)])
+        proposal = Proposal.create(chain.masternode_keys[2], chain.network.chain_id, height, 0, -1, bytes(32), junk)
+        assert node.signature_checks(proposal)[0] == proposal.signature_check(chain.network.chain_id)
+        assert node.validate_value(height, junk) in (None, node.validate_value(height, good))
+        certificate = CommitCertificate(height, 0, bytes(32), ((chain.masternode_keys[0].public_key.data, bytes(64)),))
+        node.signature_checks(Commit(junk, certificate))
+    assert node.signature_checks(TimerFired(("node", "regossip"))) == []
