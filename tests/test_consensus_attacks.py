@@ -438,3 +438,22 @@ def test_double_spend_variants_are_verified_kept_and_relayed_a_bounded_number_of
     assert relayed == 1  # only the first variant goes on
     assert dropped == [DropReason.TOO_MANY_VARIANTS] * (39 - node.config.max_conflict_variants)
     assert len(node._parked) == node.config.max_conflict_variants
+
+
+def test_a_peer_cannot_buy_the_other_network_guess_with_a_conflicting_variant() -> None:
+    # validate_transaction tries other networks' chain ids on a bad signature (for a
+    # caller's message); the node's conflict path must not spend that on a peer's junk.
+    from timecoin_core.network import TESTNET
+
+    chain = LocalChain(4, auto_finality=False)
+    alice = chain.wallet("alice", balance=coins("5"))
+    chain.produce_block()
+    node = chain.nodes[1]
+    coin = alice.coins()[0]
+    holder = TransactionBuilder(chain.network).spend(coin.outpoint, coin.output, alice.key).pay(alice.address, coins("1")).build()
+    node.handle(holder, chain.clock.now())
+    other_chain = TransactionBuilder(TESTNET).spend(coin.outpoint, coin.output, alice.key).pay(alice.address, coins("2")).build()
+    before = node.signatures.transactions
+    actions = node.handle(other_chain, chain.clock.now())
+    assert [a.reason for a in actions if isinstance(a, TxDropped)] == ["bad-signature"]
+    assert node.signatures.transactions - before == 1

@@ -66,7 +66,7 @@ from ..mempool import DoubleSpendError, PendingParentError, PoolError, TxPool
 from ..network import Network
 from ..orphans import OrphanBuffer
 from ..transaction import OutPoint, Transaction, TxOut, sighash
-from ..validation import MissingInputError, OutputView, TransactionError, validate_transaction
+from ..validation import MissingInputError, OutputView, TransactionError, validate_transactions
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
 from .bft import (
@@ -722,7 +722,9 @@ class ConsensusNode:
         if any(len(v) >= self.config.max_conflict_variants for v in seen):
             return [TxDropped(tx.txid, DropReason.TOO_MANY_VARIANTS)]
         try:
-            validate_transaction(tx, _LiveCoins(self.pool), self.network, self._tx_checker)
+            # The batch form: validate_transaction would also try other networks' chain
+            # ids on a bad signature, work a peer must not be able to buy.
+            validate_transactions([tx], _LiveCoins(self.pool), self.network, self._tx_checker)[0].raise_for_error()
         except TransactionError as exc:
             return [TxDropped(tx.txid, exc.code)]
         first = not any(seen)
