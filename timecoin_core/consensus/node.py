@@ -953,8 +953,9 @@ class ConsensusNode:
         if block.height != height or height != self.chain.height + 1:
             return None
         key = (self.chain.tip.hash, tagged_hash(Tag.PROPOSAL, value))
-        verdict = self._validated.get(key, b"")
-        if verdict == b"":
+        if key in self._validated:
+            verdict = self._validated[key]
+        else:
             try:
                 self.chain.check_block(block, self._tx_checker, proof=proposal.certificates)
                 verdict = block.hash
