@@ -29,7 +29,7 @@ from enum import Enum
 
 from ..block import Block
 from ..builder import TransactionBuilder
-from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, Proposal
+from ..consensus.bft_messages import MAX_VALUE_SIZE, BlockVote, DoubleVoteEvidence, Proposal
 from ..consensus.finality_messages import CertificateEntry, FinalityCertificate, VoteBatch
 from ..consensus.node import ConsensusNode
 from ..consensus.proposal import ProposalValue
@@ -98,7 +98,7 @@ class Adversary:
             self.certificates.setdefault(message.txid, message)
         elif isinstance(message, Proposal):
             try:
-                value = ProposalValue.from_bytes(message.value, 8_000_000)
+                value = ProposalValue.from_bytes(message.value, MAX_VALUE_SIZE)
             except TimecoinError:
                 return
             for certificate in value.certificates:
