@@ -209,9 +209,7 @@ class Hello(_Codec):
 
 
 @dataclass(frozen=True, slots=True)
-class Ping(_Codec):
-    """A liveness probe; the peer answers with a :class:`Pong` of the same nonce."""
-
+class _Nonce(_Codec):
     nonce: int
 
     def __post_init__(self) -> None:
@@ -221,25 +219,18 @@ class Ping(_Codec):
         w.u64(self.nonce)
 
     @classmethod
-    def _read(cls, r: Reader) -> Ping:
+    def _read(cls, r: Reader) -> Self:
         return cls(r.u64("nonce"))
 
 
 @dataclass(frozen=True, slots=True)
-class Pong(_Codec):
+class Ping(_Nonce):
+    """A liveness probe; the peer answers with a :class:`Pong` of the same nonce."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(_Nonce):
     """The answer to the :class:`Ping` with the same nonce."""
-
-    nonce: int
-
-    def __post_init__(self) -> None:
-        _uint(self.nonce, _U64, "nonce")
-
-    def _write(self, w: Writer) -> None:
-        w.u64(self.nonce)
-
-    @classmethod
-    def _read(cls, r: Reader) -> Pong:
-        return cls(r.u64("nonce"))
 
 
 @dataclass(frozen=True, slots=True)
