@@ -77,7 +77,7 @@ from .registry import (
     registration_claims,
     registration_memo,
 )
-from .sansio import Broadcast, SetTimer, TimerFired
+from .sansio import Broadcast, Offence, PeerId, Penalize, SendTo, SetTimer, TimerFired
 from .voting import NotAVoterError, VotingSet, quorum_reached
 
 __all__ = [
@@ -113,12 +113,16 @@ __all__ = [
     "NodeConfig",
     "NodeEvent",
     "NotAVoterError",
+    "Offence",
+    "PeerId",
+    "Penalize",
     "Proposal",
     "ProposalValue",
     "RegistrationError",
     "Registry",
     "RegistryError",
     "RejectReason",
+    "SendTo",
     "SetTimer",
     "SignatureCounts",
     "TimerFired",
