@@ -77,7 +77,7 @@ from .registry import (
     registration_claims,
     registration_memo,
 )
-from .sansio import Broadcast, Offence, PeerId, Penalize, SendTo, SetTimer, TimerFired
+from .sansio import Broadcast, Offence, Penalize, SendTo, SetTimer, TimerFired
 from .voting import NotAVoterError, VotingSet, quorum_reached
 
 __all__ = [
@@ -114,7 +114,6 @@ __all__ = [
     "NodeEvent",
     "NotAVoterError",
     "Offence",
-    "PeerId",
     "Penalize",
     "Proposal",
     "ProposalValue",

@@ -29,7 +29,6 @@ __all__ = [
     "Broadcast",
     "CheckSignatures",
     "Offence",
-    "PeerId",
     "Penalize",
     "SendTo",
     "SetTimer",
