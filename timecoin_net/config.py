@@ -448,13 +448,13 @@ def read_key(path: str | os.PathLike[str]) -> PrivateKey:
     """
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise DatadirError(path, "key file missing") from None
     except OSError as exc:
         raise DatadirError(path, f"cannot open the key file: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DatadirError(path, "is not a regular file")
         if os.name == "posix" and info.st_mode & 0o077:
@@ -463,7 +463,9 @@ def read_key(path: str | os.PathLike[str]) -> PrivateKey:
                 f"permissions {stat.S_IMODE(info.st_mode):04o} are too open: a private key must be readable "
                 f"by its owner only (chmod 600 {path})",
             )
-        raw = f.read(200)
+        raw = os.read(fd, 200)
+    finally:
+        os.close(fd)
     try:
         text = raw.decode("ascii").strip()
     except UnicodeDecodeError:
