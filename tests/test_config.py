@@ -57,7 +57,7 @@ def test_any_text_is_an_endpoint_or_a_value_error(text: str) -> None:
         ("127.0.0.1:0", "1..65535"),
         ("127.0.0.1:65536", "1..65535"),
         ("127.0.0.1:-1", "port"),
-        ("127.0.0.1:１２", "port"),
+        ("127.0.0.1:\uff11\uff12", "port"),  # fullwidth digits
         ("::1:24300", "brackets"),
         ("[::1:24300", "brackets"),
         ("[1.2.3.4]:5", "IPv6"),

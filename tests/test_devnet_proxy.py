@@ -32,7 +32,8 @@ async def _echo(stream: anyio.abc.SocketStream) -> None:
 @asynccontextmanager
 async def echo_server() -> AsyncIterator[tuple[str, int]]:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    host, port = listener.extra(anyio.abc.SocketAttribute.local_address)[:2]
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    host = "127.0.0.1"
     async with anyio.create_task_group() as group:
         group.start_soon(listener.serve, _echo)
         try:
