@@ -243,7 +243,7 @@ def _devnet_up(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         progress.close()
     if args.json:
-        print(json.dumps(info.model_dump(mode="json"), indent=2), file=out)
+        print(json.dumps(info.model_dump(mode="json", exclude_none=True), indent=2), file=out)
         return EXIT_OK
     print(f"devnet up: {len(info.nodes)} masternodes, genesis in {args.dir / 'node0' / 'genesis.json'}", file=out)
     for node in info.nodes:

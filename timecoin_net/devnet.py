@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from timecoin_core.amount import COIN
 from timecoin_core.block import genesis_block
@@ -162,7 +162,7 @@ class DevnetInfo(_Strict):
     """The contents of ``DIR/devnet.json``."""
 
     network: str
-    nodes: tuple[DevnetNode, ...]
+    nodes: tuple[DevnetNode, ...] = Field(strict=False)
     faucet: DevnetFaucet
 
 
@@ -420,7 +420,7 @@ def start_devnet(
                 )
             )
         info = DevnetInfo(network=network.name, nodes=tuple(nodes), faucet=DevnetFaucet(mnemonic=mnemonic, address=genesis.faucet_address))
-        _write_json(root / DEVNET_FILE, info.model_dump(mode="json"))
+        _write_json(root / DEVNET_FILE, info.model_dump(mode="json", exclude_none=True))
         start = time.monotonic()
         need_peers = 1 if len(datadirs) > 1 else 0
         while True:

@@ -228,9 +228,9 @@ async def _serve(
 
     async def report() -> None:
         while True:
+            await anyio.sleep(STATUS_INTERVAL)
             if not stopping:
                 write_status(datadir.path, _snapshot(node, genesis, "running", None))
-            await anyio.sleep(STATUS_INTERVAL)
 
     done = anyio.Event()
 
@@ -257,6 +257,8 @@ async def _serve(
                     raise DatadirError(datadir.path / "node.toml", f"listen {where}: address already in use") from None
                 raise
             _log.info("listening on %s:%d (datadir %s)", address[0], address[1], datadir.path)
+            # status.json exists before anyone is told the node is ready.
+            write_status(datadir.path, _snapshot(node, genesis, "running", None))
             if on_ready is not None:
                 on_ready(address)
             group.start_soon(report)
