@@ -15,7 +15,14 @@ from timecoin_core.block import genesis_block
 from timecoin_core.keys import PrivateKey
 from timecoin_core.network import DEVNET
 from timecoin_core.store import SqliteStore, Store
-from timecoin_net import DatadirError, Endpoint, NodeConfig, NodeOverrides, init_datadir, run_from_datadir
+from timecoin_net import (
+    DatadirError,
+    Endpoint,
+    NodeConfig,
+    NodeOverrides,
+    init_datadir,
+    run_from_datadir,
+)
 from timecoin_net.config import Datadir
 from timecoin_net.devnet import read_status
 from timecoin_net.runner import EXIT_FORCED, apply_overrides
