@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ class StandInNode:
         self.runtime = runtime
         self.obey_stop = obey_stop
         self.height = 7
-        self.peer_count = 2
         self.stopped = anyio.Event()
         self.stop_requested = anyio.Event()
         self.stop_calls = 0
@@ -52,6 +52,12 @@ class StandInNode:
     async def run(self, *, task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started(self.datadir.config.p2p_endpoint().as_tuple())
         await self.stopped.wait()
+
+    def peer_count(self) -> int:
+        return 2
+
+    def finality_latency(self, percentiles: Sequence[float] = (50.0, 90.0, 99.0)) -> dict[float, float]:
+        return {p: p / 1000 for p in percentiles}
 
     def stop(self) -> None:
         self.stop_calls += 1
@@ -79,6 +85,7 @@ async def test_first_signal_stops_gracefully_with_exit_0(datadir: Path) -> None:
         await ready.wait()
         status = read_status(datadir)
         assert status is not None and status.state == "running" and status.peers == 2 and status.height == 7
+        assert (status.finality_p50, status.finality_p99) == (0.05, 0.099)
         assert status.genesis == genesis_block(DEVNET).hash.hex()
         os.kill(os.getpid(), signal.SIGTERM)
 

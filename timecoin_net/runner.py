@@ -80,6 +80,16 @@ class RunnableNode(Protocol):
     def stop(self) -> None:
         """Begin a graceful shutdown (idempotent)."""
 
+    @property
+    def height(self) -> int:
+        """Height of the committed chain."""
+
+    def peer_count(self) -> int:
+        """Peers with a completed handshake."""
+
+    def finality_latency(self, percentiles: Sequence[float] = ...) -> dict[float, float]:
+        """Seconds from first sight to final, by percentile; empty before any transaction is final."""
+
 
 NodeFactory = Callable[[Datadir, Store, dict[str, Any]], RunnableNode]
 """Builds the node of a datadir on an open store with validated runtime settings."""
@@ -138,25 +148,16 @@ async def _open_store(datadir: Datadir) -> SqliteStore:
         raise DatadirError(path, f"cannot open the store: {exc.strerror or exc}") from None
 
 
-def _view(node: RunnableNode, name: str, default: Any) -> Any:
-    return getattr(node, name, default)
-
-
 def _snapshot(node: RunnableNode, genesis: str, state: str, exit_code: int | None) -> NodeStatus:
-    latency = _view(node, "finality_latency", None)
-    p50 = p99 = None
-    if callable(latency):
-        latency = latency()
-    if latency is not None:
-        p50, p99 = getattr(latency, "p50", None), getattr(latency, "p99", None)
+    latency = node.finality_latency((50.0, 99.0))
     return NodeStatus(
         pid=os.getpid(),
         state=state,
         genesis=genesis,
-        height=int(_view(node, "height", 0)),
-        peers=int(_view(node, "peer_count", 0)),
-        finality_p50=p50,
-        finality_p99=p99,
+        height=node.height,
+        peers=node.peer_count(),
+        finality_p50=latency.get(50.0),
+        finality_p99=latency.get(99.0),
         updated=time.time(),
         exit_code=exit_code,
     )
