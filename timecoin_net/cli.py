@@ -35,9 +35,9 @@ from .devnet import (
     DEVNET_FILE,
     MAX_DEVNET_NODES,
     create_devnet,
-    is_node_running,
     load_devnet,
     read_status,
+    running_pid,
     start_devnet,
     stop_devnet,
 )
@@ -261,13 +261,14 @@ def _devnet_status(args: argparse.Namespace, out: TextIO) -> int:
     info = load_devnet(args.dir)
     rows: list[dict[str, Any]] = []
     for node in info.nodes:
-        running = is_node_running(node.pid, node.datadir)
+        pid = running_pid(node)
+        running = pid is not None
         status = read_status(node.datadir)
-        current = status is not None and status.pid == node.pid
+        current = status is not None and status.pid == (pid or status.pid)
         rows.append(
             {
                 "name": node.name,
-                "pid": node.pid,
+                "pid": pid or node.pid,
                 "running": running,
                 "state": status.state if current and status is not None and running else "stopped",
                 "height": status.height if current and status is not None else None,

@@ -75,6 +75,7 @@ __all__ = [
     "load_devnet",
     "node_exit",
     "read_status",
+    "running_pid",
     "start_devnet",
     "stop_devnet",
     "write_status",
@@ -478,10 +479,23 @@ def _ports_of(datadir: Path) -> tuple[str, str, str]:
     return str(config.p2p_endpoint()), str(config.rpc_endpoint()), str(config.metrics_endpoint())
 
 
-def node_exit(node: DevnetNode) -> str:
+def running_pid(node: DevnetNode) -> int | None:
+    """The pid of the process running ``node``'s datadir now, or None.
+
+    The node started by ``devnet up`` (devnet.json's pid), or one restarted since with
+    ``timecoin node run --datadir`` (the pid in its status.json).
+    """
+    status = read_status(node.datadir)
+    for pid in (node.pid, status.pid if status is not None else None):
+        if pid is not None and is_node_running(pid, node.datadir):
+            return pid
+    return None
+
+
+def node_exit(node: DevnetNode, pid: int | None = None) -> str:
     """How ``node`` ended, from its final status.json: ``"exit 0"``, ``"exit 1"``, or a description."""
     status = read_status(node.datadir)
-    if status is None or status.pid != node.pid:
+    if status is None or status.pid != (node.pid if pid is None else pid):
         return "no exit status (it never reported)"
     if status.exit_code is None:
         return "no exit status (killed, or crashed)"
@@ -494,25 +508,30 @@ def stop_devnet(info: DevnetInfo, *, timeout: float = 15.0) -> list[tuple[Devnet
     A node still running after ``timeout`` seconds is killed (SIGKILL) and reported so.
     A node that was not running is reported with its last exit status.
     """
-    signalled = []
+    signalled: dict[str, int] = {}
     for node in info.nodes:
-        if is_node_running(node.pid, node.datadir):
+        pid = running_pid(node)
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(node.pid, signal.SIGTERM)
-            signalled.append(node)
+                os.kill(pid, signal.SIGTERM)
+            signalled[node.name] = pid
     results = []
     deadline = time.monotonic() + timeout
     for node in info.nodes:
         note = ""
-        if node in signalled:
-            if not _wait_gone(node.pid, max(0.0, deadline - time.monotonic())):
+        pid = signalled.get(node.name)
+        if pid is not None:
+            if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(node.pid, signal.SIGKILL)
-                _wait_gone(node.pid, 5.0)
+                    os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, 5.0)
                 note = f" (still running after {timeout:.0f} s: killed)"
         else:
             note = " (was not running)"
         status = read_status(node.datadir)
-        code = status.exit_code if status is not None and status.pid == node.pid else None
-        results.append((node, code, node_exit(node) + note))
+        last = node.pid if pid is None else pid
+        if pid is None and status is not None:
+            last = status.pid  # the last process that ran this node reported last
+        code = status.exit_code if status is not None and status.pid == last else None
+        results.append((node, code, node_exit(node, last) + note))
     return results
