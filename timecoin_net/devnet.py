@@ -78,6 +78,7 @@ __all__ = [
     "running_pid",
     "start_devnet",
     "stop_devnet",
+    "wait_for_exit",
     "write_status",
 ]
 
@@ -352,8 +353,12 @@ def is_node_running(pid: int, datadir: str | os.PathLike[str]) -> bool:
     return os.fsencode(os.fspath(datadir)) in argv and b"run" in argv
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` has exited (a zombie counts), up to ``timeout`` seconds; True if it did."""
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` has exited (a zombie counts), up to ``timeout`` seconds; True if it did.
+
+    Works for any process, not only children (a pidfd on Linux): the nodes of a devnet
+    are not children of the command that stops them.
+    """
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -457,7 +462,7 @@ def start_devnet(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         for pid in pids:
-            if not _wait_gone(pid, 10.0):
+            if not wait_for_exit(pid, 10.0):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
@@ -521,10 +526,10 @@ def stop_devnet(info: DevnetInfo, *, timeout: float = 15.0) -> list[tuple[Devnet
         note = ""
         pid = signalled.get(node.name)
         if pid is not None:
-            if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
+            if not wait_for_exit(pid, max(0.0, deadline - time.monotonic())):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid, 5.0)
+                wait_for_exit(pid, 5.0)
                 note = f" (still running after {timeout:.0f} s: killed)"
         else:
             note = " (was not running)"
