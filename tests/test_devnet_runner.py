@@ -184,3 +184,26 @@ def test_overrides_replace_listen_and_peers_and_check_the_network(datadir: Path)
     assert apply_overrides(loaded, None) is loaded
     with pytest.raises(DatadirError, match="is a datadir of network 'devnet', not 'mainnet'"):
         apply_overrides(loaded, NodeOverrides(network="mainnet"))
+
+
+async def test_a_shutdown_that_hangs_is_cancelled_with_exit_1(datadir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import timecoin_net.runner as runner
+
+    monkeypatch.setattr(runner, "SHUTDOWN_GRACE", 0.05)
+    ready = anyio.Event()
+
+    async def signal_once() -> None:
+        await ready.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(signal_once)
+        with anyio.fail_after(30):
+            code = await run_from_datadir(
+                datadir,
+                on_ready=lambda _: ready.set(),
+                node_factory=lambda d, s, r: StandInNode(d, s, r, obey_stop=False),
+            )
+    assert code == runner.EXIT_FAILED
+    status = read_status(datadir)
+    assert status is not None and status.exit_code == runner.EXIT_FAILED

@@ -73,6 +73,7 @@ __all__ = [
     "MetricsConfig",
     "NodeConfig",
     "RpcConfig",
+    "describe_validation_error",
     "dump_node_toml",
     "genesis_json",
     "init_datadir",
@@ -312,12 +313,13 @@ class NodeConfig(BaseModel):
         return self.metrics.listen or Endpoint("127.0.0.1", self._ports()[2])
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    """One line for an operator from a pydantic error: ``KEY: what is wrong; ...`` (keys under ``prefix``)."""
     parts: list[str] = []
     for error in exc.errors(include_url=False):
-        loc = [str(p) for p in error["loc"] if p not in ("function-after", "function-plain")]
+        loc = [*prefix, *(str(p) for p in error["loc"] if p not in ("function-after", "function-plain"))]
         message = str(error["msg"]).removeprefix("Value error, ")
-        if loc[:1] == ["runtime"] and len(loc) > 2:
+        if loc[:1] == ["runtime"] and len(loc) > 2 and not prefix:
             # One line for a runtime value, not one per member of the union it failed.
             loc, message = loc[:2], "must be a boolean, a number or a string"
         elif error["type"] == "extra_forbidden":
@@ -344,7 +346,7 @@ def parse_node_toml(text: str, path: str | os.PathLike[str] = CONFIG_FILE) -> No
     try:
         return NodeConfig.model_validate(data)
     except ValidationError as exc:
-        raise DatadirError(path, _describe(exc)) from None
+        raise DatadirError(path, describe_validation_error(exc)) from None
 
 
 # -- writing node.toml ----------------------------------------------------------------------

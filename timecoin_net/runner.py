@@ -44,13 +44,20 @@ from timecoin_core.store import (
     StoreLockedError,
 )
 
-from .config import Datadir, DatadirError, Endpoint, load_datadir
+from .config import Datadir, DatadirError, Endpoint, describe_validation_error, load_datadir
 from .devnet import NodeStatus, write_status
 
-__all__ = ["EXIT_FORCED", "NodeOverrides", "RunnableNode", "run_from_datadir"]
+__all__ = ["EXIT_FAILED", "EXIT_FORCED", "SHUTDOWN_GRACE", "NodeOverrides", "RunnableNode", "run_from_datadir"]
 
 EXIT_FORCED = 130
 """The exit code after a second signal forced the node down (128 + SIGINT, as shells report Ctrl-C)."""
+
+EXIT_FAILED = 1
+"""The exit code when the node failed, or did not finish its shutdown within :data:`SHUTDOWN_GRACE`."""
+
+SHUTDOWN_GRACE = 15.0
+"""Seconds the node may take to shut down after the first signal before it is cancelled
+(its own drain deadline is 5 s; this only catches a shutdown that hangs)."""
 
 STATUS_INTERVAL = 1.0
 """Seconds between two writes of ``status.json``."""
@@ -117,8 +124,7 @@ def _default_factory(datadir: Datadir, store: Store, runtime: dict[str, Any]) ->
     try:
         settings = node_module.RuntimeSettings.model_validate(runtime)
     except ValidationError as exc:
-        problems = "; ".join(f"runtime.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-        raise DatadirError(datadir.path / "node.toml", problems) from None
+        raise DatadirError(datadir.path / "node.toml", describe_validation_error(exc, ("runtime",))) from None
     config = datadir.config
     node: RunnableNode = node_module.Node(
         datadir.network,
@@ -192,7 +198,7 @@ async def run_from_datadir(
         exit_code = await _serve(node, datadir, genesis, handle_signals, on_ready, tuple(signals))
         return exit_code
     except BaseException:
-        exit_code = 1
+        exit_code = EXIT_FAILED
         raise
     finally:
         with anyio.CancelScope(shield=True):
@@ -222,10 +228,18 @@ async def _serve(
                     _log.info("%s: stopping (a second signal forces exit)", signal.Signals(signum).name)
                     write_status(datadir.path, _snapshot(node, genesis, "stopping", None))
                     node.stop()
+                    group.start_soon(watchdog)
                 else:
                     _log.warning("%s again: forced exit", signal.Signals(signum).name)
                     exit_code = EXIT_FORCED
                     group.cancel_scope.cancel()
+
+    async def watchdog() -> None:
+        nonlocal exit_code
+        await anyio.sleep(SHUTDOWN_GRACE)
+        _log.error("the node did not shut down within %.0f s: cancelling it", SHUTDOWN_GRACE)
+        exit_code = EXIT_FAILED
+        group.cancel_scope.cancel()
 
     async def report() -> None:
         while True:
