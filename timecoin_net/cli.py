@@ -43,7 +43,7 @@ from .devnet import (
 )
 from .runner import NodeOverrides
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "run"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -67,6 +67,7 @@ __all__ = [
     "IDENTITY_KEY_FILE",
     "MASTERNODE_KEY_FILE",
     "STORE_FILE",
+    "ConfigValueError",
     "Datadir",
     "DatadirError",
     "Endpoint",
@@ -122,6 +123,14 @@ class DatadirError(TimecoinError, ValueError):
         return (type(self), (self.path, self.message))
 
 
+class ConfigValueError(TimecoinError, ValueError):
+    """A malformed or out-of-range configuration value: an address, a port, a network name.
+
+    :func:`parse_endpoint` raises it; inside :class:`NodeConfig` validation it becomes
+    part of the :class:`DatadirError` that names the key.
+    """
+
+
 # -- addresses ------------------------------------------------------------------------------
 
 
@@ -157,31 +166,32 @@ def parse_endpoint(text: object, *, allow_port_zero: bool = False) -> Endpoint:
     """The :class:`Endpoint` ``text`` names (``"127.0.0.1:24300"``, ``"[::1]:24300"``, ``"seed.example:24100"``).
 
     Port 0 (any free port) is accepted only with ``allow_port_zero``, which makes sense
-    for a listen address and never for a peer. Raises ``ValueError`` with the reason.
+    for a listen address and never for a peer. Raises :class:`ConfigValueError` (a
+    ``ValueError``) with the reason.
     """
     if not isinstance(text, str):
-        raise ValueError(f"expected a \"HOST:PORT\" string, not {type(text).__name__}")
+        raise ConfigValueError(f"expected a \"HOST:PORT\" string, not {type(text).__name__}")
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
-        raise ValueError(f"{text!r} is not HOST:PORT")
+        raise ConfigValueError(f"{text!r} is not HOST:PORT")
     if host.startswith("["):
         if not host.endswith("]"):
-            raise ValueError(f"{text!r}: unbalanced brackets around the IPv6 address")
+            raise ConfigValueError(f"{text!r}: unbalanced brackets around the IPv6 address")
         host = host[1:-1]
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+            raise ConfigValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
     elif ":" in host:
-        raise ValueError(f"{text!r}: write an IPv6 address in brackets, as [::1]:24300")
+        raise ConfigValueError(f"{text!r}: write an IPv6 address in brackets, as [::1]:24300")
     elif not _is_ipv4(host) and not _HOSTNAME_RE.fullmatch(host):
-        raise ValueError(f"{text!r}: {host!r} is neither an IP address nor a host name")
+        raise ConfigValueError(f"{text!r}: {host!r} is neither an IP address nor a host name")
     if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5:
-        raise ValueError(f"{text!r}: the port must be a number in 1..65535")
+        raise ConfigValueError(f"{text!r}: the port must be a number in 1..65535")
     port = int(port_text)
     if not (0 if allow_port_zero else 1) <= port <= 65535:
         low = 0 if allow_port_zero else 1
-        raise ValueError(f"{text!r}: the port must be in {low}..65535")
+        raise ConfigValueError(f"{text!r}: the port must be in {low}..65535")
     return Endpoint(host, port)
 
 
@@ -205,11 +215,11 @@ def _network(value: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected an address or network string such as \"10.0.0.0/8\", not {type(value).__name__}")
+        raise ConfigValueError(f"expected an address or network string such as \"10.0.0.0/8\", not {type(value).__name__}")
     try:
         return ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or network (such as \"10.0.0.0/8\")") from None
+        raise ConfigValueError(f"{value!r} is not an IP address or network (such as \"10.0.0.0/8\")") from None
 
 
 ListenAddress = Annotated[Endpoint, PlainValidator(_listen), PlainSerializer(str, return_type=str)]
@@ -241,7 +251,7 @@ class RpcConfig(BaseModel):
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> RpcConfig:
         if self.listen is not None and not self.listen.is_loopback and not self.allow:
-            raise ValueError(
+            raise ConfigValueError(
                 f"listen {str(self.listen)!r} is not a loopback address: list the client networks "
                 "that may connect in rpc.allow (e.g. allow = [\"10.0.0.0/8\"])"
             )
@@ -284,17 +294,17 @@ class NodeConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> NodeConfig:
         if not _NETWORK_NAME_RE.fullmatch(self.network):
-            raise ValueError(f"network {self.network!r} is not a network name (lowercase letters, digits, - and _)")
+            raise ConfigValueError(f"network {self.network!r} is not a network name (lowercase letters, digits, - and _)")
         if self.genesis is None and self.network not in NETWORKS:
-            raise ValueError(
+            raise ConfigValueError(
                 f"network {self.network!r} is not built in (known: {', '.join(NETWORKS)}); "
                 "a custom network needs genesis = \"genesis.json\""
             )
         if self.genesis is not None and (not self.genesis or "\x00" in self.genesis):
-            raise ValueError("genesis must be a file name or path")
+            raise ConfigValueError("genesis must be a file name or path")
         for name, value in self.runtime.items():
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"runtime.{name} must be a finite number")
+                raise ConfigValueError(f"runtime.{name} must be a finite number")
         return self
 
     def _ports(self) -> tuple[int, int, int]:
