@@ -48,8 +48,8 @@ def test_errors_are_timecoin_errors() -> None:
     from timecoin_net.devnet import DevnetError
     from timecoin_net.testing import NodeProcessError
 
-    for error in (ConfigValueError, DatadirError, DevnetError, NodeProcessError):
-        assert issubclass(error, TimecoinError)
+    for family in (ConfigValueError, DatadirError, DevnetError, NodeProcessError):
+        assert issubclass(family, TimecoinError)
     assert issubclass(DatadirError, ValueError) and issubclass(ConfigValueError, ValueError)
     error = DatadirError("/x/node.key", "key file missing")
     assert (error.path, error.message, str(error)) == ("/x/node.key", "key file missing", "/x/node.key: key file missing")
