@@ -16,6 +16,10 @@ bounded buffer, and the switches take effect at once:
 * :meth:`FaultProxy.reset` aborts every open connection with a TCP reset on both sides.
 * ``refuse = True`` resets new connections as soon as they are accepted.
 
+A connection accepted while the target is down is closed (end of stream, counted in
+``refused_upstream``), not reset: the relay cannot refuse it any more, and a reset is
+the fault ``refuse`` and ``reset`` inject on purpose.
+
 The proxy binds 127.0.0.1 by default and lives in the caller's task group
 (``async with FaultProxy(target) as proxy:``), so it is gone when the test is.
 """
@@ -82,6 +86,7 @@ class FaultProxy:
         self.connections = 0
         self.bytes_relayed = 0
         self.bytes_dropped = 0
+        self.refused_upstream = 0
         self._links: set[_Link] = set()
         self._listener: anyio.streams.stapled.MultiListener[anyio.abc.SocketStream] | None = None
         self._group: anyio.abc.TaskGroup | None = None
@@ -172,8 +177,9 @@ class FaultProxy:
         try:
             upstream = await anyio.connect_tcp(*self.target)
         except OSError:
-            # The target is down: the dialler sees a reset, as if it had dialled it directly.
-            _abort(client)
+            # The target is down: the dialler's connection is closed (end of stream), the
+            # nearest a relay that already accepted can come to "connection refused".
+            self.refused_upstream += 1
             await client.aclose()
             return
         link = _Link(client, upstream)
