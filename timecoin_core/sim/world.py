@@ -53,7 +53,7 @@ from ..consensus.node import (
     TxFinal,
 )
 from ..consensus.registry import Registry, registration_memo
-from ..consensus.sansio import Broadcast, Penalize
+from ..consensus.sansio import Broadcast, Penalize, SendTo
 from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
@@ -386,6 +386,10 @@ class World:
         for action in actions:
             if isinstance(action, Broadcast):
                 self._broadcast(index, action, behaviour)
+            elif isinstance(action, SendTo):
+                if behaviour is not Behaviour.SILENT:
+                    assert isinstance(action.peer, int)
+                    self._send(index, action.peer, action.message)
             elif isinstance(action, Penalize):
                 assert isinstance(action.peer, int)
                 self.record.penalties.append((index, action.peer, action.offence.value))
