@@ -31,7 +31,9 @@ from .bft_messages import (
     Proposal,
     VoteKind,
 )
+from .driver import Driver, is_durable, persist_action
 from .finality import (
+    Contest,
     FinalityConfig,
     FinalityEngine,
     FinalityError,
@@ -99,7 +101,9 @@ __all__ = [
     "ConsensusNode",
     "ConsensusRecordError",
     "ConsensusStateError",
+    "Contest",
     "DoubleVoteEvidence",
+    "Driver",
     "DropReason",
     "DuplicateRegistrationError",
     "FinalityCertificate",
@@ -136,6 +140,8 @@ __all__ = [
     "cap_weights",
     "check_registration",
     "epoch_of",
+    "is_durable",
+    "persist_action",
     "quorum_reached",
     "registration_claims",
     "registration_memo",

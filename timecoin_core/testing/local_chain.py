@@ -56,6 +56,7 @@ from ..amount import COIN, check_amount
 from ..block import Block
 from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote
+from ..consensus.driver import Driver
 from ..consensus.finality import TxState
 from ..consensus.finality_messages import FinalityCertificate, VoteBatch
 from ..consensus.node import (
@@ -144,6 +145,8 @@ class TxStatus(Enum):
 
     UNKNOWN = "unknown"
     PENDING = "pending"
+    CONFLICTED = "conflicted"
+    """Not final, and another transaction spends one of its coins (:attr:`Receipt.conflicts`)."""
     FINAL = "final"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
@@ -167,7 +170,10 @@ class Receipt:
     own; 0 until confirmed) are set once a block holds it; ``fee`` once the node has
     accepted it; ``certificate`` is its finality certificate when the node saw it
     become final; ``reason`` is why it was rejected (a short code such as
-    ``"bad-signature"``, ``"double-spend"`` or ``"timeout"``).
+    ``"bad-signature"``, ``"double-spend"`` or ``"timeout"``). For a ``CONFLICTED``
+    transaction, ``conflicts`` are the rival txids and ``deadlocked`` says that no side
+    can reach a quorum any more unless a masternode equivocates: its coins stay frozen
+    (docs/consensus-finality.md, "Conflicts that never reach a quorum").
     """
 
     txid: bytes
@@ -177,6 +183,8 @@ class Receipt:
     confirmations: int = 0
     certificate: FinalityCertificate | None = None
     reason: str | None = None
+    conflicts: tuple[bytes, ...] = ()
+    deadlocked: bool = False
 
     def __repr__(self) -> str:
         parts = [f"txid={self.txid.hex()}", f"status={self.status.name}"]
@@ -188,6 +196,9 @@ class Receipt:
             parts.append(f"certificate=<{len(self.certificate.entries)} votes>")
         if self.reason is not None:
             parts.append(f"reason={self.reason!r}")
+        if self.conflicts:
+            parts.append(f"conflicts=[{', '.join(t.hex()[:16] for t in self.conflicts)}]")
+            parts.append(f"deadlocked={self.deadlocked}")
         return f"Receipt({', '.join(parts)})"
 
 
@@ -195,17 +206,19 @@ class Receipt:
 class _State:
     """Everything a snapshot restores."""
 
-    nodes: list[ConsensusNode]
+    drivers: list[Driver]
+    """One per masternode: the node and its timer table."""
     clock: ManualClock
-    timers: dict[tuple[int, Hashable], tuple[float, int]] = field(default_factory=dict)
-    """(node, key) -> (due time, sequence); a later SetTimer with the same key replaces it."""
     queue: deque[tuple[int, Any, tuple[int, ...] | None]] = field(default_factory=deque)
     """(sender, message, recipients or None for every other node)."""
     held: list[tuple[int, NodeAction]] = field(default_factory=list)
     rejected: dict[bytes, str] = field(default_factory=dict)
     certificates: dict[bytes, FinalityCertificate] = field(default_factory=dict)
     faults: dict[int, Fault] = field(default_factory=dict)
-    sequence: int = 0
+
+    @property
+    def nodes(self) -> list[ConsensusNode]:
+        return [driver.node for driver in self.drivers]
 
 
 @dataclass(frozen=True)
@@ -312,7 +325,7 @@ class LocalChain:
             ConsensusNode(self.network, key, verifier=verifier, config=NodeConfig())
             for key in self.masternode_keys
         ]
-        self._state = _State(nodes, clock)
+        self._state = _State([Driver(node) for node in nodes], clock)
         for index, node in enumerate(nodes):
             self._apply(index, node.start(clock.now()))
 
@@ -400,9 +413,15 @@ class LocalChain:
                 certificate=certificate,
             )
         entry = node.pool.get(txid)
+        contest = node.finality.contest(txid)
         if entry is not None:
-            status = TxStatus.FINAL if entry.final else TxStatus.PENDING
-            return Receipt(txid, status, fee=entry.fee, certificate=certificate if entry.final else None)
+            if entry.final:
+                return Receipt(txid, TxStatus.FINAL, fee=entry.fee, certificate=certificate)
+            if contest is not None:
+                return Receipt(
+                    txid, TxStatus.CONFLICTED, fee=entry.fee, conflicts=contest.rivals, deadlocked=contest.deadlocked
+                )
+            return Receipt(txid, TxStatus.PENDING, fee=entry.fee)
         reason = state.rejected.get(txid)
         if reason is not None:
             return Receipt(txid, TxStatus.REJECTED, reason=reason)
@@ -412,9 +431,10 @@ class LocalChain:
         if tracked is TxState.LOST:
             # A conflicting transaction is final: this one can never be.
             return Receipt(txid, TxStatus.REJECTED, reason="conflict-final")
-        if tracked is TxState.CONFLICTED:
-            # Outside the pool (the node voted for a rival), yet a quorum may still pick it.
-            return Receipt(txid, TxStatus.PENDING)
+        if tracked in (TxState.CONFLICTED, TxState.PENDING, TxState.TIMED_OUT) and contest is not None:
+            # Outside the pool (the node voted for a rival, or it timed out), yet a
+            # quorum may still pick it: conflicted, not rejected.
+            return Receipt(txid, TxStatus.CONFLICTED, conflicts=contest.rivals, deadlocked=contest.deadlocked)
         return Receipt(txid, TxStatus.UNKNOWN)
 
     def _confirmed_fee(self, tx: Transaction, height: int) -> int:
@@ -731,8 +751,7 @@ class LocalChain:
             elif isinstance(action, SetTimer):
                 if action.key == _NEXT_HEIGHT:
                     continue  # blocks happen when produce_block() is called
-                state.sequence += 1
-                state.timers[(index, action.key)] = (action.at, state.sequence)
+                state.drivers[index].schedule(action)
             elif isinstance(action, TxDropped):
                 if index == 0:
                     state.rejected[action.txid] = action.reason
@@ -785,7 +804,8 @@ class LocalChain:
     def _next_timer(self, only: Callable[[Hashable], bool] | None) -> tuple[float, int, int, Hashable] | None:
         candidates = [
             (at, sequence, index, key)
-            for (index, key), (at, sequence) in self._state.timers.items()
+            for index, driver in enumerate(self._state.drivers)
+            for at, sequence, key in driver.pending()
             if only is None or only(key)
         ]
         return min(candidates) if candidates else None
@@ -793,9 +813,12 @@ class LocalChain:
     def _fire(self, timer: tuple[float, int, int, Hashable]) -> None:
         state = self._state
         at, _, index, key = timer
-        del state.timers[(index, key)]
         now = state.clock.set(max(at, state.clock.now()))
-        self._apply(index, state.nodes[index].handle(TimerFired(key), now))
+        # Through the raw node, not Driver.fire: this shell's _apply decides which of
+        # the new timers to keep (block timers wait for produce_block).
+        driver = state.drivers[index]
+        driver.cancel(key)
+        self._apply(index, driver.node.handle(TimerFired(key), now))
 
     def _sync(self) -> None:
         """Fire every timer that is due at the current time (and, with autojump, finality's)."""
