@@ -213,6 +213,9 @@ class NodeProcess:
                         return lines[index - offset]
                 position = self._line_count
                 if self._eof:
+                    # The output ends a moment before the exit is reaped: wait for the code.
+                    with anyio.move_on_after(5):
+                        await self._require().wait()
                     code = self.returncode
                     raise NodeProcessError(f"node {self.datadir} ended its output (exit code {code}) before {match!r}{self._tail()}")
                 await self._next_change()
