@@ -12,6 +12,7 @@ import pytest
 
 from timecoin_core.keys import PrivateKey
 from timecoin_net import NodeConfig, init_datadir, load_datadir
+from timecoin_net.cli import main
 
 
 def timecoin(*args: str | os.PathLike[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -19,6 +20,16 @@ def timecoin(*args: str | os.PathLike[str], timeout: float = 60) -> subprocess.C
         [sys.executable, "-m", "timecoin_net", *map(str, args)],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``timecoin ARGS`` through :func:`timecoin_net.cli.main` in this process (help and usage paths)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
@@ -34,16 +45,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
     "command",
     [(), ("node",), ("node", "init"), ("node", "run"), ("devnet",), ("devnet", "up"), ("devnet", "status"), ("devnet", "down")],
 )
-def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
-    result = timecoin(*command, "--help")
+def test_every_command_has_help_with_an_example(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    result = in_process(capsys, *command, "--help")
     assert result.returncode == 0
     assert "example:" in result.stdout
     assert "timecoin" in result.stdout.split("example:")[1]
 
 
-def test_help_shows_defaults() -> None:
-    assert "(default: 24300)" in timecoin("devnet", "up", "--help").stdout
-    assert "(default: mainnet)" in timecoin("node", "init", "--help").stdout
+def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "(default: 24300)" in in_process(capsys, "devnet", "up", "--help").stdout
+    assert "(default: mainnet)" in in_process(capsys, "node", "init", "--help").stdout
 
 
 @pytest.mark.parametrize(
@@ -59,8 +70,8 @@ def test_help_shows_defaults() -> None:
         (("wallet",), "invalid choice"),
     ],
 )
-def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: str) -> None:
-    assert_one_line_error(timecoin(*args), 2, fragment)
+def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_error(in_process(capsys, *args), 2, fragment)
 
 
 def test_node_init_creates_a_datadir_with_private_keys(tmp_path: Path) -> None:
