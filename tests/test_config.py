@@ -157,6 +157,8 @@ def test_wrong_values_for_any_key_are_datadir_errors(key: str, value: object) ->
         ('network = "devnet"\n[rpc]\nlisten = "0.0.0.0:24301"\n', "rpc.allow"),
         ('network = "devnet"\n[rpc]\nlisten = "0.0.0.0:24301"\nallow = ["10.0.0.0/33"]\n', "not an IP address or network"),
         ('network = "devnet"\n[runtime]\nx = [1]\n', "runtime.x: must be a boolean, a number or a string"),
+        ('network = "devnet"\n[metrics]\nlisten = "0.0.0.0:24302"\n', "metrics.allow"),
+        ('network = "devnet"\n[rpc]\nrpcauth = ["alice"]\n', "is not user:salt$hash"),
         ('network = "devnet"\n[runtime]\nx = nan\n', "finite"),
         ('network = "devnet"\nnetwork = "devnet"\n', "not valid TOML"),
     ],

@@ -247,23 +247,42 @@ class RpcConfig(BaseModel):
     listen: ListenAddress | None = None
     # TOML arrays arrive as lists: strict mode would refuse them as tuples.
     allow: tuple[AllowedNetwork, ...] = Field(default=(), max_length=1000, strict=False)
+    rpcauth: tuple[str, ...] = Field(default=(), max_length=1000, strict=False)
+    """bitcoind-style ``user:salt$hash`` password entries, besides the cookie."""
 
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> RpcConfig:
-        if self.listen is not None and not self.listen.is_loopback and not self.allow:
-            raise ConfigValueError(
-                f"listen {str(self.listen)!r} is not a loopback address: list the client networks "
-                "that may connect in rpc.allow (e.g. allow = [\"10.0.0.0/8\"])"
-            )
+        _check_allowed("rpc", self.listen, self.allow)
+        for entry in self.rpcauth:
+            user, colon, rest = entry.partition(":")
+            if not user or not colon or "$" not in rest:
+                raise ConfigValueError(f"rpcauth entry {entry[:40]!r} is not user:salt$hash")
         return self
 
 
+def _check_allowed(table: str, listen: Endpoint | None, allow: tuple[object, ...]) -> None:
+    if listen is not None and not listen.is_loopback and not allow:
+        raise ConfigValueError(
+            f"listen {str(listen)!r} is not a loopback address: list the client networks "
+            f"that may connect in {table}.allow (e.g. allow = [\"10.0.0.0/8\"])"
+        )
+
+
 class MetricsConfig(BaseModel):
-    """``[metrics]``: where the Prometheus endpoint listens (127.0.0.1 on the metrics port by default)."""
+    """``[metrics]``: where the Prometheus endpoint listens (127.0.0.1 on the metrics port by default).
+
+    As for RPC, a non-loopback ``listen`` needs ``allow``, the client networks admitted.
+    """
 
     model_config = _STRICT
 
     listen: ListenAddress | None = None
+    allow: tuple[AllowedNetwork, ...] = Field(default=(), max_length=1000, strict=False)
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> MetricsConfig:
+        _check_allowed("metrics", self.listen, self.allow)
+        return self
 
 
 RuntimeValue = bool | int | float | str
