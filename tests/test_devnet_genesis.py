@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -137,3 +138,24 @@ def test_devnet_json_errors_are_clear(tmp_path: Path) -> None:
     )
     (tmp_path / "devnet.json").write_text(info.model_dump_json())
     assert load_devnet(tmp_path) == info
+
+
+def test_a_node_is_recognised_by_its_datadir_whatever_path_started_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from timecoin_net.devnet import is_node_running
+
+    (tmp_path / "d").mkdir()
+    # A stand-in process with a node's command line, started from the datadir's parent
+    # with a relative path; a plain sleeper is enough for the process-table check.
+    code = "import sys, time; sys.stdin.read()"
+    for argv in (["node", "run", "--datadir", "d"], ["node", "run", "--datadir=./d/"]):
+        proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=tmp_path, stdin=subprocess.PIPE)
+        try:
+            assert is_node_running(proc.pid, tmp_path / "d")
+            assert not is_node_running(proc.pid, tmp_path / "other")
+        finally:
+            proc.communicate(b"")
+    assert not is_node_running(proc.pid, tmp_path / "d")  # gone
+    assert not is_node_running(os.getpid(), tmp_path / "d")  # not a node

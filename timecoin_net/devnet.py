@@ -54,6 +54,7 @@ from .config import (
     NodeConfig,
     RpcConfig,
     init_datadir,
+    load_datadir,
 )
 
 __all__ = [
@@ -338,19 +339,26 @@ def _proc_state(pid: int) -> str | None:
 
 
 def is_node_running(pid: int, datadir: str | os.PathLike[str]) -> bool:
-    """True when ``pid`` is alive (not a zombie) and is a node running ``datadir``.
+    """True when ``pid`` is alive (not a zombie) and is ``timecoin node run`` on ``datadir``.
 
-    Checking the command line means a pid reused by another program is never taken for
-    (or signalled as) the node.
+    Checking the command line (its ``--datadir`` resolved against the process's working
+    directory) means a pid reused by another program is never taken for, or signalled
+    as, the node.
     """
     state = _proc_state(pid)
     if state is None or state in ("Z", "X"):
         return False
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        argv = [os.fsdecode(a) for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
     except OSError:
         return False
-    return os.fsencode(os.fspath(datadir)) in argv and b"run" in argv
+    if "node" not in argv or "run" not in argv:
+        return False
+    named = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--datadir"]
+    named += [a.removeprefix("--datadir=") for a in argv if a.startswith("--datadir=")]
+    target = Path(datadir).resolve()
+    return any((cwd / value).resolve() == target for value in named)
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:
@@ -478,8 +486,6 @@ def _ready(node: DevnetNode, expected: str, need_peers: int) -> bool:
 
 
 def _ports_of(datadir: Path) -> tuple[str, str, str]:
-    from .config import load_datadir
-
     config = load_datadir(datadir).config
     return str(config.p2p_endpoint()), str(config.rpc_endpoint()), str(config.metrics_endpoint())
 
