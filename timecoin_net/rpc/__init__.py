@@ -15,7 +15,15 @@ from __future__ import annotations
 from ._http import BindRefusedError
 from .auth import COOKIE_FILE, COOKIE_USER, Authenticator, CookieError, make_rpcauth, read_cookie
 from .backend import Deliver, RpcBackend, SubscriptionHub, Unsubscribe
-from .client import AsyncRpcClient, RpcAuthError, RpcClient, RpcClientError, RpcConnectionError, RpcError, RpcWebSocket
+from .client import (
+    AsyncRpcClient,
+    RpcAuthError,
+    RpcClient,
+    RpcClientError,
+    RpcConnectionError,
+    RpcError,
+    RpcWebSocket,
+)
 from .errors import (
     BackendError,
     DecodeFailedError,

@@ -505,9 +505,9 @@ class RpcWebSocket:
             if self.close_code is None:
                 self.close_code = 1006
             self._notes_send.close()
-            for event, slot in self._pending.values():
+            for waiter, slot in self._pending.values():
                 slot.append(RpcConnectionError(f"the WebSocket closed (code {self.close_code})"))
-                event.set()
+                waiter.set()
 
     def _dispatch(self, text: str) -> None:
         try:

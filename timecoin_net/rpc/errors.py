@@ -12,6 +12,7 @@ raises is a bug: the server logs it and answers ``-32603`` without its text.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 from timecoin_core.errors import InvalidArgumentError, TimecoinError
 
@@ -138,7 +139,7 @@ class TransactionRejectedError(BackendError):
 
     default_code = RpcErrorCode.VERIFY_REJECTED
 
-    _CODES = {
+    _CODES: ClassVar[dict[str, RpcErrorCode]] = {
         "missing-input": RpcErrorCode.VERIFY_ERROR,
         "pending-parent": RpcErrorCode.VERIFY_ERROR,
         "already-confirmed": RpcErrorCode.VERIFY_ALREADY_IN_CHAIN,

@@ -51,16 +51,16 @@ __all__ = [
     "PeerInfo",
     "SendRawTransactionParams",
     "SubscribeParams",
+    "Topic",
     "TransactionInfo",
     "TxStatusFilter",
     "TxStatusInfo",
     "TxStatusName",
     "TxidParams",
-    "UnsubscribeParams",
     "UnspentPage",
+    "UnsubscribeParams",
     "VoterInfo",
     "WaitForTxStatusParams",
-    "Topic",
 ]
 
 MAX_LIST_UNSPENT = 1_000

@@ -132,6 +132,11 @@ class _Subscriptions:
     slow: bool = False
     on_slow: Callable[[], None] = lambda: None
 
+    def queue_message(self, text: str) -> None:
+        if self.slow or self.ws.state is not ConnectionState.OPEN:
+            return  # closing: nothing more goes out
+        self.queue(self.ws.send(ws_events.TextMessage(data=text)))
+
     def queue(self, frame: bytes) -> None:
         if self.slow:
             return
@@ -150,7 +155,7 @@ class _Subscriptions:
             if held is not None:
                 held.append(body)
             elif subscription in self.active:
-                self.queue(self.ws.send(ws_events.TextMessage(data=body.decode())))
+                self.queue_message(body.decode())
 
         return deliver
 
@@ -159,7 +164,7 @@ class _Subscriptions:
             del self.held[subscription]
             for body in bodies:
                 if subscription in self.active:
-                    self.queue(self.ws.send(ws_events.TextMessage(data=body.decode())))
+                    self.queue_message(body.decode())
 
     def close(self) -> None:
         for unsubscribe in self.active.values():
@@ -247,6 +252,8 @@ class RpcServer:
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._stopped = anyio.Event()
+        self._accepting = anyio.CancelScope()
+        self._not_listening = anyio.Event()
         self.stop_requested = anyio.Event()
         """Set when a client called ``stop``: the host should close the server (and the node)."""
         self._dispatcher = Dispatcher(
@@ -311,6 +318,8 @@ class RpcServer:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until :meth:`aclose` (or cancellation); reports the port to ``task_status``."""
+        if self._listener is not None:
+            raise InvalidArgumentError("self", "an RpcServer serves once; make a new one")
         listener = await anyio.create_tcp_listener(local_host=self._bind, local_port=self.config.port)
         self._listener = listener
         try:
@@ -333,9 +342,10 @@ class RpcServer:
     async def aclose(self) -> None:
         """Refuse new requests (-28), stop listening, answer those in flight, close everything."""
         self._closing = True
-        if self._listener is not None:
-            with anyio.CancelScope(shield=True):
-                await self._listener.aclose()
+        if self._listener is None:
+            return  # never started
+        self._accepting.cancel()
+        await self._not_listening.wait()
         with anyio.move_on_after(self.config.shutdown_grace, shield=True):
             await self._idle.wait()
         if self._group is not None:
@@ -344,8 +354,13 @@ class RpcServer:
                 await self._stopped.wait()
 
     async def _accept(self, listener: anyio.abc.Listener[anyio.abc.SocketStream], group: anyio.abc.TaskGroup) -> None:
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            await listener.serve(self._connection, task_group=group)
+        try:
+            with self._accepting:
+                await listener.serve(self._connection, task_group=group)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await listener.aclose()
+            self._not_listening.set()
 
     # -- methods -----------------------------------------------------------------------
 
@@ -597,7 +612,7 @@ class RpcServer:
             try:
                 body = await self._dispatcher.handle(text, methods)
                 if body is not None:
-                    subs.queue(ws.send(ws_events.TextMessage(data=body.decode())))
+                    subs.queue_message(body.decode())
                 # Held notifications go out only now, after the answer carrying their id.
                 subs.release()
             finally:
