@@ -252,7 +252,7 @@ class RpcServer:
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._stopped = anyio.Event()
-        self._accepting = anyio.CancelScope()
+        self._accepting: anyio.CancelScope | None = None
         self._not_listening = anyio.Event()
         self.stop_requested = anyio.Event()
         """Set when a client called ``stop``: the host should close the server (and the node)."""
@@ -287,6 +287,11 @@ class RpcServer:
     def cookie_path(self) -> Path | None:
         """Where the cookie is while the server runs (``None`` without a datadir)."""
         return None if self._cookie is None else self._cookie[0]
+
+    @property
+    def connections(self) -> int:
+        """Open client connections."""
+        return self._connections
 
     @property
     def closing(self) -> bool:
@@ -344,7 +349,8 @@ class RpcServer:
         self._closing = True
         if self._listener is None:
             return  # never started
-        self._accepting.cancel()
+        if self._accepting is not None:
+            self._accepting.cancel()
         await self._not_listening.wait()
         with anyio.move_on_after(self.config.shutdown_grace, shield=True):
             await self._idle.wait()
@@ -354,6 +360,7 @@ class RpcServer:
                 await self._stopped.wait()
 
     async def _accept(self, listener: anyio.abc.Listener[anyio.abc.SocketStream], group: anyio.abc.TaskGroup) -> None:
+        self._accepting = anyio.CancelScope()
         try:
             with self._accepting:
                 await listener.serve(self._connection, task_group=group)
