@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timecoin_net.rpc import BackendError, Dispatcher, Method, NotFoundError, RpcErrorCode
-from timecoin_net.rpc.models import GetBlockHashParams, GetBlockParams, ListUnspentParams, WaitForTxStatusParams
+from timecoin_net.rpc.models import (
+    GetBlockHashParams,
+    GetBlockParams,
+    ListUnspentParams,
+    WaitForTxStatusParams,
+)
 
 
 async def _height(params: GetBlockHashParams) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from rpc_kit import cookie_auth, exchange, parse_response, post, request_bytes, running
+
 from timecoin_core.testing import LocalChain
 from timecoin_net.rpc import (
     STOP_MESSAGE,
@@ -158,7 +158,7 @@ async def test_keep_alive_serves_several_requests_and_notifications_get_204(tmp_
         assert parse_response(first)[0] == 200
         await stream.send(request_bytes(notification, auth))
         second = await stream.receive()
-        status, headers, body = parse_response(second)
+        status, _headers, body = parse_response(second)
         assert status == 204 and body == b""
 
 
@@ -211,7 +211,7 @@ async def test_stop_is_answered_then_every_request_is_refused(tmp_path: Path) ->
     async with running(tmp_path, backend=backend) as server:
         auth = cookie_auth(tmp_path)
         stop = {"jsonrpc": "2.0", "method": "stop", "id": "s"}
-        status, headers, body = await post(server.port, stop, auth)
+        status, _headers, body = await post(server.port, stop, auth)
         assert (status, body["result"]) == (200, STOP_MESSAGE)
         assert backend.stop_requested.is_set() and server.stop_requested.is_set()
         _, _, after = await post(server.port, COUNT, auth)

@@ -600,17 +600,19 @@ class RpcServer:
         subs = _Subscriptions(send, ws)
         slots = anyio.Semaphore(self.config.ws_concurrency)
         writer_done = anyio.Event()
-        writing = False
         close_code: int | None = None
 
         async def writer() -> None:
-            nonlocal writing
+            # The only task writing to the socket, so frames never interleave; it ends
+            # after the queue is closed, sending our close frame last if we have one.
             try:
                 async with receive:
                     async for frame in receive:
-                        writing = True
+                        if subs.slow:
+                            break  # the backlog of a slow subscriber is dropped, not sent
                         await stream.send(frame)
-                        writing = False
+                if close_code is not None and ws.state is ConnectionState.OPEN:
+                    await stream.send(ws.send(ws_events.CloseConnection(code=close_code)))
             finally:
                 writer_done.set()
 
@@ -656,53 +658,53 @@ class RpcServer:
             "subscribe": Method(SubscribeParams, subscribe),
             "unsubscribe": Method(UnsubscribeParams, unsubscribe),
         }
+
+        async def read(requests: anyio.abc.TaskGroup) -> int | None:
+            """Read frames until the peer closes; returns our close code, if we close."""
+            message: list[str] = []
+            size = 0
+            while True:
+                data = await _http.receive(stream)
+                ws.receive_data(data or None)
+                for event in ws.events():
+                    if isinstance(event, ws_events.TextMessage):
+                        size += len(event.data)
+                        if size > self.config.max_body_bytes:
+                            return _WS_TOO_BIG
+                        message.append(event.data)
+                        if event.message_finished:
+                            text, message, size = "".join(message), [], 0
+                            await slots.acquire()  # backpressure: stop reading at the limit
+                            requests.start_soon(answer, text)
+                    elif isinstance(event, ws_events.BytesMessage):
+                        return _WS_UNSUPPORTED
+                    elif isinstance(event, ws_events.Ping):
+                        subs.queue(ws.send(event.response()))
+                    elif isinstance(event, ws_events.CloseConnection):
+                        if ws.state is ConnectionState.REMOTE_CLOSING:
+                            subs.queue(ws.send(event.response()))
+                        return None
+
         try:
             async with anyio.create_task_group() as group:
-
-                def too_slow() -> None:
-                    nonlocal close_code
-                    close_code = _WS_SLOW
-                    group.cancel_scope.cancel()
-
-                subs.on_slow = too_slow
                 group.start_soon(writer)
-                message: list[str] = []
-                size = 0
-                while True:
-                    data = await _http.receive(stream)
-                    ws.receive_data(data or None)
-                    for event in ws.events():
-                        if isinstance(event, ws_events.TextMessage):
-                            size += len(event.data)
-                            if size > self.config.max_body_bytes:
-                                close_code = _WS_TOO_BIG
-                                group.cancel_scope.cancel()
-                                break
-                            message.append(event.data)
-                            if event.message_finished:
-                                text, message, size = "".join(message), [], 0
-                                await slots.acquire()  # backpressure: stop reading at the limit
-                                group.start_soon(answer, text)
-                        elif isinstance(event, ws_events.BytesMessage):
-                            close_code = _WS_UNSUPPORTED
-                            group.cancel_scope.cancel()
-                            break
-                        elif isinstance(event, ws_events.Ping):
-                            subs.queue(ws.send(event.response()))
-                        elif isinstance(event, ws_events.CloseConnection):
-                            if ws.state is ConnectionState.REMOTE_CLOSING:
-                                subs.queue(ws.send(event.response()))
-                            await send.aclose()
-                            with anyio.move_on_after(1.0):
-                                await writer_done.wait()
-                            group.cancel_scope.cancel()
-                            return
-                    if not data:
-                        group.cancel_scope.cancel()
-                        break
+                async with anyio.create_task_group() as requests:
+
+                    def too_slow() -> None:
+                        nonlocal close_code
+                        close_code = _WS_SLOW
+                        requests.cancel_scope.cancel()
+
+                    subs.on_slow = too_slow
+                    code = await read(requests)
+                    if close_code is None:
+                        close_code = code
+                    requests.cancel_scope.cancel()
+                # The writer sends what is queued (nothing, for a slow subscriber) and the
+                # close frame; a peer that reads nothing gets a second, then the socket closes.
+                send.close()
+                with anyio.move_on_after(1.0):
+                    await writer_done.wait()
+                group.cancel_scope.cancel()
         finally:
             subs.close()
-            if close_code is not None and not writing:
-                with anyio.move_on_after(1.0, shield=True), contextlib.suppress(Exception):
-                    await stream.send(ws.send(ws_events.CloseConnection(code=close_code)))
-
