@@ -376,7 +376,14 @@ class AsyncRpcClient:
                                 data = b""
                             if exchange.feed(data):
                                 break
-                except (OSError, TimeoutError, RpcConnectionError, anyio.BrokenResourceError, h11.LocalProtocolError) as exc:
+                except (
+                    OSError,
+                    TimeoutError,
+                    RpcConnectionError,
+                    anyio.BrokenResourceError,
+                    anyio.ClosedResourceError,
+                    h11.LocalProtocolError,
+                ) as exc:
                     await self._drop()
                     if reused and attempt == 0 and (exchange is None or not exchange.started):
                         continue

@@ -329,10 +329,14 @@ class LocalChainBackend:
         bft = node.bft
         voting = node.registry.voting_set_for_height(node.chain.height + 1)
         total = voting.total
+        # The height being decided is the one after the tip; LocalChain starts the engine
+        # on it only when a block is asked for, so until then it is at round 0, propose.
+        height = node.chain.height + 1
+        current = bft.height == height
         return ConsensusInfo(
-            height=bft.height,
-            round=bft.round,
-            step=_STEPS[bft.step],
+            height=height,
+            round=bft.round if current else 0,
+            step=_STEPS[bft.step] if current else "propose",
             epoch=voting.epoch,
             voting_set=[VoterInfo(operator=k.hex(), weight=w) for k, w in voting.weights.items()],
             total_weight=total,
