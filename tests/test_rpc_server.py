@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import stat
 from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rpc_kit import cookie_auth, exchange, parse_response, post, request_bytes, running
 
 from timecoin_core.testing import LocalChain
 from timecoin_net.rpc import (
     STOP_MESSAGE,
+    Authenticator,
     BindRefusedError,
     LocalChainBackend,
     RpcErrorCode,
@@ -60,8 +65,6 @@ async def test_the_cookie_authenticates(tmp_path: Path) -> None:
 
 
 async def test_rpcauth_hashes_authenticate_the_right_password_only(tmp_path: Path) -> None:
-    import base64
-
     entry = make_rpcauth("alice", "s3cret")
     assert "s3cret" not in entry
     backend = LocalChainBackend(LocalChain())
@@ -231,3 +234,46 @@ async def test_too_many_connections_are_closed_at_once(tmp_path: Path) -> None:
         while server.connections < 1:
             await anyio.sleep(0)  # a checkpoint until the server counts it, not a timed wait
         assert await exchange(server.port, request_bytes(b"{}", None)) == b""
+
+
+def _junk(rng: random.Random, valid: bytes) -> bytes:
+    """Random bytes, or a valid request with random bytes flipped, cut or inserted."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return rng.randbytes(rng.randrange(1, 300))
+    data = bytearray(valid)
+    for _ in range(rng.randrange(1, 6)):
+        at = rng.randrange(len(data))
+        if kind == 1:
+            data[at] = rng.randrange(256)
+        elif kind == 2:
+            data[at:at] = rng.randbytes(rng.randrange(1, 20))
+        else:
+            del data[at:]
+            break
+    return bytes(data) or b"x"
+
+
+async def test_junk_from_a_client_always_gets_an_http_answer_and_the_server_carries_on(tmp_path: Path) -> None:
+    rng = random.Random(20261207)
+    async with running(tmp_path, request_timeout=0.1, idle_timeout=0.1, auth_failure_delay=0.0) as server:
+        auth = cookie_auth(tmp_path)
+        valid = request_bytes(json.dumps(COUNT).encode(), auth, extra=b"Connection: close\r\n")
+        for _ in range(40):
+            junk = _junk(rng, valid)
+            raw = await exchange(server.port, junk)
+            status, _, body = parse_response(raw)
+            assert 200 <= status < 500, (junk, raw)
+            if body:
+                answer = json.loads(body)
+                assert ("result" in answer) != ("error" in answer)
+        status, _, body = parse_response(await exchange(server.port, valid))
+        assert status == 200 and json.loads(body)["result"] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_authorization_header_is_checked_without_raising(header: bytes) -> None:
+    checker = Authenticator(cookie="c" * 64, rpcauth=(make_rpcauth("alice", "pw"),))
+    assert checker.check(header) is False
+    assert checker.check(b"Basic " + base64.b64encode(b"__cookie__:" + b"c" * 64)) is True
