@@ -166,3 +166,23 @@ async def test_the_rpc_server_counts_requests_by_method_and_code(tmp_path: Path)
     assert found[("timecoin_rpc_requests_total", (("code", "-5"), ("method", "getblockhash")))] == 1
     assert found[("timecoin_rpc_requests_total", (("code", "-32601"), ("method", "unknown")))] == 1
     assert found[("timecoin_rpc_requests_total", (("code", "-32700"), ("method", "unknown")))] == 1
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist() -> None:
+    import json
+    import re
+
+    dashboard = json.loads((Path(__file__).parent.parent / "docs" / "grafana-devnet.json").read_text())
+    metrics = NodeMetrics()
+    observe_everything(metrics)
+    exported = {name for name, _ in samples(metrics.exposition().decode())}
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\btimecoin_[a-z0-9_]+", target["expr"])
+    }
+    assert queried and queried <= exported, queried - exported
+    families = {name.removesuffix("_total") for name in EXPECTED}
+    covered = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in queried}
+    assert families <= covered, families - covered
