@@ -195,3 +195,38 @@ async def test_requests_over_the_websocket_and_a_binary_message_closes_it(tmp_pa
         await ws._send(ws._ws.send(ws_events.BytesMessage(data=b"\x00")))
         assert [n async for n in ws.notifications()] == []
         assert ws.close_code == 1003
+
+
+async def test_a_notification_never_precedes_the_answer_with_its_id(tmp_path: Path) -> None:
+    import json
+
+    import wsproto
+    import wsproto.events as ws_events
+    from rpc_kit import cookie_auth
+
+    chain = LocalChain()
+    backend = LocalChainBackend(chain)
+    tx = chain.submit(_payment(chain))  # known and final: subscribing delivers at once
+    batch = [
+        {"jsonrpc": "2.0", "method": "subscribe", "params": ["txStatus", {"txid": tx.txid.hex()}], "id": 1},
+        {"jsonrpc": "2.0", "method": "waitfortxstatus", "params": [tx.txid.hex(), "final", 5], "id": 2},
+    ]
+    async with running(tmp_path, backend=backend) as server, await anyio.connect_tcp("127.0.0.1", server.port) as stream:
+        ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        headers = [(b"authorization", cookie_auth(tmp_path))]
+        await stream.send(ws.send(ws_events.Request(host="127.0.0.1", target="/ws", extra_headers=headers)))
+        messages: list[object] = []
+        sent = False
+        while len(messages) < 2:
+            ws.receive_data(await stream.receive())
+            for event in ws.events():
+                if isinstance(event, ws_events.AcceptConnection) and not sent:
+                    await stream.send(ws.send(ws_events.TextMessage(data=json.dumps(batch))))
+                    sent = True
+                elif isinstance(event, ws_events.TextMessage):
+                    messages.append(json.loads(event.data))
+    answer, notification = messages
+    assert isinstance(answer, list) and [a["id"] for a in answer] == [1, 2]
+    assert isinstance(notification, dict) and notification["method"] == "subscription"
+    assert notification["params"]["subscription"] == answer[0]["result"]
+    assert notification["params"]["result"]["status"] == "final"

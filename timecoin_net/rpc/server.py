@@ -33,6 +33,7 @@ shape: the protocol machine is h11's, this module only moves bytes and applies p
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -85,6 +86,10 @@ _log = logging.getLogger(__name__)
 
 STOP_MESSAGE = "Timecoin server stopping"
 """What ``stop`` answers (bitcoind's habit, with our name)."""
+
+# The list of subscription ids created while answering one WebSocket message (batch
+# members run in child tasks, which see the same list).
+_CREATED: contextvars.ContextVar[list[str]] = contextvars.ContextVar("timecoin_rpc_created")
 
 _WS_SLOW = 1008  # policy violation: the subscriber does not keep up
 _WS_TOO_BIG = 1009
@@ -159,10 +164,10 @@ class _Subscriptions:
 
         return deliver
 
-    def release(self) -> None:
-        for subscription, bodies in list(self.held.items()):
-            del self.held[subscription]
-            for body in bodies:
+    def release(self, subscriptions: list[str]) -> None:
+        """Send what ``subscriptions`` held: their ids have just gone out in an answer."""
+        for subscription in subscriptions:
+            for body in self.held.pop(subscription, ()):
                 if subscription in self.active:
                     self.queue_message(body.decode())
 
@@ -618,13 +623,16 @@ class RpcServer:
 
         async def answer(text: str) -> None:
             self._enter()
+            created: list[str] = []
+            token = _CREATED.set(created)  # the subscriptions this message creates
             try:
                 body = await self._dispatcher.handle(text, methods)
                 if body is not None:
                     subs.queue_message(body.decode())
-                # Held notifications go out only now, after the answer carrying their id.
-                subs.release()
+                # Their notifications go out only now, after the answer carrying their ids.
+                subs.release(created)
             finally:
+                _CREATED.reset(token)
                 self._leave()
                 slots.release()
 
@@ -636,6 +644,7 @@ class RpcServer:
                 )
             subscription = "0x" + secrets.token_hex(16)
             subs.held[subscription] = []
+            _CREATED.get().append(subscription)
             subs.active[subscription] = lambda: None
             try:
                 subs.active[subscription] = self.backend.subscribe(params, subs.deliver_to(subscription))
