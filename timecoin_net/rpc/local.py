@@ -78,8 +78,8 @@ _TERMINAL = frozenset({"confirmed", "rejected"})
 _NAMES: dict[str, TxStatusName] = {
     "unknown": "unknown",
     "pending": "pending",
-    # Contested by a rival spend, yet a quorum may still pick it: not final, not lost.
-    "conflicted": "pending",
+    # Contested by a rival spend: not final, maybe never (see ``deadlocked``).
+    "conflicted": "conflicted",
     "final": "final",
     "confirmed": "confirmed",
     "rejected": "rejected",
@@ -171,6 +171,8 @@ class LocalChainBackend:
             confirmations=receipt.confirmations,
             certificate=None if certificate is None else certificate.to_bytes().hex(),
             reason=receipt.reason,
+            conflicts=list(receipt.conflicts),
+            deadlocked=receipt.deadlocked,
         )
 
     def produce_block(self) -> None:

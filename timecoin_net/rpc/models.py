@@ -88,7 +88,7 @@ def _parse_hash(value: object) -> object:
 Hash32 = Annotated[bytes, BeforeValidator(_parse_hash), PlainSerializer(bytes.hex, return_type=str)]
 """32 bytes inside a model, 64 hex digits on the wire (upper case accepted on input)."""
 
-TxStatusName = Literal["pending", "final", "confirmed", "rejected", "unknown"]
+TxStatusName = Literal["pending", "conflicted", "final", "confirmed", "rejected", "unknown"]
 """Where a transaction stands: ``confirmed`` implies final; ``rejected`` is for good."""
 
 Topic = Literal["newBlocks", "txStatus", "finality"]
@@ -152,7 +152,7 @@ class WaitForTxStatusParams(_Model):
 
     def reached(self, current: TxStatusName) -> bool:
         """Whether ``current`` ends the wait (the target or beyond it, or rejected)."""
-        order = {"unknown": 0, "pending": 1, "final": 2, "confirmed": 3, "rejected": 4}
+        order = {"unknown": 0, "pending": 1, "conflicted": 1, "final": 2, "confirmed": 3, "rejected": 4}
         return order[current] >= order[self.status]
 
 
@@ -367,7 +367,9 @@ class TxStatusInfo(_Result):
     """``gettxstatus``, ``waitfortxstatus`` and the ``txStatus`` notification.
 
     ``height`` and ``confirmations`` are set once a block holds it; ``certificate`` (hex
-    of the finality certificate) once it is final; ``reason`` when it was rejected.
+    of the finality certificate) once it is final; ``reason`` when it was rejected;
+    ``conflicts`` (rival txids) and ``deadlocked`` (no side can reach a quorum without a
+    masternode equivocating: its coins stay frozen) when it is ``conflicted``.
     """
 
     txid: Hash32
@@ -376,6 +378,8 @@ class TxStatusInfo(_Result):
     confirmations: int = 0
     certificate: str | None = None
     reason: str | None = None
+    conflicts: list[Hash32] = []
+    deadlocked: bool = False
 
 
 class FinalityInfo(_Result):
