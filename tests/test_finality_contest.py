@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import anyio
+
 from timecoin_core import Transaction, TransactionBuilder, coins
 from timecoin_core.consensus import ConsensusNode, Contest, NodeAction, TxState
 from timecoin_core.consensus.sansio import Broadcast, TimerFired
 from timecoin_core.testing import LocalChain, TxStatus
+from timecoin_net.rpc import LocalChainBackend
+from timecoin_net.rpc.models import TxidParams
 
 BATCH = ("finality", ("finality", "batch"))
 
@@ -92,6 +96,13 @@ def test_a_raced_swap_is_reported_conflicted_and_deadlocked_never_final_twice() 
     assert receipt.status is TxStatus.CONFLICTED
     assert set(receipt.conflicts) == {rival.txid, rescue.txid} and receipt.deadlocked
     assert "deadlocked=True" in repr(receipt)
+
+    # The node's RPC says the same: conflicted, the rivals named, deadlocked.
+    backend = LocalChainBackend(chain)
+    info = anyio.run(backend.gettxstatus, TxidParams(txid=swap.txid))
+    assert info.status == "conflicted" and info.deadlocked
+    assert set(info.conflicts) == {rival.txid, rescue.txid}
+    assert info.model_dump(mode="json")["conflicts"] == [t.hex() for t in info.conflicts]
 
 
 def test_a_contest_with_silent_weight_is_not_deadlocked() -> None:

@@ -77,6 +77,8 @@ from ..transaction import OutPoint, Transaction, TxOut, sighash
 from ..validation import MissingInputError, OutputView, TransactionError, validate_transactions
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
+from ..wire.gossip import InventoryTracker
+from ..wire.messages import MAX_INV_ITEMS, GetData, Inv, InvItem, InvKind, NotFound
 from .bft import (
     BftTimeouts,
     BlockEngine,
@@ -92,8 +94,8 @@ from .bft import EvidenceFound as BftEvidenceFound
 from .bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEvidence, Proposal
 from .finality import (
     CertificateReceived,
-    Contest,
     Checkpointed,
+    Contest,
     EpochChanged,
     FinalityConfig,
     FinalityEngine,
@@ -112,8 +114,6 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
-from ..wire.gossip import InventoryTracker
-from ..wire.messages import MAX_INV_ITEMS, GetData, Inv, InvItem, InvKind, NotFound
 from .proposal import ProposalValue
 from .records import (
     RECORD_COMMIT,
