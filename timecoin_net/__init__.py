@@ -1,4 +1,4 @@
-"""Timecoin networking layer (anyio): JSON-RPC server and clients, metrics.
+"""Timecoin networking layer (anyio): JSON-RPC server and clients, metrics, the wallet command line.
 
 The node runtime adds its own names here; the RPC surface lives in
 :mod:`timecoin_net.rpc` (the most used names are re-exported below) and the metrics in
@@ -21,6 +21,7 @@ from .rpc import (
     RpcServer,
     RpcServerConfig,
 )
+from .wallet_cli import WalletCliError, add_wallet_commands, run_wallet_command
 
 __all__ = [
     "AsyncRpcClient",
@@ -36,4 +37,7 @@ __all__ = [
     "RpcErrorCode",
     "RpcServer",
     "RpcServerConfig",
+    "WalletCliError",
+    "add_wallet_commands",
+    "run_wallet_command",
 ]

@@ -80,6 +80,7 @@ __all__ = [
     "DEFAULT_HOME",
     "WalletCliError",
     "add_wallet_commands",
+    "build_parser",
     "main",
     "run_wallet_command",
 ]
@@ -687,6 +688,9 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
         found,
         subtract_fee_from_amount=args.subtract_fee,
         max_fee=max_fee,
+        # Final coins not yet in a block are irreversible, so as spendable as confirmed ones
+        # (the balance says so); the library's default waits for a block.
+        include_unconfirmed=True,
         # A random change position, so the change does not stand out; the library draws it from the seed.
         seed=secrets.randbits(64),
     )
