@@ -228,12 +228,13 @@ async def test_subscribe_over_http_says_to_use_the_websocket(tmp_path: Path) -> 
     assert body["error"]["code"] == RpcErrorCode.METHOD_NOT_FOUND and "/ws" in body["error"]["message"]
 
 
-async def test_too_many_connections_are_closed_at_once(tmp_path: Path) -> None:
+async def test_too_many_connections_are_answered_503_at_once(tmp_path: Path) -> None:
     async with running(tmp_path, max_connections=1) as server, await anyio.connect_tcp("127.0.0.1", server.port) as held:
         await held.send(b"P")
         while server.connections < 1:
             await anyio.sleep(0)  # a checkpoint until the server counts it, not a timed wait
-        assert await exchange(server.port, request_bytes(b"{}", None)) == b""
+        status, _, body = parse_response(await exchange(server.port, request_bytes(b"{}", None)))
+        assert status == 503 and json.loads(body)["error"]["code"] == RpcErrorCode.INVALID_REQUEST
 
 
 def _junk(rng: random.Random, valid: bytes) -> bytes:
@@ -277,3 +278,16 @@ def test_any_authorization_header_is_checked_without_raising(header: bytes) -> N
     checker = Authenticator(cookie="c" * 64, rpcauth=(make_rpcauth("alice", "pw"),))
     assert checker.check(header) is False
     assert checker.check(b"Basic " + base64.b64encode(b"__cookie__:" + b"c" * 64)) is True
+
+
+async def test_an_upgrade_header_on_a_post_and_http_1_0_are_still_answered(tmp_path: Path) -> None:
+    # A short idle timeout: exchange() reads until the server closes the kept-alive connection.
+    async with running(tmp_path, idle_timeout=0.1) as server:
+        auth = cookie_auth(tmp_path)
+        body = json.dumps(COUNT).encode()
+        h2c = request_bytes(body, auth, extra=b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n")
+        status, _, answer = parse_response(await exchange(server.port, h2c))
+        assert status == 200 and json.loads(answer)["result"] == 0
+        old = request_bytes(body, auth).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+        status, _, answer = parse_response(await exchange(server.port, old))
+        assert status == 200 and json.loads(answer)["result"] == 0

@@ -96,6 +96,15 @@ _WS_TOO_BIG = 1009
 _WS_UNSUPPORTED = 1003
 
 
+def _busy_response() -> bytes:
+    body = error_body(RpcErrorCode.INVALID_REQUEST, "too many connections, try again later")
+    head = f"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    return head.encode() + body
+
+
+_BUSY = _busy_response()
+
+
 class RpcServerConfig(BaseModel):
     """How the RPC server listens, authenticates and limits (validated when built).
 
@@ -422,7 +431,10 @@ class RpcServer:
 
     async def _connection(self, stream: anyio.abc.SocketStream) -> None:
         if self._connections >= self.config.max_connections:
-            # Refused before reading anything: a flood of sockets costs us nothing more.
+            # Answered before reading anything (HTTP allows an early error response): a
+            # flood of sockets costs us one write each.
+            with contextlib.suppress(Exception):
+                await stream.send(_BUSY)
             await stream.aclose()
             return
         self._connections += 1
@@ -492,15 +504,18 @@ class RpcServer:
             return False
         path = request.target.split(b"?", 1)[0]
         upgrade = (_http.header(request, b"upgrade") or b"").lower() == b"websocket"
-        if path not in (b"/", b"/ws"):
-            await _http.respond(stream, conn, 404, error_body(RpcErrorCode.INVALID_REQUEST, "not found: POST to / or upgrade /ws"), close=True)
-            return False
-        if path == b"/ws" and not upgrade:
-            await _http.respond(stream, conn, 426, error_body(RpcErrorCode.INVALID_REQUEST, "/ws needs a WebSocket upgrade"), headers=[(b"upgrade", b"websocket")], close=True)
-            return False
+        refusal: tuple[int, str, list[tuple[bytes, bytes]]] | None = None
         expected = b"GET" if path == b"/ws" else b"POST"
-        if request.method != expected:
-            await _http.respond(stream, conn, 405, error_body(RpcErrorCode.INVALID_REQUEST, f"method not allowed: use {expected.decode()}"), headers=[(b"allow", expected)], close=True)
+        if path not in (b"/", b"/ws"):
+            refusal = (404, "not found: POST to / or upgrade /ws", [])
+        elif path == b"/ws" and not upgrade:
+            refusal = (426, "/ws needs a WebSocket upgrade", [(b"upgrade", b"websocket")])
+        elif request.method != expected:
+            refusal = (405, f"method not allowed: use {expected.decode()}", [(b"allow", expected)])
+        if refusal is not None:
+            status, message, headers = refusal
+            body = error_body(RpcErrorCode.INVALID_REQUEST, message)
+            await _http.respond(stream, conn, status, body, headers=headers, close=True)
             return False
         if not self._auth.check(_http.header(request, b"authorization")):
             # The delay makes guessing slow; the connection is closed so each guess costs a handshake.
