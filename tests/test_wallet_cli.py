@@ -405,3 +405,53 @@ def test_public_names() -> None:
         assert name in timecoin_net.__all__ and getattr(timecoin_net, name) is getattr(wallet_cli, name)
     for name in wallet_cli.__all__:
         assert getattr(wallet_cli, name).__doc__
+
+
+async def test_final_coins_are_spent_before_a_block_and_waiting_can_run_out(tmp_path: Path) -> None:
+    async with a_node(tmp_path) as node:
+        alice = Alice(tmp_path, node)
+        assert (await alice.run("create", "--network", "devnet", "--fast-kdf", node=False)).code == 0
+        node.chain.fund(Keystore.load(alice.path).addresses[0], coins("2"))
+        node.backend.refresh()
+        # No block yet: the coin is final, so it pays (here: everything, the fee taken from the amount).
+        sent = await alice.run("send", BOB, "2", "--subtract-fee", "--wait", "final", "--json")
+        assert sent.code == 0, sent.err
+        payment = sent.json()
+        assert payment["change"] is None and coins(payment["amount"]) + coins(payment["fee"]) == coins("2")
+        # Nobody makes a block on this chain: waiting for one runs out, and says so after the txid.
+        node.chain.fund(Keystore.load(alice.path).addresses[1], coins("1"))
+        node.backend.refresh()
+        waited = await alice.run("send", BOB, "0.5", "--wait", "confirmed", "--wait-timeout", "0.2")
+        assert waited.code == 1 and "is still final after 0.2 s" in waited.err
+        txid = waited.out.splitlines()[0]
+        assert node.chain.receipt(bytes.fromhex(txid)).status.value == "final"
+
+
+async def test_a_watch_only_wallet_hands_out_its_first_unpaid_address(tmp_path: Path) -> None:
+    async with a_node(tmp_path) as node:
+        alice = Alice(tmp_path, node)
+        assert (await alice.run("create", "--network", "devnet", "--fast-kdf", node=False)).code == 0
+        watch_path = tmp_path / "watch.json"
+        assert (await alice.run("export-watch-only", str(watch_path), "--offline", node=False)).code == 0
+        addresses = Keystore.load(watch_path).addresses
+        assert len(addresses) == 40 and addresses == Keystore.load(alice.path).addresses
+        watch = ["--wallet", str(watch_path), "--datadir", str(node.datadir), "--json"]
+        first = await anyio.to_thread.run_sync(functools.partial(cli, "address", *watch))
+        assert first.json()["address"] == addresses[0]
+        node.chain.fund(addresses[0], coins("1"))
+        node.backend.refresh()
+        second = await anyio.to_thread.run_sync(functools.partial(cli, "address", *watch))
+        assert second.json()["address"] == addresses[1]
+        numbered = await anyio.to_thread.run_sync(functools.partial(cli, "address", "--index", "3", *watch))
+        assert numbered.code == 1 and "watch-only" in numbered.err
+
+
+def test_the_module_runs_alone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120, check=False)
+    done = run([sys.executable, "-m", "timecoin_net.wallet_cli", "balance", "--wallet", str(tmp_path / "none.json")])
+    assert done.returncode == 1 and done.stderr.startswith("timecoin wallet: error: no wallet at") and not done.stdout
+    done = run([sys.executable, "-m", "timecoin_net.wallet_cli", "send", BOB, "1", "--password", "x"])
+    assert done.returncode == 2 and "unrecognized arguments: --password x" in done.stderr

@@ -124,8 +124,8 @@ def _read_secret_file(path: Path, what: str) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise WalletCliError(f"the {what} file {path} is not UTF-8") from None
-    # Only the line ending goes: spaces may be part of a password.
-    return text.splitlines()[0] if text else ""
+    # Only the first line ending goes (\n or \r\n): spaces and any other character may be part of a password.
+    return text.split("\n", 1)[0].removesuffix("\r")
 
 
 def _prompt(prompt: str) -> str:
@@ -621,11 +621,10 @@ def _cmd_address(args: argparse.Namespace, out: _Output) -> int:
         address = wallet.address(args.index)
         index = args.index
     else:
-        if not wallet.is_watch_only:
-            # The first address no coin has paid: the node says which ones were.
-            node = _connect(args)
-            _check_network(node, wallet.network)
-            _scan(wallet, _NodeCoins(node, wallet.network))
+        # The first address no coin has paid: the node says which ones were.
+        node = _connect(args)
+        _check_network(node, wallet.network)
+        _scan(wallet, _NodeCoins(node, wallet.network))
         address = wallet.next_address()
         path = wallet.path(address)
         index = None if path is None or wallet.is_watch_only else int(path.rsplit("/", 1)[1].rstrip("'"))
