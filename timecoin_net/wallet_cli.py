@@ -514,7 +514,10 @@ def _parse_amount(text: str) -> int:
     try:
         units = coins(text)
     except AmountError as exc:
-        raise WalletCliError(f"bad amount {text!r}: expected TIME as a decimal like 1.5, at most 8 decimals ({exc})") from None
+        detail = str(exc)
+        if detail.startswith("malformed"):
+            detail = "expected TIME as a decimal like 1.5 (at most 8 decimals, no sign, no exponent)"
+        raise WalletCliError(f"bad amount {text!r}: {detail}") from None
     if units == 0:
         raise WalletCliError(f"bad amount {text!r}: must be more than 0")
     return units
@@ -641,7 +644,8 @@ def _cmd_balance(args: argparse.Namespace, out: _Output) -> int:
     node = _connect(args)
     _check_network(node, wallet.network)
     view = _NodeCoins(node, wallet.network)
-    found = _scan(wallet, view)
+    # Coins spent by a final transaction are still live until a block holds it; they hold nothing.
+    held = [c for c in _scan(wallet, view) if c.state is not CoinState.SPENT_FINALIZED]
     balance = wallet.balance(view)
     data = {
         "confirmed": balance.confirmed,
@@ -649,19 +653,25 @@ def _cmd_balance(args: argparse.Namespace, out: _Output) -> int:
         "pending": balance.pending,
         "spendable": balance.spendable,
         "total": balance.total,
-        "coins": len(found),
+        "coins": len(held),
     }
     out.emit(
         {key: (_time(value) if key != "coins" else value) for key, value in data.items()},
-        [
-            f"confirmed  {_time(balance.confirmed)} TIME   (in blocks)",
-            f"final      {_time(balance.finalized)} TIME   (final, not in a block yet; spendable)",
-            f"pending    {_time(balance.pending)} TIME   (claimed by a spend of yours that is not final yet)",
-            f"spendable  {_time(balance.spendable)} TIME",
-            f"total      {_time(balance.total)} TIME in {len(found)} coin{'s' if len(found) != 1 else ''}",
-        ],
+        _balance_lines(balance.confirmed, balance.finalized, balance.pending, len(held)),
     )
     return EXIT_OK
+
+
+def _balance_lines(confirmed: int, final: int, pending: int, count: int) -> list[str]:
+    rows = [
+        ("confirmed", confirmed, "in blocks"),
+        ("final", final, "final, not in a block yet; spendable"),
+        ("pending", pending, "claimed by a spend of yours that is not final yet"),
+        ("spendable", confirmed + final, "confirmed + final"),
+        ("total", confirmed + final + pending, f"in {count} coin{'' if count == 1 else 's'}"),
+    ]
+    width = max(len(_time(amount)) for _, amount, _ in rows)
+    return [f"{name:<10} {_time(amount):>{width}} TIME  ({note})" for name, amount, note in rows]
 
 
 def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
@@ -1019,18 +1029,34 @@ def run_wallet_command(args: argparse.Namespace, out: TextIO | None = None, err:
         _report(err, as_json, str(exc), {"rpc_code": exc.code, "reason": exc.reason})
         return EXIT_FAILED
     except InsufficientFundsError as exc:
-        _report(err, as_json, str(exc), {"needed": _time(exc.needed), "available": _time(exc.available)})
+        message = _cli_words(str(exc))
+        _report(err, as_json, message, {"needed": _time(exc.needed), "available": _time(exc.available)})
         return EXIT_FAILED
     except WatchOnlyError:
         _report(err, as_json, "this wallet is watch-only: it holds no keys and cannot sign", None)
         return EXIT_FAILED
     except TimecoinError as exc:
-        _report(err, as_json, str(exc), None)
+        _report(err, as_json, _cli_words(str(exc)), None)
         return EXIT_FAILED
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         _report(err, as_json, f"{where}{exc.strerror or exc}", None)
         return EXIT_FAILED
+
+
+# The library's messages name its parameters; a command line user knows the options.
+_CLI_WORDS = (
+    ("(include_locked=True to spend it)", "(held by your spends that are not final yet)"),
+    ("(subtract_fee_from_amount)", "(--subtract-fee)"),
+    ("pass a larger max_fee", "pass a larger --max-fee"),
+    ("max_fee: ", ""),
+)
+
+
+def _cli_words(message: str) -> str:
+    for library, cli in _CLI_WORDS:
+        message = message.replace(library, cli)
+    return message
 
 
 def _report(err: TextIO, as_json: bool, message: str, extra: dict[str, Any] | None) -> None:
