@@ -455,3 +455,25 @@ def test_the_module_runs_alone(tmp_path: Path) -> None:
     assert done.returncode == 1 and done.stderr.startswith("timecoin wallet: error: no wallet at") and not done.stdout
     done = run([sys.executable, "-m", "timecoin_net.wallet_cli", "send", BOB, "1", "--password", "x"])
     assert done.returncode == 2 and "unrecognized arguments: --password x" in done.stderr
+
+
+def test_the_node_is_reached_before_the_password_is_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    password = tmp_path / "pw"
+    password.write_text("pw")
+    wallet = str(tmp_path / "w.json")
+    assert cli("create", "--wallet", wallet, "--network", "devnet", "--fast-kdf", "--password-file", str(password)).code == 0
+    with socket.socket() as probe:  # a loopback port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def never(prompt: str, stream: object = None) -> str:
+        raise AssertionError("asked for a password")
+
+    monkeypatch.setattr(getpass, "getpass", never)
+    for command in (["balance"], ["history"], ["address"], ["send", BOB, "1"], ["export-watch-only", str(tmp_path / "x")]):
+        result = cli(*command, "--wallet", wallet, "--rpc", f"http://127.0.0.1:{port}/")
+        assert result.code == 1 and "cannot reach the node" in result.err, (command, result)
+    result = cli("send", BOB, "1.2.3", "--wallet", wallet, "--rpc", f"http://127.0.0.1:{port}/")
+    assert result.code == 1 and "bad amount" in result.err

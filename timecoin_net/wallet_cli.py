@@ -494,6 +494,14 @@ def _load(args: argparse.Namespace) -> Keystore:
     return keystore
 
 
+def _node_for(args: argparse.Namespace, keystore: Keystore, *, timeout: float | None = None) -> _Node:
+    """The node, checked to be on the keystore's network: asked before the password, so a node
+    that is down or of another chain costs nobody a typed password."""
+    node = _connect(args, timeout=timeout)
+    _check_network(node, _network_named(keystore.network_name))
+    return node
+
+
 def _open_wallet(args: argparse.Namespace, keystore: Keystore) -> Wallet:
     """A signing wallet (the password is asked for), or the watch-only wallet of a watch-only keystore."""
     if keystore.is_watch_only:
@@ -617,16 +625,16 @@ def _cmd_restore(args: argparse.Namespace, out: _Output) -> int:
 
 def _cmd_address(args: argparse.Namespace, out: _Output) -> int:
     keystore = _load(args)
-    wallet = _open_wallet(args, keystore)
     if args.index is not None:
-        if wallet.is_watch_only:
+        if keystore.is_watch_only:
             raise WalletCliError("a watch-only wallet has no address numbers: it watches the addresses it was given")
+        wallet = _open_wallet(args, keystore)
         address = wallet.address(args.index)
         index = args.index
     else:
         # The first address no coin has paid: the node says which ones were.
-        node = _connect(args)
-        _check_network(node, wallet.network)
+        node = _node_for(args, keystore)
+        wallet = _open_wallet(args, keystore)
         _scan(wallet, _NodeCoins(node, wallet.network))
         address = wallet.next_address()
         path = wallet.path(address)
@@ -640,9 +648,8 @@ def _cmd_address(args: argparse.Namespace, out: _Output) -> int:
 
 def _cmd_balance(args: argparse.Namespace, out: _Output) -> int:
     keystore = _load(args)
+    node = _node_for(args, keystore)
     wallet = _open_wallet(args, keystore)
-    node = _connect(args)
-    _check_network(node, wallet.network)
     view = _NodeCoins(node, wallet.network)
     # Coins spent by a final transaction are still live until a block holds it; they hold nothing.
     held = [c for c in _scan(wallet, view) if c.state is not CoinState.SPENT_FINALIZED]
@@ -684,10 +691,9 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
     fee_rate = None if args.fee_rate is None else FeeRate(args.fee_rate)
     if keystore.is_watch_only:
         raise WalletCliError(f"the wallet {keystore.path} is watch-only: it holds no keys and cannot sign")
-    wallet = _open_wallet(args, keystore)
     waiting = args.wait != "none"
-    node = _connect(args, timeout=args.rpc_timeout + (args.wait_timeout if waiting else 0))
-    _check_network(node, network)
+    node = _node_for(args, keystore, timeout=args.rpc_timeout + (args.wait_timeout if waiting else 0))
+    wallet = _open_wallet(args, keystore)
     view = _NodeCoins(node, network)
     found = _scan(wallet, view)
     created = wallet.create_transaction(
@@ -714,6 +720,8 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
             info = TxStatusInfo.model_validate(answer)
         except ValidationError:
             raise _malformed("waitfortxstatus", answer) from None
+        if info.txid != created.txid:
+            raise _malformed("waitfortxstatus", f"the status of {info.txid.hex()}, not of {txid}")
         status = info.status
     data = {
         "txid": txid,
@@ -775,9 +783,8 @@ def _history_row(item: WalletTransaction) -> dict[str, Any]:
 
 def _cmd_history(args: argparse.Namespace, out: _Output) -> int:
     keystore = _load(args)
+    node = _node_for(args, keystore)
     wallet = _open_wallet(args, keystore)
-    node = _connect(args)
-    _check_network(node, wallet.network)
     found = _scan(wallet, _NodeCoins(node, wallet.network))
     blocks = _NodeBlocks(node)
     blocks.load()
@@ -802,11 +809,10 @@ def _cmd_export_watch_only(args: argparse.Namespace, out: _Output) -> int:
     target = Path(args.output).expanduser()
     if target.exists():
         raise WalletCliError(f"{target} exists: choose another file")
+    # Addresses past the first gap window that the chain has paid are exported too.
+    node = None if keystore.is_watch_only or args.offline else _node_for(args, keystore)
     wallet = _open_wallet(args, keystore)
-    if not wallet.is_watch_only and not args.offline:
-        # Addresses past the first gap window that the chain has paid are exported too.
-        node = _connect(args)
-        _check_network(node, wallet.network)
+    if node is not None:
         _scan(wallet, _NodeCoins(node, wallet.network))
     addresses = [Address(p, wallet.network.address_digit) for p in wallet.watched_payloads()]
     try:
