@@ -241,7 +241,8 @@ async def test_user_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
 async def test_rpc_credentials_and_rejections(tmp_path: Path) -> None:
     class Refusing(LocalChainBackend):
         async def sendrawtransaction(self, params: SendRawTransactionParams) -> str:
-            raise TransactionRejectedError("double-spend", "spends a coin already spent")
+            # A node's words reach the terminal: the control characters must not.
+            raise TransactionRejectedError("double-spend", "spends a coin\nalready\x1b[2J spent")
 
     async with a_node(tmp_path, Refusing(LocalChain())) as node:
         alice = Alice(tmp_path, node)
@@ -251,10 +252,12 @@ async def test_rpc_credentials_and_rejections(tmp_path: Path) -> None:
         refused = await alice.run("send", BOB, "1", "--json")
         assert refused.code == 1
         assert json.loads(refused.err) == {
-            "error": "the node refused sendrawtransaction: spends a coin already spent (code -26, reason double-spend)",
+            "error": "the node refused sendrawtransaction: spends a coin already [2J spent (code -26, reason double-spend)",
             "rpc_code": -26,
             "reason": "double-spend",
         }
+        text = await alice.run("send", BOB, "1")
+        assert text.code == 1 and text.err.count("\n") == 1 and "\x1b" not in text.err
         wrong = tmp_path / "rpc.password"
         wrong.write_text("nope\n")
         result = await alice.run(

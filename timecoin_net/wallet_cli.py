@@ -36,6 +36,7 @@ docs/wallet-cli.md is the user's guide.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import secrets
@@ -494,10 +495,11 @@ def _load(args: argparse.Namespace) -> Keystore:
     return keystore
 
 
-def _node_for(args: argparse.Namespace, keystore: Keystore, *, timeout: float | None = None) -> _Node:
+def _node_for(args: argparse.Namespace, out: _Output, keystore: Keystore, *, timeout: float | None = None) -> _Node:
     """The node, checked to be on the keystore's network: asked before the password, so a node
-    that is down or of another chain costs nobody a typed password."""
+    that is down or of another chain costs nobody a typed password. Closed when the command ends."""
     node = _connect(args, timeout=timeout)
+    out.stack.enter_context(node.client)
     _check_network(node, _network_named(keystore.network_name))
     return node
 
@@ -543,11 +545,13 @@ def _time(units: int) -> str:
 
 
 class _Output:
-    """Where a command's answer goes: text lines, or one JSON document with ``--json``."""
+    """Where a command's answer goes (text lines, or one JSON document with ``--json``), and
+    what it must close when it ends (``stack``: its node connection)."""
 
-    def __init__(self, stream: TextIO, as_json: bool) -> None:
+    def __init__(self, stream: TextIO, as_json: bool, stack: contextlib.ExitStack) -> None:
         self.stream = stream
         self.as_json = as_json
+        self.stack = stack
 
     def emit(self, data: dict[str, Any] | list[dict[str, Any]], lines: Sequence[str]) -> None:
         if self.as_json:
@@ -633,7 +637,7 @@ def _cmd_address(args: argparse.Namespace, out: _Output) -> int:
         index = args.index
     else:
         # The first address no coin has paid: the node says which ones were.
-        node = _node_for(args, keystore)
+        node = _node_for(args, out, keystore)
         wallet = _open_wallet(args, keystore)
         _scan(wallet, _NodeCoins(node, wallet.network))
         address = wallet.next_address()
@@ -648,7 +652,7 @@ def _cmd_address(args: argparse.Namespace, out: _Output) -> int:
 
 def _cmd_balance(args: argparse.Namespace, out: _Output) -> int:
     keystore = _load(args)
-    node = _node_for(args, keystore)
+    node = _node_for(args, out, keystore)
     wallet = _open_wallet(args, keystore)
     view = _NodeCoins(node, wallet.network)
     # Coins spent by a final transaction are still live until a block holds it; they hold nothing.
@@ -692,7 +696,7 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
     if keystore.is_watch_only:
         raise WalletCliError(f"the wallet {keystore.path} is watch-only: it holds no keys and cannot sign")
     waiting = args.wait != "none"
-    node = _node_for(args, keystore, timeout=args.rpc_timeout + (args.wait_timeout if waiting else 0))
+    node = _node_for(args, out, keystore, timeout=args.rpc_timeout + (args.wait_timeout if waiting else 0))
     wallet = _open_wallet(args, keystore)
     view = _NodeCoins(node, network)
     found = _scan(wallet, view)
@@ -783,7 +787,7 @@ def _history_row(item: WalletTransaction) -> dict[str, Any]:
 
 def _cmd_history(args: argparse.Namespace, out: _Output) -> int:
     keystore = _load(args)
-    node = _node_for(args, keystore)
+    node = _node_for(args, out, keystore)
     wallet = _open_wallet(args, keystore)
     found = _scan(wallet, _NodeCoins(node, wallet.network))
     blocks = _NodeBlocks(node)
@@ -810,7 +814,7 @@ def _cmd_export_watch_only(args: argparse.Namespace, out: _Output) -> int:
     if target.exists():
         raise WalletCliError(f"{target} exists: choose another file")
     # Addresses past the first gap window that the chain has paid are exported too.
-    node = None if keystore.is_watch_only or args.offline else _node_for(args, keystore)
+    node = None if keystore.is_watch_only or args.offline else _node_for(args, out, keystore)
     wallet = _open_wallet(args, keystore)
     if node is not None:
         _scan(wallet, _NodeCoins(node, wallet.network))
@@ -1027,7 +1031,8 @@ def run_wallet_command(args: argparse.Namespace, out: TextIO | None = None, err:
     as_json = bool(getattr(args, "json", False))
     handler: _Handler = args.wallet_handler
     try:
-        return handler(args, _Output(out, as_json))
+        with contextlib.ExitStack() as stack:
+            return handler(args, _Output(out, as_json, stack))
     except KeyboardInterrupt:
         _report(err, as_json, "interrupted", None)
         return EXIT_INTERRUPTED
@@ -1066,6 +1071,10 @@ def _cli_words(message: str) -> str:
 
 
 def _report(err: TextIO, as_json: bool, message: str, extra: dict[str, Any] | None) -> None:
+    # Parts of a message can come from the node: one line, printable, bounded, whatever it sent.
+    message = "".join(ch if ch.isprintable() else " " for ch in message)
+    if len(message) > 2_000:
+        message = message[:2_000] + "..."
     if as_json:
         print(json.dumps({"error": message, **(extra or {})}), file=err)
     else:
