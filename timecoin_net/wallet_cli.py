@@ -75,6 +75,7 @@ from timecoin_core.wallet.history import WalletTransaction
 
 from .rpc.auth import COOKIE_FILE, CookieError
 from .rpc.client import RpcAuthError, RpcClient, RpcConnectionError, RpcError
+from .rpc.errors import RpcErrorCode
 from .rpc.models import TxStatusInfo, UnspentPage
 
 __all__ = [
@@ -450,8 +451,13 @@ class _NodeTransactions:
         return tx
 
     def coin(self, outpoint: OutPoint) -> Coin | None:
-        """The output ``outpoint`` names, or None if its transaction has no such output."""
-        tx = self.transaction(outpoint.txid)
+        """The output ``outpoint`` names, or None if the node does not know it."""
+        try:
+            tx = self.transaction(outpoint.txid)
+        except _RpcRejection as exc:
+            if exc.code != RpcErrorCode.INVALID_ADDRESS_OR_KEY:  # -5: no such transaction
+                raise
+            return None
         if outpoint.index >= len(tx.outputs):
             return None
         return Coin(outpoint, tx.outputs[outpoint.index], None, CoinState.SPENT_PENDING, None)
@@ -748,7 +754,7 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
 _REACHED = {"final": ("final", "confirmed"), "confirmed": ("confirmed",)}
 
 
-def _pool_of(wallet: Wallet, found: Sequence[Coin], blocks: _NodeBlocks, node: _Node) -> _NodePool:
+def _pool_of(found: Sequence[Coin], blocks: _NodeBlocks, node: _Node) -> _NodePool:
     """The wallet's transactions waiting for a block: those that made its unconfirmed coins.
 
     The node has no call listing its pool, so a transaction shows here when one of its
@@ -763,11 +769,15 @@ def _pool_of(wallet: Wallet, found: Sequence[Coin], blocks: _NodeBlocks, node: _
             info = TxStatusInfo.model_validate(answer)
         except ValidationError:
             raise _malformed("gettxstatus", answer) from None
+        if info.txid != txid:
+            raise _malformed("gettxstatus", f"the status of {info.txid.hex()}, not of {txid.hex()}")
         if info.status not in ("pending", "final"):
             continue  # confirmed since the chain was read (history shows it next time), or gone
         tx = lookup.transaction(txid)
         spent = [lookup.coin(i.outpoint) for i in tx.inputs]
-        fee = sum(c.amount for c in spent if c is not None) - tx.output_total()
+        # A node without a transaction index may not find an input's transaction: the fee is
+        # then unknown, and shown as 0 (what the wallet's own inputs sent is still counted).
+        fee = sum(c.amount for c in spent if c is not None) - tx.output_total() if all(c is not None for c in spent) else 0
         entries.append(_PoolEntry(tx, max(fee, 0), info.status == "final"))
     return _NodePool(entries, lookup)
 
@@ -792,7 +802,7 @@ def _cmd_history(args: argparse.Namespace, out: _Output) -> int:
     found = _scan(wallet, _NodeCoins(node, wallet.network))
     blocks = _NodeBlocks(node)
     blocks.load()
-    pool = _pool_of(wallet, found, blocks, node)
+    pool = _pool_of(found, blocks, node)
     rows = [_history_row(item) for item in wallet.history(blocks, pool)]
     lines = [f"{'height':>7}  {'status':<9}  {'net':>18}  {'received':>18}  {'sent':>18}  {'fee':>12}  txid"]
     for row in rows:
