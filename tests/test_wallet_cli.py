@@ -24,7 +24,7 @@ from rpc_kit import running
 
 import timecoin_net
 from timecoin_core import DEVNET, MAINNET, MAX_MONEY, PrivateKey, coins, format_amount
-from timecoin_core.testing import LocalChain
+from timecoin_core.testing import ACCOUNT_BALANCE, TEST_MNEMONIC, LocalChain
 from timecoin_core.wallet import Keystore, Wallet
 from timecoin_net import wallet_cli
 from timecoin_net.rpc import LocalChainBackend, RpcServer, TransactionRejectedError
@@ -540,3 +540,23 @@ def test_any_rpc_listen_value_gives_a_url_or_a_typed_error(listen: str) -> None:
         except WalletCliError:
             return
         assert url.startswith("http://") and url.endswith("/")
+
+
+async def test_a_restored_wallet_sees_its_genesis_coins_and_pays_from_them(tmp_path: Path) -> None:
+    # As on a devnet: restore the mnemonic its genesis funds (LocalChain's first account), pay.
+    async with a_node(tmp_path) as node:
+        words = tmp_path / "words"
+        words.write_text(TEST_MNEMONIC + "\n")
+        rich = Alice(tmp_path, node, name="rich")
+        restored = await rich.run("restore", "--network", "devnet", "--fast-kdf", "--mnemonic-file", str(words), node=False)
+        assert restored.code == 0, restored.err
+        balance = (await rich.run("balance", "--json")).json()
+        assert coins(balance["confirmed"]) == ACCOUNT_BALANCE
+        sent = await rich.run("send", BOB, "12.5", "--wait", "final", "--json")
+        assert sent.code == 0, sent.err
+        history = (await rich.run("history", "--json")).json()
+        genesis, payment = history
+        assert (genesis["height"], genesis["reward"], coins(genesis["received"])) == (0, True, ACCOUNT_BALANCE)
+        assert payment["txid"] == sent.json()["txid"] and payment["status"] == "final"
+        table = await rich.run("history")
+        assert "(genesis)" in table.out

@@ -807,7 +807,10 @@ def _cmd_history(args: argparse.Namespace, out: _Output) -> int:
     lines = [f"{'height':>7}  {'status':<9}  {'net':>18}  {'received':>18}  {'sent':>18}  {'fee':>12}  txid"]
     for row in rows:
         height = "-" if row["height"] is None else str(row["height"])
-        txid = row["txid"] + (" (block reward)" if row["reward"] else "")
+        if row["reward"]:
+            txid = row["txid"] + (" (genesis)" if row["height"] == 0 else " (block reward)")
+        else:
+            txid = row["txid"]
         lines.append(
             f"{height:>7}  {row['status']:<9}  {row['net']:>18}  {row['received']:>18}  {row['sent']:>18}  "
             f"{row['fee'] or '-':>12}  {txid}"
