@@ -230,3 +230,27 @@ async def test_a_notification_never_precedes_the_answer_with_its_id(tmp_path: Pa
     assert isinstance(notification, dict) and notification["method"] == "subscription"
     assert notification["params"]["subscription"] == answer[0]["result"]
     assert notification["params"]["result"]["status"] == "final"
+
+
+async def test_a_client_that_reads_too_slowly_is_told_not_silently_dropped(tmp_path: Path) -> None:
+    from timecoin_net.rpc import RpcConnectionError
+
+    chain = LocalChain()
+    backend = LocalChainBackend(chain)
+    async with (
+        running(tmp_path, backend=backend) as server,
+        AsyncRpcClient(server.url, datadir=tmp_path) as client,
+        client.websocket(queue_size=2) as ws,
+    ):
+        await ws.subscribe("newBlocks")
+        chain.produce_blocks(5)
+        backend.refresh()
+        # The answer comes after the five notifications; the client ends the session at
+        # the third (nobody read the first two), so the call fails rather than waits.
+        with pytest.raises(RpcConnectionError):
+            await ws.call("getblockcount")
+        received = []
+        with pytest.raises(RpcConnectionError, match="overflowed"):
+            async for note in ws.notifications():
+                received.append(note)
+        assert len(received) == 2

@@ -58,6 +58,8 @@ def make_rpcauth(user: str, password: str, salt: str | None = None) -> str:
     if not user or ":" in user:
         raise InvalidArgumentError("user", "must be non-empty and hold no ':'")
     salt = secrets.token_hex(16) if salt is None else salt
+    if not isinstance(salt, str) or not salt or "$" in salt or ":" in salt:
+        raise InvalidArgumentError("salt", "must be a non-empty str without '$' or ':'")
     digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
     return f"{user}:{salt}${digest}"
 

@@ -393,9 +393,12 @@ class AsyncRpcClient:
                 return exchange.status, bytes(exchange.body)
         raise RpcConnectionError("unreachable")  # pragma: no cover
 
-    def websocket(self) -> RpcWebSocket:
-        """A WebSocket session to ``/ws``: ``async with client.websocket() as ws:``."""
-        return RpcWebSocket(self._endpoint, self._timeout)
+    def websocket(self, *, queue_size: int = 1_024) -> RpcWebSocket:
+        """A WebSocket session to ``/ws``: ``async with client.websocket() as ws:``.
+
+        ``queue_size`` notifications wait for the reader; one more closes the session.
+        """
+        return RpcWebSocket(self._endpoint, self._timeout, queue_size)
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -430,6 +433,7 @@ class RpcWebSocket:
         self._ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
         self._group: anyio.abc.TaskGroup | None = None
         self._stack = contextlib.AsyncExitStack()
+        self._overflowed = False
         self.close_code: int | None = None
         """The close code the server sent (1008: too slow), or 1006 if the connection dropped."""
 
@@ -484,12 +488,20 @@ class RpcWebSocket:
                     raise RpcConnectionError(f"WebSocket handshake refused (HTTP {rejected})")
 
     async def _reader(self, stream: anyio.abc.ByteStream) -> None:
+        # This task lives in a task group entered by the caller's task: an exception here
+        # would cancel the caller's code, so every failure just ends the session.
+        try:
+            await self._read(stream)
+        except Exception:
+            self.close_code = self.close_code or 1006
+
+    async def _read(self, stream: anyio.abc.ByteStream) -> None:
         parts: list[str] = []
         try:
             while True:
                 try:
                     data: bytes | None = await stream.receive(_READ)
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                     data = None
                 self._ws.receive_data(data)
                 for event in self._ws.events():
@@ -498,6 +510,8 @@ class RpcWebSocket:
                         if event.message_finished:
                             self._dispatch("".join(parts))
                             parts = []
+                            if self._overflowed:
+                                return
                     elif isinstance(event, ws_events.Ping):
                         await self._send(self._ws.send(event.response()))
                     elif isinstance(event, ws_events.CloseConnection):
@@ -530,8 +544,14 @@ class RpcWebSocket:
                 result = params.get("result") if isinstance(params, dict) else None
                 if not isinstance(params, dict) or not isinstance(result, dict):
                     continue
-                with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                try:
                     self._notes_send.send_nowait((str(params.get("subscription")), result))
+                except anyio.WouldBlock:
+                    # Dropping one silently would lie to the reader: the reader task ends
+                    # the session instead (see _reader).
+                    self._overflowed = True
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass
                 continue
             waiter = self._pending.pop(answer.get("id"), None)  # type: ignore[arg-type]
             if waiter is not None:
@@ -575,7 +595,13 @@ class RpcWebSocket:
         return bool(await self.call("unsubscribe", subscription))
 
     async def notifications(self, subscription: str | None = None) -> AsyncIterator[dict[str, Any]]:
-        """The results of notifications (of ``subscription`` only, if given), until the connection closes."""
+        """The results of notifications (of ``subscription`` only, if given), until the connection closes.
+
+        :raises RpcConnectionError: this client's own queue overflowed (the caller read
+            too slowly); the session is closed rather than a notification lost.
+        """
         async for sub, result in self._notes:
             if subscription is None or sub == subscription:
                 yield result
+        if self._overflowed:
+            raise RpcConnectionError("the client's notification queue overflowed; the WebSocket was closed")

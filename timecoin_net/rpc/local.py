@@ -15,6 +15,10 @@ transaction in the pool). A test that drives the chain directly calls
 :meth:`~LocalChainBackend.refresh` (or uses :meth:`~LocalChainBackend.produce_block`,
 :meth:`~LocalChainBackend.finalize`, :meth:`~LocalChainBackend.advance`, which do).
 
+LocalChain is synchronous: each method runs the chain on the event loop (a
+transaction's finality round trip among four masternodes takes milliseconds of CPU),
+which suits tests and demos, not a busy server.
+
 Finality latency is measured on the chain's virtual clock, from submission through this
 backend to the first look that finds the transaction final.
 """
