@@ -560,3 +560,55 @@ async def test_a_restored_wallet_sees_its_genesis_coins_and_pays_from_them(tmp_p
         assert payment["txid"] == sent.json()["txid"] and payment["status"] == "final"
         table = await rich.run("history")
         assert "(genesis)" in table.out
+
+
+class _ScriptedNode:
+    """Answers each method from a table (a callable of the params, or a value)."""
+
+    url = "http://127.0.0.1:1/"
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def call(self, method: str, *params: object) -> object:
+        answer = self.answers[method]
+        return answer(*params) if callable(answer) else answer
+
+    def batch(self, calls: list[tuple[str, list[object]]]) -> list[object]:
+        return [self.call(method, *params) for method, params in calls]
+
+
+def test_blocks_that_do_not_decode_or_link_up_are_refused() -> None:
+    chain = LocalChain()
+    chain.produce_blocks(2)
+    real = {h: chain.block(h) for h in range(3)}
+
+    def honest(height: int, verbosity: int) -> str:
+        block = real[height]
+        assert block is not None
+        return block.to_bytes().hex()
+
+    blocks = wallet_cli._NodeBlocks(_ScriptedNode({"getblockcount": 2, "getblock": honest}))  # type: ignore[arg-type]
+    blocks.load()
+    applied = blocks.applied(2)
+    assert applied is not None and applied.block == real[2]
+    for getblock, message in (
+        (lambda h, v: "zz", "block 0"),
+        (lambda h, v: 5, "not a hex string"),
+        (lambda h, v: honest(0 if h == 2 else h, v), "does not extend"),  # genesis again at height 2
+        (lambda h, v: honest(2 - h, v), "does not extend"),  # heights swapped
+    ):
+        with pytest.raises(WalletCliError, match=message):
+            wallet_cli._NodeBlocks(_ScriptedNode({"getblockcount": 2, "getblock": getblock})).load()  # type: ignore[arg-type]
+    with pytest.raises(WalletCliError, match="getblockcount"):
+        wallet_cli._NodeBlocks(_ScriptedNode({"getblockcount": -1}))  # type: ignore[arg-type]
+
+
+def test_a_transaction_that_is_not_the_one_asked_for_is_refused() -> None:
+    chain = LocalChain()
+    sender = chain.accounts[0]
+    tx = sender.wallet.create_transaction(BOB, coins("1"), None, chain.node.pool.utxos).transaction
+    lookup = wallet_cli._NodeTransactions(_ScriptedNode({"getrawtransaction": tx.to_bytes().hex()}))  # type: ignore[arg-type]
+    assert lookup.transaction(tx.txid) == tx
+    with pytest.raises(WalletCliError, match="asked for"):
+        lookup.transaction(bytes(32))

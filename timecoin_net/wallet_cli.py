@@ -53,7 +53,7 @@ from pydantic import ValidationError
 from timecoin_core.amount import coins, format_amount
 from timecoin_core.block import Block
 from timecoin_core.chain import AppliedBlock
-from timecoin_core.errors import AddressError, AmountError, DecodeError, TimecoinError
+from timecoin_core.errors import AddressError, AmountError, TimecoinError
 from timecoin_core.fees import FeeRate
 from timecoin_core.keys import Address
 from timecoin_core.network import NETWORKS, Network
@@ -389,11 +389,11 @@ class _NodeBlocks:
                 self._add(height, hexstring)
 
     def _add(self, height: int, hexstring: object) -> None:
+        if not isinstance(hexstring, str):
+            raise _malformed("getblock", f"block {height}: not a hex string")
         try:
-            if not isinstance(hexstring, str):
-                raise ValueError("not a hex string")
             block = Block.from_bytes(bytes.fromhex(hexstring))
-        except (DecodeError, ValueError) as exc:
+        except ValueError as exc:  # DecodeError, and bytes.fromhex's own
             raise _malformed("getblock", f"block {height}: {exc}") from None
         previous = self._applied[-1].block.hash if self._applied else None
         if block.height != height or (previous is not None and block.header.prev_hash != previous):
@@ -439,11 +439,11 @@ class _NodeTransactions:
         tx = self._txs.get(txid)
         if tx is None:
             hexstring = self._node.call("getrawtransaction", txid.hex())
+            if not isinstance(hexstring, str):
+                raise _malformed("getrawtransaction", "not a hex string")
             try:
-                if not isinstance(hexstring, str):
-                    raise ValueError("not a hex string")
                 tx = Transaction.from_bytes(bytes.fromhex(hexstring))
-            except (DecodeError, ValueError) as exc:
+            except ValueError as exc:  # DecodeError, and bytes.fromhex's own
                 raise _malformed("getrawtransaction", exc) from None
             if tx.txid != txid:
                 raise _malformed("getrawtransaction", f"asked for {txid.hex()}, got {tx.txid.hex()}")
