@@ -216,6 +216,7 @@ async def test_user_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
         assert "bad address" in await fails("send", first[:-1] + ("x" if first[-1] != "x" else "y"), "1")
         mainnet = str(PrivateKey.from_seed(b"\x02" * 32).address(MAINNET))
         assert "another network" in await fails("send", mainnet, "1")
+        assert "bad --max-fee '0.1.'" in await fails("send", first, "1", "--max-fee", "0.1.")
         assert "exceeds the maximum" in await fails("send", first, "1", "--fee-rate", "100000000", "--max-fee", "0.01")
         again = await alice.run("create", "--network", "devnet", node=False)
         assert again.code == 1 and "already exists" in again.err

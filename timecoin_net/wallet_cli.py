@@ -526,16 +526,16 @@ def _scan(wallet: Wallet, view: _NodeCoins) -> tuple[Coin, ...]:
     return wallet.coins(view)
 
 
-def _parse_amount(text: str) -> int:
+def _parse_amount(text: str, what: str = "amount") -> int:
     try:
         units = coins(text)
     except AmountError as exc:
         detail = str(exc)
         if detail.startswith("malformed"):
             detail = "expected TIME as a decimal like 1.5 (at most 8 decimals, no sign, no exponent)"
-        raise WalletCliError(f"bad amount {text!r}: {detail}") from None
+        raise WalletCliError(f"bad {what} {text!r}: {detail}") from None
     if units == 0:
-        raise WalletCliError(f"bad amount {text!r}: must be more than 0")
+        raise WalletCliError(f"bad {what} {text!r}: must be more than 0")
     return units
 
 
@@ -697,7 +697,7 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
     # Everything the command line says is checked before the password is asked for.
     to = _parse_address(args.address, network)
     amount = _parse_amount(args.amount)
-    max_fee = None if args.max_fee is None else _parse_amount(args.max_fee)
+    max_fee = None if args.max_fee is None else _parse_amount(args.max_fee, "--max-fee")
     fee_rate = None if args.fee_rate is None else FeeRate(args.fee_rate)
     if keystore.is_watch_only:
         raise WalletCliError(f"the wallet {keystore.path} is watch-only: it holds no keys and cannot sign")
