@@ -356,7 +356,8 @@ def test_the_commands_hook_into_another_command_line(tmp_path: Path) -> None:
     out = io.StringIO()
     assert (args.group, args.wallet_command) == ("wallet", "create")
     assert run_wallet_command(args, out, io.StringIO()) == 0
-    assert json.loads(out.getvalue())["network"] == "devnet"
+    answer = json.loads(out.getvalue())
+    assert answer["network"] == "devnet" and len(answer["mnemonic"].split()) == 24  # the default
     with pytest.raises(SystemExit):
         parser.parse_args(["wallet", "balance", "--password", "x"])
 

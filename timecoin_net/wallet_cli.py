@@ -941,7 +941,7 @@ def _add_commands(sub: Any, prog: str) -> None:
         "The password is asked for twice (or read from --password-file). No node is needed.",
         f"{prog} create --network devnet --name alice", _cmd_create, [offline],
     )
-    create.add_argument("--words", type=int, choices=(12, 24), default=24, help="mnemonic length")
+    create.add_argument("--words", type=int, choices=(12, 15, 18, 21, 24), default=24, help="mnemonic length in words")
     create.add_argument(
         "--passphrase-file", metavar="FILE", type=Path,
         help="an optional BIP-0039 passphrase (a 25th word) from FILE; without it the passphrase is empty",
