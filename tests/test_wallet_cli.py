@@ -27,8 +27,8 @@ from timecoin_core import DEVNET, MAINNET, MAX_MONEY, PrivateKey, coins, format_
 from timecoin_core.testing import ACCOUNT_BALANCE, TEST_MNEMONIC, LocalChain
 from timecoin_core.wallet import Keystore, Wallet
 from timecoin_net import wallet_cli
-from timecoin_net.rpc import LocalChainBackend, RpcServer, TransactionRejectedError
-from timecoin_net.rpc.models import SendRawTransactionParams
+from timecoin_net.rpc import LocalChainBackend, NotFoundError, RpcServer, TransactionRejectedError
+from timecoin_net.rpc.models import SendRawTransactionParams, TxStatusInfo, WaitForTxStatusParams
 from timecoin_net.wallet_cli import (
     WalletCliError,
     add_wallet_commands,
@@ -614,3 +614,21 @@ def test_a_transaction_that_is_not_the_one_asked_for_is_refused() -> None:
     assert lookup.transaction(tx.txid) == tx
     with pytest.raises(WalletCliError, match="asked for"):
         lookup.transaction(bytes(32))
+
+
+async def test_the_txid_is_printed_even_when_waiting_fails(tmp_path: Path) -> None:
+    class Forgetful(LocalChainBackend):
+        async def waitfortxstatus(self, params: WaitForTxStatusParams) -> TxStatusInfo:
+            raise NotFoundError("no such transaction (the node restarted?)")
+
+    async with a_node(tmp_path, Forgetful(LocalChain())) as node:
+        alice = Alice(tmp_path, node)
+        assert (await alice.run("create", "--network", "devnet", "--fast-kdf", node=False)).code == 0
+        node.chain.fund(Keystore.load(alice.path).addresses[0], coins("3"))
+        node.backend.refresh()
+        sent = await alice.run("send", BOB, "1", "--wait", "final", "--json")
+        assert sent.code == 1 and "took the transaction" in sent.err and "code -5" in sent.err
+        assert sent.json()["status"] == "submitted"
+        assert node.chain.receipt(bytes.fromhex(sent.json()["txid"])).status.value == "final"
+        plain = await alice.run("send", BOB, "1")  # no wait: the status right after submission
+        assert plain.code == 0 and plain.out.splitlines()[1].endswith("status final")

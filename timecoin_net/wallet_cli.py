@@ -722,17 +722,15 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
     txid = node.call("sendrawtransaction", created.transaction.to_bytes().hex())
     if txid != created.txid.hex():
         raise _malformed("sendrawtransaction", f"txid {txid!r}, expected {created.txid.hex()}")
-    status = "pending"
-    info: TxStatusInfo | None = None
-    if waiting:
-        answer = node.call("waitfortxstatus", txid, args.wait, args.wait_timeout)
-        try:
-            info = TxStatusInfo.model_validate(answer)
-        except ValidationError:
-            raise _malformed("waitfortxstatus", answer) from None
-        if info.txid != created.txid:
-            raise _malformed("waitfortxstatus", f"the status of {info.txid.hex()}, not of {txid}")
-        status = info.status
+    # Submitted: from here on, whatever happens, the txid is printed.
+    try:
+        info = _status_after(node, created.txid, args.wait, args.wait_timeout)
+        failure = None
+    except WalletCliError as exc:
+        info, failure = None, exc
+    except KeyboardInterrupt:
+        info, failure = None, WalletCliError("interrupted while waiting")
+    status = "submitted" if info is None else info.status
     data = {
         "txid": txid,
         "to": str(to),
@@ -744,6 +742,8 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
     }
     lines = [txid, f"sent {_time(created.amount)} TIME to {to}, fee {_time(created.fee)} TIME; status {status}"]
     out.emit(data, lines)
+    if failure is not None:
+        raise WalletCliError(f"the node took the transaction {txid}, but then: {failure}")
     if info is not None and info.status == "rejected":
         raise WalletCliError(f"the transaction {txid} was rejected: {info.reason or 'no reason given'}")
     if waiting and status not in _REACHED[args.wait]:
@@ -752,6 +752,21 @@ def _cmd_send(args: argparse.Namespace, out: _Output) -> int:
 
 
 _REACHED = {"final": ("final", "confirmed"), "confirmed": ("confirmed",)}
+
+
+def _status_after(node: _Node, txid: bytes, wait: str, timeout: float) -> TxStatusInfo:
+    """The status of a transaction just submitted: at once (``wait == "none"``), or once it reached ``wait``."""
+    if wait == "none":
+        method, answer = "gettxstatus", node.call("gettxstatus", txid.hex())
+    else:
+        method, answer = "waitfortxstatus", node.call("waitfortxstatus", txid.hex(), wait, timeout)
+    try:
+        info = TxStatusInfo.model_validate(answer)
+    except ValidationError:
+        raise _malformed(method, answer) from None
+    if info.txid != txid:
+        raise _malformed(method, f"the status of {info.txid.hex()}, not of {txid.hex()}")
+    return info
 
 
 def _pool_of(found: Sequence[Coin], blocks: _NodeBlocks, node: _Node) -> _NodePool:
