@@ -254,3 +254,24 @@ async def test_a_client_that_reads_too_slowly_is_told_not_silently_dropped(tmp_p
             async for note in ws.notifications():
                 received.append(note)
         assert len(received) == 2
+
+
+async def test_a_message_over_the_limit_closes_with_1009_and_subscriptions_are_capped(tmp_path: Path) -> None:
+    import wsproto.events as ws_events
+
+    async with (
+        running(tmp_path, max_body_bytes=4096, max_subscriptions=2) as server,
+        AsyncRpcClient(server.url, datadir=tmp_path) as client,
+    ):
+        async with client.websocket() as ws:
+            await ws.subscribe("newBlocks")
+            await ws.subscribe("finality")
+            with pytest.raises(RpcError) as info:
+                await ws.subscribe("newBlocks")
+            assert info.value.code == RpcErrorCode.INVALID_PARAMETER
+        async with client.websocket() as ws:
+            # Sent in fragments: the server counts the message as it arrives.
+            for _ in range(3):
+                await ws._send(ws._ws.send(ws_events.TextMessage(data="x" * 2000, message_finished=False)))
+            assert [n async for n in ws.notifications()] == []
+            assert ws.close_code == 1009

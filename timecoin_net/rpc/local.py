@@ -75,6 +75,20 @@ _STEPS: dict[Step, Literal["propose", "prevote", "precommit"]] = {
     Step.PRECOMMIT: "precommit",
 }
 _TERMINAL = frozenset({"confirmed", "rejected"})
+_NAMES: dict[str, TxStatusName] = {
+    "unknown": "unknown",
+    "pending": "pending",
+    # Contested by a rival spend, yet a quorum may still pick it: not final, not lost.
+    "conflicted": "pending",
+    "final": "final",
+    "confirmed": "confirmed",
+    "rejected": "rejected",
+}
+
+
+def _status_name(receipt: Receipt) -> TxStatusName:
+    """The RPC status of a LocalChain receipt (a status the RPC does not know reads as pending)."""
+    return _NAMES.get(str(receipt.status.value), "pending")
 
 
 class LocalChainBackend:
@@ -117,7 +131,7 @@ class LocalChainBackend:
             self.hub.publish_block(BlockHeaderInfo.of(block))
         for txid in list(self._known):
             receipt = chain.receipt(txid)
-            status: TxStatusName = receipt.status.value
+            status = _status_name(receipt)
             before = self._known[txid]
             if status == before:
                 continue
@@ -152,7 +166,7 @@ class LocalChainBackend:
         certificate = receipt.certificate
         return TxStatusInfo(
             txid=receipt.txid,
-            status=receipt.status.value,
+            status=_status_name(receipt),
             height=receipt.height,
             confirmations=receipt.confirmations,
             certificate=None if certificate is None else certificate.to_bytes().hex(),
@@ -365,11 +379,12 @@ class LocalChainBackend:
         assert txid is not None
         remove = self.hub.add_txid(txid, deliver)
         receipt = self.chain.receipt(txid)
-        if receipt.status.value != "unknown":
+        status = _status_name(receipt)
+        if status != "unknown":
             deliver(self._status_info(receipt))
-            if receipt.status.value not in _TERMINAL:
+            if status not in _TERMINAL:
                 tx = self.chain.transaction(txid)
                 if tx is not None:
                     self._follow(tx)
-                self._known[txid] = receipt.status.value
+                self._known[txid] = status
         return remove

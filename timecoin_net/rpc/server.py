@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -188,8 +189,6 @@ class _Subscriptions:
 
 
 def _notification(subscription: str, notification: Notification) -> bytes:
-    import json
-
     message = {
         "jsonrpc": "2.0",
         "method": "subscription",
@@ -250,10 +249,10 @@ class RpcServer:
         self._bind = _http.check_bind(config.host, config.allow, "the RPC server")
         if config.datadir is None and not config.rpcauth:
             raise InvalidArgumentError("datadir", "auth is required: give a datadir (for the cookie) or rpcauth entries")
-        Authenticator(rpcauth=config.rpcauth)  # malformed entries fail here, not at the first request
         self.config = config
         self.backend = backend
         self.metrics = metrics
+        # Malformed rpcauth entries fail here, not at the first request.
         self._auth = Authenticator(rpcauth=config.rpcauth)
         self._cookie: tuple[Path, str] | None = None
         self._port: int | None = None
