@@ -43,7 +43,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
 
 @pytest.mark.parametrize(
     "command",
-    [(), ("node",), ("node", "init"), ("node", "run"), ("devnet",), ("devnet", "up"), ("devnet", "status"), ("devnet", "down")],
+    [(), ("node",), ("node", "init"), ("node", "run"), ("devnet",), ("devnet", "up"), ("devnet", "status"), ("devnet", "down"),
+     ("wallet",), ("wallet", "send")],
 )
 def test_every_command_has_help_with_an_example(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     result = in_process(capsys, *command, "--help")
@@ -67,7 +68,8 @@ def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
         (("node", "init", "--datadir", "x", "--network", "regtest"), "invalid choice"),
         (("devnet", "up", "--dir", "x", "--nodes", "zero"), "not a whole number"),
         (("devnet", "down", "--dir", "x", "--timeout", "-1"), "between 0 and 86400"),
-        (("wallet",), "invalid choice"),
+        (("wallets",), "invalid choice"),
+        (("wallet",), "the following arguments are required"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,4 +140,17 @@ def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "timecoin"
     assert script.exists()
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and "devnet" in result.stdout
+    assert result.returncode == 0 and "devnet" in result.stdout and "wallet" in result.stdout
+
+
+def test_the_wallet_commands_run_under_timecoin(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("correct horse")
+    created = timecoin("wallet", "create", "--wallet", tmp_path / "w.json", "--password-file", password,
+                       "--fast-kdf", "--network", "devnet", "--words", "12", "--json")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().startswith("{")
+    again = timecoin("wallet", "create", "--wallet", tmp_path / "w.json", "--password-file", password,
+                     "--fast-kdf", "--network", "devnet")
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1

@@ -1,4 +1,6 @@
-"""The ``timecoin`` command line: ``node init|run`` and ``devnet up|status|down``.
+"""The ``timecoin`` command line: ``node init|run``, ``devnet up|status|down`` and ``wallet ...``.
+
+The wallet commands are :mod:`timecoin_net.wallet_cli`'s, registered under ``wallet``.
 
 Every command's ``--help`` says what it does, its defaults and an example. Errors an
 operator can cause (a bad datadir, a busy port, a devnet that is not there) print one
@@ -109,11 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole ``timecoin`` command line."""
     parser = _Parser(
         prog="timecoin",
-        description="Run a Timecoin node or a local devnet of nodes.",
+        description="Run a Timecoin node or a local devnet of nodes, and use a wallet.",
         epilog="example:\n  timecoin devnet up --dir ./devnet --nodes 3\n\ndocs/node.md is the operator's guide.",
         formatter_class=_Formatter,
     )
-    groups = parser.add_subparsers(dest="group", metavar="{node,devnet}", required=True)
+    groups = parser.add_subparsers(dest="group", metavar="{node,devnet,wallet}", required=True)
 
     node = groups.add_parser(
         "node", help="create or run one node", description="Create or run one node from its datadir.",
@@ -176,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--timeout", type=_seconds, default=15.0,
                       help="seconds to wait for the nodes before killing the rest (SIGKILL)")
     down.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    from .wallet_cli import add_wallet_commands
+
+    add_wallet_commands(groups)
     return parser
 
 
@@ -315,6 +321,10 @@ _COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, TextIO], int]] = 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``timecoin`` command line with ``argv`` (default: ``sys.argv[1:]``); the exit code."""
     args = build_parser().parse_args(argv)
+    if args.group == "wallet":
+        from .wallet_cli import run_wallet_command
+
+        return run_wallet_command(args)
     try:
         return _COMMANDS[(args.group, args.command)](args, sys.stdout)
     except TimecoinError as exc:
