@@ -301,10 +301,10 @@ def test_certificate_from_votes_checks_they_agree() -> None:
 def test_digests_are_tagged_hashes_of_the_encoding() -> None:
     cert = CommitCertificate.from_votes(precommits([2, 0, 1]))
     assert cert.voters == tuple(sorted(PUB[:3]))
-    assert cert.digest == tagged_hash(Tag.CERTIFICATE, cert.to_bytes())
+    assert cert.digest == tagged_hash(Tag.COMMIT_CERTIFICATE, cert.to_bytes())
     a, b = precommits([0]) + precommits([0], vid=b"\x06" * 32)
     evidence = DoubleVoteEvidence.of(a, b)
-    assert evidence.digest == tagged_hash(Tag.EVIDENCE, evidence.to_bytes())
+    assert evidence.digest == tagged_hash(Tag.DOUBLE_VOTE_EVIDENCE, evidence.to_bytes())
     assert evidence.offender == PUB[0] and evidence.height == 3
     assert evidence.verify(CHAIN, VERIFIER.verify_many)
     forged = DoubleVoteEvidence.of(

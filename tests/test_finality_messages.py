@@ -153,7 +153,7 @@ def test_certificate_verifies_in_one_signature_call(
     assert (counter.calls, counter.checks) == (1, 3)
     assert certificate.weight(vs) == 3
     assert FinalityCertificate.from_bytes(certificate.to_bytes()) == certificate
-    assert certificate.digest() == tagged_hash(Tag.CERTIFICATE, certificate.to_bytes())
+    assert certificate.digest() == tagged_hash(Tag.FINALITY_CERTIFICATE, certificate.to_bytes())
 
 
 def test_certificate_false_cases(four: tuple[VotingSet, list[VoteBatch], bytes]) -> None:
@@ -271,7 +271,7 @@ def test_evidence_verifies_from_its_own_bytes_and_names_the_offender() -> None:
     counter = Counter()
     assert decoded.verify(CHAIN, counter)
     assert (counter.calls, counter.checks) == (1, 2)
-    assert decoded.digest() == tagged_hash(Tag.EVIDENCE, decoded.to_bytes())
+    assert decoded.digest() == tagged_hash(Tag.CONFLICTING_VOTES_EVIDENCE, decoded.to_bytes())
     assert not decoded.verify(CHAIN + 1, counter)
 
 

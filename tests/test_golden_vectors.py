@@ -4,6 +4,11 @@ The vectors in tests/vectors/golden.json were generated once by this module
 (``python tests/test_golden_vectors.py --write``) and are listed in docs/protocol.md so
 another implementation can test against them. The test recomputes them: any change
 to the encoding or hashing rules shows up here as a diff, never silently.
+
+Regenerated once since (pre-release format change, see CHANGELOG): the shared
+``timecoin/certificate`` and ``timecoin/evidence`` tags were split into one tag per
+purpose (finality and commit certificates, the two kinds of evidence), which replaced
+one entry of ``tagged_hash_of_empty`` with four; nothing else changed.
 """
 
 from __future__ import annotations
@@ -75,6 +80,13 @@ def compute() -> dict[str, Any]:
 def test_golden_vectors_match() -> None:
     expected = json.loads(GOLDEN.read_text())
     assert compute() == expected
+
+
+def test_every_tag_serves_one_purpose() -> None:
+    # An Enum silently aliases equal values; a shared tag string would hide here.
+    assert len({tag.value for tag in Tag}) == len(Tag) == len(Tag.__members__)
+    sides = {Tag.FINALITY_CERTIFICATE, Tag.COMMIT_CERTIFICATE, Tag.CONFLICTING_VOTES_EVIDENCE, Tag.DOUBLE_VOTE_EVIDENCE}
+    assert len(sides | {Tag.EVIDENCE}) == 5
 
 
 def test_golden_transactions_decode_to_themselves() -> None:

@@ -106,11 +106,13 @@ def test_bad_signature_names_the_input() -> None:
 
 
 class CountingVerifier:
-    """Wraps a real verifier and records each verify_many call's size."""
+    """Wraps a real verifier and records the size of every batch it is handed."""
 
-    def __init__(self) -> None:
-        self.inner = make_verifier("sync")
+    def __init__(self, kind: str = "sync", workers: int | None = None) -> None:
+        self.inner = make_verifier(kind, workers)  # type: ignore[arg-type]
         self.backend = self.inner.backend
+        if workers is not None:
+            self.workers = workers
         self.calls: list[int] = []
 
     def verify_many(self, checks):  # type: ignore[no-untyped-def]
@@ -118,6 +120,7 @@ class CountingVerifier:
         return self.inner.verify_many(checks)
 
     def submit_many(self, checks):  # type: ignore[no-untyped-def]
+        self.calls.append(len(checks))
         return self.inner.submit_many(checks)
 
     def close(self) -> None:
@@ -142,6 +145,82 @@ def test_batch_verifies_all_inputs_in_one_call_and_chains() -> None:
     assert [v.ok for v in verdicts] == [True, True, True, True, True, True, False]
     assert isinstance(verdicts[-1].error, MissingInputError)
     assert verifier.calls == [6]
+
+
+RICH = PrivateKey.from_seed(b"\x03" * 32)
+MANY = {OutPoint(i.to_bytes(32, "big"), 1): TxOut(coins("10"), RICH.public_key.payload) for i in range(700)}
+
+
+def _many() -> list[Transaction]:
+    """700 payments and, after each tenth, a child spending its first output."""
+    txs: list[Transaction] = []
+    for op, out in MANY.items():
+        tx = TransactionBuilder(DEVNET).spend(op, out, RICH).pay(RICH.address(DEVNET), coins("9.9")).build()
+        txs.append(tx)
+        if len(txs) % 11 == 1:
+            txs.append(
+                TransactionBuilder(DEVNET)
+                .spend(tx.outpoint(0), tx.outputs[0], RICH)
+                .pay(BOB.address(DEVNET), coins("9.8"))
+                .build()
+            )
+    return txs
+
+
+def _forge(tx: Transaction) -> Transaction:
+    return tx.with_witnesses([(i.public_key, bytes(64)) for i in tx.inputs])
+
+
+@pytest.mark.parametrize("kind", ["sync", "thread"])
+def test_signatures_go_out_in_pieces_during_the_pass_with_one_verdict_each(kind: str) -> None:
+    txs = _many()
+    # Forged parents in the first and the last pieces: their children lose their coin,
+    # and everything else keeps the verdict a one-batch validation gives.
+    parents = [p for p, tx in enumerate(txs) if p + 1 < len(txs) and txs[p + 1].inputs[0].outpoint == tx.outpoint(0)]
+    for p in (parents[0], parents[-1]):
+        txs[p] = _forge(txs[p])
+        txs[p + 1] = (
+            TransactionBuilder(DEVNET)
+            .spend(txs[p].outpoint(0), txs[p].outputs[0], RICH)
+            .pay(BOB.address(DEVNET), coins("9.8"))
+            .build()
+        )
+    with CountingVerifier(kind, workers=2) as verifier:
+        verdicts = validate_transactions(txs, MANY, DEVNET, verifier)
+    assert len(verifier.calls) > 2  # handed out in pieces, not one batch at the end
+    # Every signature verified exactly once: the orphans' too (in the first pass their
+    # parents' outputs looked spendable), and nothing again in the second pass.
+    assert sum(verifier.calls) == len(txs)
+    assert len(verdicts) == len(txs) and [v.tx for v in verdicts] == txs
+    bad = {parents[0], parents[-1]}
+    orphans = {p + 1 for p in bad}
+    for position, verdict in enumerate(verdicts):
+        if position in bad:
+            assert isinstance(verdict.error, BadSignatureError) and verdict.error.input_index == 0
+        elif position in orphans:
+            assert isinstance(verdict.error, MissingInputError)
+        else:
+            assert verdict.ok and verdict.fee is not None
+
+
+def test_a_failing_verifier_fails_the_validation_and_drops_queued_pieces() -> None:
+    from concurrent.futures import Future
+
+    from timecoin_core.errors import VerifierError
+
+    handed: list[Future[list[bool]]] = []
+
+    class Dying(CountingVerifier):
+        def submit_many(self, checks):  # type: ignore[no-untyped-def]
+            future: Future[list[bool]] = Future()
+            if handed:
+                future.set_exception(VerifierError("a verifier worker died"))
+            handed.append(future)  # the first piece never finishes
+            return future
+
+    with Dying() as verifier, pytest.raises(VerifierError, match="worker died"):
+        validate_transactions(_many(), MANY, DEVNET, verifier)
+    assert len(handed) > 1 and handed[0].cancelled()
 
 
 def test_bad_signature_invalidates_descendants_and_frees_the_coin() -> None:

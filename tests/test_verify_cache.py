@@ -67,3 +67,35 @@ def test_submit_many_is_asynchronous_and_remembers_what_it_verified() -> None:
         assert cache.verify_many([c for i, c in enumerate(checks) if i % 3 != 0]) == [True] * 6
         assert cache.misses == misses  # answered from memory
         assert cache.verify_many([checks[0]]) == [False] and cache.misses == misses + 1  # invalid: never cached
+
+
+class _Refusing(SyncVerifier):
+    """Counts what reaches it and finds nothing valid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def verify_many(self, checks):  # type: ignore[no-untyped-def]
+        self.seen += len(checks)
+        return [False] * len(checks)
+
+
+def test_remembered_checks_are_answered_without_the_inner_verifier() -> None:
+    own = _checks(3)
+    inner = _Refusing()
+    cache = CachingVerifier(inner)
+    cache.remember(own[:2])
+    assert cache.verify_many(own) == [True, True, False]
+    assert inner.seen == 1 and cache.hits == 2
+    cache.close()
+    from timecoin_core.errors import VerifierError
+
+    with pytest.raises(VerifierError):
+        cache.remember(own)
+
+
+def test_remember_respects_the_capacity() -> None:
+    cache = CachingVerifier(_Refusing(), capacity=2)
+    cache.remember(_checks(3))
+    assert cache.verify_many(_checks(3)) == [False, True, True]  # the oldest was forgotten

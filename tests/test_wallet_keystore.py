@@ -50,6 +50,7 @@ from timecoin_core.wallet import (
     mnemonic_to_entropy,
     mnemonic_to_seed,
 )
+from timecoin_core.wallet import _keystore_format as keystore_format
 from timecoin_core.wallet import keystore as keystore_module
 
 WORDS = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -481,13 +482,13 @@ def test_a_newer_version_says_so(path: Path) -> None:
 
 def test_authenticated_but_malformed_secrets(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer bug (valid seal, wrong content) is a format error that reveals nothing."""
-    monkeypatch.setattr(keystore_module, "_plaintext", lambda m, p: b'{"mnemonic": 5}'.ljust(256))
+    monkeypatch.setattr(keystore_format, "padded_plaintext", lambda m, p: b'{"mnemonic": 5}'.ljust(256))
     keystore = make(path)
     monkeypatch.undo()
     with pytest.raises(KeystoreFormatError, match="not in the expected form"):
         keystore.unlock(PASSWORD)
     bad = json.dumps({"mnemonic": "abandon " * 12, "passphrase": ""}).encode().ljust(256)
-    monkeypatch.setattr(keystore_module, "_plaintext", lambda m, p: bad)
+    monkeypatch.setattr(keystore_format, "padded_plaintext", lambda m, p: bad)
     keystore = make(path, overwrite=True)
     monkeypatch.undo()
     with pytest.raises(KeystoreFormatError, match="no valid mnemonic"):
@@ -543,7 +544,7 @@ def test_out_of_bounds_files_are_rejected_before_any_derivation(
     def no_scrypt(*args: object, **kwargs: object) -> None:
         raise AssertionError("scrypt must not run for an invalid file")
 
-    monkeypatch.setattr(keystore_module, "Scrypt", no_scrypt)
+    monkeypatch.setattr(keystore_format, "Scrypt", no_scrypt)
     with pytest.raises(KeystoreFormatError, match="scrypt parameters"):
         Keystore.load(path)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 from pathlib import Path
 from typing import Final
 
-__all__ = ["fsync_file", "place_new", "sync_directory"]
+__all__ = ["fsync_file", "place_new", "read_bounded", "sync_directory", "write_file"]
 
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -67,3 +68,47 @@ def sync_directory(directory: str | Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def write_file(path: str | Path, data: bytes, *, replace: bool, mode: int = 0o600) -> bool:
+    """Put ``data`` at ``path`` all at once, durable when this returns.
+
+    The temporary file is created with ``mode`` (never readable by others first, then
+    narrowed), written, fsynced and moved into place: over what is there with
+    ``replace``, else only if nothing is (False, and nothing written, if something
+    is). The temporary file never outlives a failure.
+    """
+    target = Path(path)
+    directory = target.parent
+    temporary = directory / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temporary, _CREATE, mode)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)  # os.open's mode went through the umask: set it exactly
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(temporary, target)
+        elif not place_new(temporary, target):
+            return False
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    sync_directory(directory)
+    return True
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes | None:
+    """The bytes of the file at ``path``, or None when it holds more than ``limit`` bytes.
+
+    Reads at most ``limit + 1`` bytes, so a huge file costs no more than that.
+    """
+    with open(path, "rb") as file:
+        raw = file.read(limit + 1)
+    return None if len(raw) > limit else raw

@@ -23,8 +23,14 @@ class Tag(Enum):
     MERKLE_NODE = "timecoin/merkle-node"
     VOTE = "timecoin/vote"
     UTXO = "timecoin/utxo"
-    CERTIFICATE = "timecoin/certificate"
+    # One tag per purpose: a finality certificate's digest can never equal a commit
+    # certificate's, nor one kind of evidence's digest another's, whatever the bytes.
+    FINALITY_CERTIFICATE = "timecoin/finality-certificate"
+    COMMIT_CERTIFICATE = "timecoin/commit-certificate"
+    CONFLICTING_VOTES_EVIDENCE = "timecoin/conflicting-votes-evidence"
+    DOUBLE_VOTE_EVIDENCE = "timecoin/double-vote-evidence"
     EVIDENCE = "timecoin/evidence"
+    """Evidence items (encoded records of any kind) as leaves of a block's ``evidence_root``."""
     PROPOSAL = "timecoin/proposal"
     REGISTRY = "timecoin/registry"
     MESSAGE = "timecoin/message"

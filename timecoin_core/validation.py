@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,13 @@ from .transaction import MAX_TX_SIZE, OutPoint, Transaction, TxOut, sighash
 from .verify import SignatureCheck, SyncVerifier, Verifier, verify_one
 
 _sha256 = hashlib.sha256
+
+# Checks handed to the verifier at a time during the contextual pass (see
+# _validate_in_order): the first piece is this many per worker, then pieces double up
+# to _MAX_PIECE. A piece costs one submit_many; a process pool ships it as one chunk
+# per worker, so the cap keeps that per-chunk cost small against the verifies.
+_FIRST_PIECE = 128
+_MAX_PIECE = 4096
 
 __all__ = [
     "BadSignatureError",
@@ -294,7 +302,10 @@ def validate_transactions(
     network: Network,
     verifier: Verifier | None = None,
 ) -> list[TxVerdict]:
-    """Validate a sequence of transactions, verifying all their signatures in one batch.
+    """Validate a sequence of transactions, their signatures verified alongside.
+
+    Signatures go to ``verifier`` in pieces while the remaining transactions are
+    checked, so a pool verifier works in parallel with the contextual checks.
 
     Transactions are taken in order: one may spend outputs of an earlier valid one, and
     the second of two spending the same coin fails with :class:`MissingInputError`.
@@ -329,45 +340,72 @@ def _validate_in_order(
     Returns each transaction's fee (0 for an invalid one) and the errors by position.
     For callers that only need totals or the first error, such as block validation.
     """
-    # Signatures are checked in one batch after the cheap contextual pass. A bad
-    # signature invalidates its transaction, which can change what later ones may
-    # spend, so the pass repeats until no new bad signature appears; each signature
-    # is verified at most once.
+    # Signatures are verified while the contextual pass goes on: every ``piece`` checks
+    # the pass hands what it has to the verifier (``submit_many``) and carries on, so a
+    # pool's workers verify the first transactions while the parent checks the rest.
+    # A bad signature invalidates its transaction, which can change what later ones
+    # may spend, so the pass repeats until no new bad signature appears; each
+    # signature is verified at most once, and every transaction gets one verdict.
     bad_sig: dict[int, int] = {}
     sig_ok: set[int] = set()
     chain_id = network.chain_id
     min_fee_per_kb = network.min_fee_per_kb
+    # A pool verifier needs work soon (a small first piece) and few hand-offs after
+    # that (pieces double up to a cap that still splits evenly across its workers).
+    workers = getattr(verifier, "workers", 1)
+    first_piece = _FIRST_PIECE * (workers if isinstance(workers, int) and workers > 0 else 1)
     while True:
         overlay = _Overlay(view)
         get = overlay.get_output
         apply = overlay.apply
         fees: list[int] = []
         errors: dict[int, TransactionError] = {}
-        # The batch to verify, and which transaction each check belongs to: flat lists
-        # of plain values rather than a tuple and a list per transaction.
-        checks: list[SignatureCheck] = []
+        # Which transaction each check belongs to, across all pieces: flat lists of
+        # plain values rather than a tuple and a list per transaction.
         owners: list[int] = []
-        for position, tx in enumerate(txs):
-            if position in bad_sig:
-                errors[position] = BadSignatureError("invalid signature", tx.txid, input_index=bad_sig[position])
-                fees.append(0)
-                continue
-            try:
-                fee, spent = _contextual(tx, get, min_fee_per_kb)
-            except TransactionError as exc:
-                errors[position] = exc
-                fees.append(0)
-                continue
-            apply(tx)
-            fees.append(fee)
-            if position not in sig_ok:
-                txid = tx.txid
-                for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True)):
-                    checks.append(SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature))
-                    owners.append(position)
-        if not checks:
-            return fees, errors
-        results = verifier.verify_many(checks)
+        checks: list[SignatureCheck] = []
+        submitted: list[Future[list[bool]]] = []
+        piece = first_piece
+        try:
+            for position, tx in enumerate(txs):
+                if position in bad_sig:
+                    errors[position] = BadSignatureError("invalid signature", tx.txid, input_index=bad_sig[position])
+                    fees.append(0)
+                    continue
+                try:
+                    fee, spent = _contextual(tx, get, min_fee_per_kb)
+                except TransactionError as exc:
+                    errors[position] = exc
+                    fees.append(0)
+                    continue
+                apply(tx)
+                fees.append(fee)
+                if position not in sig_ok:
+                    txid = tx.txid
+                    for i, (txin, out) in enumerate(zip(tx.inputs, spent, strict=True)):
+                        checks.append(SignatureCheck(txin.public_key, sighash(chain_id, txid, i, out), txin.signature))
+                        owners.append(position)
+                    if len(checks) >= piece:
+                        submitted.append(verifier.submit_many(checks))
+                        checks = []
+                        piece = min(2 * piece, _MAX_PIECE)
+            if checks:
+                submitted.append(verifier.submit_many(checks))
+            if not submitted:
+                return fees, errors
+            # The first failure decides at once, even while earlier pieces still run.
+            done, _ = wait(submitted, return_when=FIRST_EXCEPTION)
+            for future in done:
+                failure = None if future.cancelled() else future.exception()
+                if failure is not None:
+                    raise failure
+            results = [verdict for future in submitted for verdict in future.result()]
+        except BaseException:
+            # Nobody will read the pieces still queued (a worker died, the caller was
+            # interrupted): drop them. Cancelling a finished future is a no-op.
+            for future in submitted:
+                future.cancel()
+            raise
         if all(results):  # the common case: nothing to map back
             sig_ok.update(owners)
             return fees, errors

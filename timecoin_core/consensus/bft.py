@@ -212,7 +212,8 @@ def select_proposer(voting_set: VotingSet, seed: bytes, height: int, round: int)
     whose cumulative weight exceeds ``r_j``. Round 0's proposer is drawn with
     probability weight/total; later rounds of the same height go through every voter
     before any repeats, so a silent or byzantine leader costs at most one round in
-    ``n``. ``seed`` is the previous block's hash.
+    ``n``. A node seeds it with the digest of the height's voting set (see
+    docs/consensus.md, "Proposer order"), which no proposer of the epoch chooses.
 
     :raises ValueError: an empty voting set, a seed that is not 32 bytes, or a height
         or round out of range.
@@ -411,7 +412,8 @@ class BlockEngine:
     :param key: this node's voting key, or None for an observer that follows and
         decides but never signs. A key without weight at a height also only observes.
     :param voting_set_for: the fixed voting set of a height's epoch.
-    :param seed_for: the previous block's 32-byte hash (seeds proposer selection).
+    :param seed_for: the 32-byte seed of a height's proposer order (a node passes
+        the digest of the height's voting set).
     :param source: builds and validates values.
     :param check_signatures: verifies a batch of signatures.
     :param timeouts: round timeouts.

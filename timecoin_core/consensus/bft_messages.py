@@ -436,8 +436,8 @@ class CommitCertificate:
 
     @property
     def digest(self) -> bytes:
-        """``tagged_hash(CERTIFICATE, to_bytes())``: what a block commits to."""
-        return tagged_hash(Tag.CERTIFICATE, self.to_bytes())
+        """``tagged_hash(COMMIT_CERTIFICATE, to_bytes())``: what a block commits to."""
+        return tagged_hash(Tag.COMMIT_CERTIFICATE, self.to_bytes())
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,5 +551,5 @@ class DoubleVoteEvidence:
 
     @property
     def digest(self) -> bytes:
-        """``tagged_hash(EVIDENCE, to_bytes())``: what a block commits to."""
-        return tagged_hash(Tag.EVIDENCE, self.to_bytes())
+        """``tagged_hash(DOUBLE_VOTE_EVIDENCE, to_bytes())``: what a block commits to."""
+        return tagged_hash(Tag.DOUBLE_VOTE_EVIDENCE, self.to_bytes())

@@ -300,8 +300,8 @@ class FinalityCertificate:
         return tuple(e.voter for e in self.entries)
 
     def digest(self) -> bytes:
-        """``tagged_hash(CERTIFICATE, to_bytes())``: what blocks commit to."""
-        return tagged_hash(Tag.CERTIFICATE, self.to_bytes())
+        """``tagged_hash(FINALITY_CERTIFICATE, to_bytes())``: what blocks commit to."""
+        return tagged_hash(Tag.FINALITY_CERTIFICATE, self.to_bytes())
 
     def weight(self, voting_set: VotingSet) -> int:
         """Total weight of the distinct voters of ``voting_set`` among the entries."""
@@ -542,8 +542,8 @@ class ConflictingVotesEvidence:
         return len(verdicts) == len(checks) and all(verdicts)
 
     def digest(self) -> bytes:
-        """``tagged_hash(EVIDENCE, to_bytes())``."""
-        return tagged_hash(Tag.EVIDENCE, self.to_bytes())
+        """``tagged_hash(CONFLICTING_VOTES_EVIDENCE, to_bytes())``."""
+        return tagged_hash(Tag.CONFLICTING_VOTES_EVIDENCE, self.to_bytes())
 
     def to_bytes(self) -> bytes:
         """The canonical encoding."""

@@ -1015,10 +1015,13 @@ class ConsensusNode:
         return []
 
     def _seed_for(self, height: int) -> bytes:
-        parent = self.chain.block_at(height - 1)
-        if parent is None:
-            raise InvalidArgumentError("height", f"no block at height {height - 1} yet")
-        return parent.hash
+        # The proposer order of a height must not depend on anything the previous
+        # proposer chose: a parent hash let it grind its block (timestamp, transaction
+        # set) until it or an ally led the next height. The digest of the epoch's
+        # voting set was fixed when the epoch began, by registrations that took
+        # collateral and finality to make; the height is mixed in by select_proposer.
+        # The argument, and the lever that remains, are in docs/consensus.md.
+        return self.registry.voting_set_for_height(height).digest()
 
     def _proposer_payload(self, operator: bytes) -> bytes:
         masternode = self.registry.masternode(operator)

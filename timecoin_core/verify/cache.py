@@ -86,6 +86,26 @@ class CachingVerifier:
                 valid.popitem(last=False)
         return results
 
+    def remember(self, checks: Sequence[SignatureCheck]) -> None:
+        """Record ``checks`` as valid without verifying them.
+
+        Only for signatures this process made itself (a node's own votes and
+        proposals, which it signed a moment ago): a node never needs to verify those,
+        and its own certificates then cost it no verification when a block carries
+        them. Never for anything a peer sent.
+
+        :raises VerifierError: the verifier is closed.
+        """
+        keys = _hashable(checks)
+        with self._lock:
+            if self._closed:
+                raise VerifierError("the verifier is closed")
+            valid = self._valid
+            for key in keys:
+                valid[key] = None
+            while len(valid) > self.capacity:
+                valid.popitem(last=False)
+
     def verify_many(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Verdicts for ``checks``, in order; only unseen checks reach the inner verifier."""
         keys, results, todo = self._lookup(checks)
