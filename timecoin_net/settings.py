@@ -1,0 +1,101 @@
+"""``RuntimeSettings``: the node runtime's timeouts, slots and queue sizes (the ``[runtime]`` table of node.toml).
+
+Defaults are NETWORK.md's starting points; every field is validated when the model is
+built (pydantic), so a bad value fails at start-up with the field's name, never later.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from timecoin_core.wire import PolicyConfig, SessionConfig
+
+__all__ = ["RuntimeSettings"]
+
+
+class RuntimeSettings(BaseModel):
+    """Tunables of :class:`~timecoin_net.Node` (frozen; unknown fields are refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # -- sessions (NETWORK.md "Connections") -------------------------------------------
+    handshake_timeout: float = Field(10.0, gt=0, description="Seconds a handshake may take.")
+    ping_interval: float = Field(30.0, gt=0, description="Seconds between pings.")
+    pong_timeout: float = Field(20.0, gt=0, description="Seconds a pong may take.")
+    idle_timeout: float = Field(90.0, gt=0, description="Seconds of silence before a peer is dropped.")
+    send_queue_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024, description="Per-peer send queue cap.")
+    user_agent: str = Field("timecoin/0.1.0", max_length=256)
+
+    # -- slots and policy ------------------------------------------------------------------
+    max_inbound: int = Field(64, ge=1)
+    max_outbound: int = Field(8, ge=1)
+    max_per_netgroup: int = Field(8, ge=1, description="Inbound peers per /16 (IPv6: /32).")
+    attempts_per_second: float = Field(10.0, gt=0, description="Inbound connection attempts refill rate.")
+    attempt_burst: float = Field(20.0, ge=1)
+    discourage_ttl: float = Field(24 * 3600.0, gt=0)
+    discourage_loopback: bool = Field(
+        False,
+        description=(
+            "Discourage offending peers on loopback addresses too. Off by default, as in "
+            "Bitcoin Core: every local peer shares the address, so discouraging one would "
+            "refuse them all; they are still disconnected."
+        ),
+    )
+    backoff_base: float = Field(1.0, gt=0)
+    backoff_cap: float = Field(600.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds a dial may take.")
+
+    # -- queues ------------------------------------------------------------------------
+    peer_queue_size: int = Field(64, ge=1, description="Decoded messages buffered per peer.")
+    node_queue_size: int = Field(1024, ge=1, description="Events buffered for the node task.")
+    stall_timeout: float = Field(
+        30.0, gt=0, description="Seconds a peer's full queue may wait for the node before the peer is dropped."
+    )
+
+    # -- gossip ------------------------------------------------------------------------
+    inv_interval: float = Field(0.1, gt=0, description="Seconds between a peer's transaction announcements.")
+    relay_ttl: float = Field(4.0, gt=0, description="Seconds a relayed hash is remembered (two regossip periods).")
+    inventory_timeout: float = Field(10.0, gt=0, description="Seconds a GetData may go unanswered.")
+    tx_cache_size: int = Field(50_000, ge=0, description="Relayed transaction bodies kept to answer GetData.")
+    address_book_size: int = Field(1000, ge=0)
+
+    # -- shutdown ------------------------------------------------------------------------
+    shutdown_timeout: float = Field(5.0, gt=0, description="Seconds the node has to drain its actions.")
+    flush_timeout: float = Field(2.0, gt=0, description="Seconds send queues have to flush, Goodbye included.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.backoff_cap < self.backoff_base:
+            raise ValueError("backoff_cap must be at least backoff_base")
+        return self
+
+    def session_config(self, *, listen_port: int = 0, best_height: int = 0, best_tip: bytes = bytes(32)) -> SessionConfig:
+        """The wire :class:`~timecoin_core.wire.SessionConfig` these settings describe."""
+        return SessionConfig(
+            handshake_timeout=self.handshake_timeout,
+            ping_interval=self.ping_interval,
+            pong_timeout=self.pong_timeout,
+            idle_timeout=self.idle_timeout,
+            send_queue_bytes=self.send_queue_bytes,
+            user_agent=self.user_agent,
+            listen_port=listen_port,
+            best_height=best_height,
+            best_tip=best_tip,
+        )
+
+    def policy_config(self) -> PolicyConfig:
+        """The wire :class:`~timecoin_core.wire.PolicyConfig` these settings describe."""
+        return PolicyConfig(
+            max_inbound=self.max_inbound,
+            max_outbound=self.max_outbound,
+            max_per_netgroup=self.max_per_netgroup,
+            attempts_per_second=self.attempts_per_second,
+            attempt_burst=self.attempt_burst,
+            discourage_ttl=self.discourage_ttl,
+            handshake_timeout=self.handshake_timeout,
+            idle_timeout=self.idle_timeout,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+        )
