@@ -121,7 +121,7 @@ from .registry import (
     epoch_of,
     registration_claims,
 )
-from .sansio import Broadcast, SetTimer, TimerFired
+from .sansio import Broadcast, Offence, PeerId, Penalize, SendTo, SetTimer, TimerFired
 
 __all__ = [
     "RECORD_COMMIT",
@@ -183,6 +183,22 @@ class TxFinal:
     certificate: FinalityCertificate
 
 
+_PERMANENT = frozenset(
+    {
+        "no-inputs",
+        "no-outputs",
+        "too-large",
+        "duplicate-input",
+        "zero-output",
+        "output-overflow",
+        "wrong-key",
+        "bad-signature",
+        "wrong-network",
+    }
+)
+"""Transaction rejection codes no chain state can cure: a peer that relays one is faulty."""
+
+
 class DropReason(StrEnum):
     """Why the node itself dropped a transaction (beside validation and finality codes)."""
 
@@ -235,7 +251,16 @@ NodeEvent = (
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
 NodeAction = (
-    Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | BlockVoteSigned | ClockSkewed
+    Broadcast
+    | SendTo
+    | Penalize
+    | SetTimer
+    | TxFinal
+    | TxDropped
+    | BlockCommitted
+    | VoteRecorded
+    | BlockVoteSigned
+    | ClockSkewed
 )
 """What :meth:`ConsensusNode.handle` returns.
 
@@ -658,11 +683,63 @@ class ConsensusNode:
                 created[OutPoint(txid, index)] = out
         return checks
 
-    def handle(self, event: NodeEvent, now: float, *, wall: float | None = None) -> list[NodeAction]:
+    def handle(
+        self, event: NodeEvent, now: float, *, wall: float | None = None, origin: PeerId | None = None
+    ) -> list[NodeAction]:
         """Process one event at monotonic time ``now`` (wall time ``wall``, see :meth:`start`).
 
-        Returns the actions to carry out, in order.
+        ``origin`` names the peer the message came from (``None``: the local client or a
+        timer). A relay of the message never goes back to it (``Broadcast.exclude``), and
+        a message only a misbehaving peer sends earns it a :class:`Penalize`: a
+        transaction that no chain state can make valid, a signature that does not verify
+        under the key the message names, a certificate whose signatures do not verify.
+        Stale, conflicting or unaffordable messages are never penalized: honest peers
+        relay those. Returns the actions to carry out, in order.
         """
+        actions = self._handle(event, now, wall)
+        if origin is None:
+            return actions
+        relayed = [
+            Broadcast(a.message, exclude=origin) if isinstance(a, Broadcast) and a.message is event else a
+            for a in actions
+        ]
+        offence = self._offence(event, relayed)
+        if offence is not None:
+            relayed.append(Penalize(origin, offence[0], offence[1]))
+        return relayed
+
+    def _offence(self, event: NodeEvent, actions: list[NodeAction]) -> tuple[Offence, str] | None:
+        # Only what no honest relay can send. The checks below were all made (and the
+        # valid ones cached) while handling, so asking the verifier again costs a lookup,
+        # except for a signature that failed: the sender pays for that one twice.
+        chain_id = self.network.chain_id
+        if isinstance(event, Transaction):
+            for action in actions:
+                if isinstance(action, TxDropped) and action.txid == event.txid and action.reason in _PERMANENT:
+                    return Offence.INVALID_TRANSACTION, action.reason
+            return None
+        checks: list[SignatureCheck] = []
+        offence = Offence.BAD_SIGNATURE
+        if isinstance(event, VoteBatch | DoubleVoteEvidence | ConflictingVotesEvidence):
+            checks = self.signature_checks(event)
+        elif isinstance(event, BlockVote | Proposal):
+            signer = event.voter if isinstance(event, BlockVote) else event.proposer
+            if event.height == self.chain.height + 1 and signer in self.registry.voting_set_for_height(event.height):
+                checks = [event.signature_check(chain_id)]
+        elif isinstance(event, FinalityCertificate):
+            checks, offence = self.signature_checks(event), Offence.INVALID_CERTIFICATE
+        elif isinstance(event, Commit) and event.height == self.chain.height + 1:
+            # The engine verified this one while handling it (cache hits if it was good);
+            # older or further heights it skips unverified, and so does the blame.
+            voting = self.registry.voting_set_for_height(event.height)
+            voters = event.certificate.voters
+            if all(v in voting for v in voters) and voting.has_quorum(voters):
+                checks, offence = event.certificate.signature_checks(chain_id), Offence.INVALID_CERTIFICATE
+        if checks and not all(self.verifier.verify_many(checks)):
+            return offence, f"{type(event).__name__} with a signature that does not verify"
+        return None
+
+    def _handle(self, event: NodeEvent, now: float, wall: float | None) -> list[NodeAction]:
         self._tick(now, wall)
         if isinstance(event, Transaction):
             return self._on_transaction(event, now)
