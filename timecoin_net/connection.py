@@ -200,6 +200,7 @@ class Connection:
             raise RuntimeError("a connection runs once")
         self._started = True
         send, receive = anyio.create_memory_object_stream[HandshakeComplete | MessageReceived](self._queue_size)
+        self._poke()  # the session's opening is already queued
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._read, send)

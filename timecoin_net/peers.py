@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 import anyio
+import anyio.abc
 from anyio.streams.memory import MemoryObjectSendStream
 
 from timecoin_core.keys import PrivateKey
@@ -123,6 +124,7 @@ class PeerManager:
         self._accepting = True
         self._dial_scope = anyio.CancelScope()
         self._listen_scope = anyio.CancelScope()
+        self._group: anyio.abc.TaskGroup | None = None
 
     # -- views ---------------------------------------------------------------------------
 
@@ -156,14 +158,31 @@ class PeerManager:
 
     # -- listening and dialling --------------------------------------------------------------
 
-    async def serve(
+    async def run(
         self,
-        host: str,
-        port: int,
+        listen: tuple[str, int] | None,
+        targets: Iterable[tuple[str, int]],
         *,
-        task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+        task_status: anyio.abc.TaskStatus[tuple[str, int] | None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Accept peers on ``host:port`` until :meth:`stop_listening` (``task_status``: the bound address)."""
+        """Listen on ``listen`` (if given) and keep a connection to each of ``targets``.
+
+        ``task_status.started`` with the bound address (``None`` without a listener).
+        Connections live in this task group: closing the listener (:meth:`stop_listening`)
+        or the dialers (:meth:`stop_dialing`) leaves them running; cancel the caller to
+        end them.
+        """
+        async with anyio.create_task_group() as group:
+            self._group = group
+            bound: tuple[str, int] | None = None
+            if listen is not None:
+                bound = await group.start(self._serve, listen[0], listen[1])
+            group.start_soon(self._maintain, list(targets))
+            task_status.started(bound)
+
+    async def _serve(
+        self, host: str, port: int, *, task_status: anyio.abc.TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         with self._listen_scope:
             await self._transport.listen(host, port, self._accept, task_status=task_status)
 
@@ -172,8 +191,7 @@ class PeerManager:
         self._accepting = False
         self._listen_scope.cancel()
 
-    async def maintain(self, targets: Iterable[tuple[str, int]]) -> None:
-        """Keep a connection to each of ``targets`` until :meth:`stop_dialing`."""
+    async def _maintain(self, targets: list[tuple[str, int]]) -> None:
         with self._dial_scope:
             async with anyio.create_task_group() as tg:
                 for host, port in dict.fromkeys(targets):
@@ -261,6 +279,12 @@ class PeerManager:
                 # The victim leaves the policy's table now, so the slot is the newcomer's.
                 self.policy.on_close(victim.peer_id, None, self._clock())
         self._counters["inbound.accepted"] += 1
+        # The connection belongs to the manager's group, not the listener's: closing the
+        # listener at shutdown must not cut connections that are about to say goodbye.
+        assert self._group is not None
+        self._group.start_soon(self._run_inbound, link)
+
+    async def _run_inbound(self, link: Link) -> None:
         await self._run(link, inbound=True, address=None)
 
     async def _dial_loop(self, host: str, port: int) -> None:
@@ -319,6 +343,7 @@ class PeerManager:
             closed = await connection.run(self._inbox)
         finally:
             self._forget(connection, closed)
+        assert closed is not None
         try:
             self._inbox.send_nowait(PeerClosed(connection, closed))
         except anyio.WouldBlock:

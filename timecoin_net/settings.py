@@ -21,49 +21,49 @@ class RuntimeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # -- sessions (NETWORK.md "Connections") -------------------------------------------
-    handshake_timeout: float = Field(10.0, gt=0, description="Seconds a handshake may take.")
-    ping_interval: float = Field(30.0, gt=0, description="Seconds between pings.")
-    pong_timeout: float = Field(20.0, gt=0, description="Seconds a pong may take.")
-    idle_timeout: float = Field(90.0, gt=0, description="Seconds of silence before a peer is dropped.")
-    send_queue_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024, description="Per-peer send queue cap.")
-    user_agent: str = Field("timecoin/0.1.0", max_length=256)
+    handshake_timeout: float = Field(default=10.0, gt=0, description="Seconds a handshake may take.")
+    ping_interval: float = Field(default=30.0, gt=0, description="Seconds between pings.")
+    pong_timeout: float = Field(default=20.0, gt=0, description="Seconds a pong may take.")
+    idle_timeout: float = Field(default=90.0, gt=0, description="Seconds of silence before a peer is dropped.")
+    send_queue_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, description="Per-peer send queue cap.")
+    user_agent: str = Field(default="timecoin/0.1.0", max_length=256)
 
     # -- slots and policy ------------------------------------------------------------------
-    max_inbound: int = Field(64, ge=1)
-    max_outbound: int = Field(8, ge=1)
-    max_per_netgroup: int = Field(8, ge=1, description="Inbound peers per /16 (IPv6: /32).")
-    attempts_per_second: float = Field(10.0, gt=0, description="Inbound connection attempts refill rate.")
-    attempt_burst: float = Field(20.0, ge=1)
-    discourage_ttl: float = Field(24 * 3600.0, gt=0)
+    max_inbound: int = Field(default=64, ge=1)
+    max_outbound: int = Field(default=8, ge=1)
+    max_per_netgroup: int = Field(default=8, ge=1, description="Inbound peers per /16 (IPv6: /32).")
+    attempts_per_second: float = Field(default=10.0, gt=0, description="Inbound connection attempts refill rate.")
+    attempt_burst: float = Field(default=20.0, ge=1)
+    discourage_ttl: float = Field(default=24 * 3600.0, gt=0)
     discourage_loopback: bool = Field(
-        False,
+        default=False,
         description=(
             "Discourage offending peers on loopback addresses too. Off by default, as in "
             "Bitcoin Core: every local peer shares the address, so discouraging one would "
             "refuse them all; they are still disconnected."
         ),
     )
-    backoff_base: float = Field(1.0, gt=0)
-    backoff_cap: float = Field(600.0, gt=0)
-    connect_timeout: float = Field(5.0, gt=0, description="Seconds a dial may take.")
+    backoff_base: float = Field(default=1.0, gt=0)
+    backoff_cap: float = Field(default=600.0, gt=0)
+    connect_timeout: float = Field(default=5.0, gt=0, description="Seconds a dial may take.")
 
     # -- queues ------------------------------------------------------------------------
-    peer_queue_size: int = Field(64, ge=1, description="Decoded messages buffered per peer.")
-    node_queue_size: int = Field(1024, ge=1, description="Events buffered for the node task.")
+    peer_queue_size: int = Field(default=64, ge=1, description="Decoded messages buffered per peer.")
+    node_queue_size: int = Field(default=1024, ge=1, description="Events buffered for the node task.")
     stall_timeout: float = Field(
-        30.0, gt=0, description="Seconds a peer's full queue may wait for the node before the peer is dropped."
+        default=30.0, gt=0, description="Seconds a peer's full queue may wait for the node before the peer is dropped."
     )
 
     # -- gossip ------------------------------------------------------------------------
-    inv_interval: float = Field(0.1, gt=0, description="Seconds between a peer's transaction announcements.")
-    relay_ttl: float = Field(4.0, gt=0, description="Seconds a relayed hash is remembered (two regossip periods).")
-    inventory_timeout: float = Field(10.0, gt=0, description="Seconds a GetData may go unanswered.")
-    tx_cache_size: int = Field(50_000, ge=0, description="Relayed transaction bodies kept to answer GetData.")
-    address_book_size: int = Field(1000, ge=0)
+    inv_interval: float = Field(default=0.1, gt=0, description="Seconds between a peer's transaction announcements.")
+    relay_ttl: float = Field(default=4.0, gt=0, description="Seconds a relayed hash is remembered (two regossip periods).")
+    inventory_timeout: float = Field(default=10.0, gt=0, description="Seconds a GetData may go unanswered.")
+    tx_cache_size: int = Field(default=50_000, ge=0, description="Relayed transaction bodies kept to answer GetData.")
+    address_book_size: int = Field(default=1000, ge=0)
 
     # -- shutdown ------------------------------------------------------------------------
-    shutdown_timeout: float = Field(5.0, gt=0, description="Seconds the node has to drain its actions.")
-    flush_timeout: float = Field(2.0, gt=0, description="Seconds send queues have to flush, Goodbye included.")
+    shutdown_timeout: float = Field(default=5.0, gt=0, description="Seconds the node has to drain its actions.")
+    flush_timeout: float = Field(default=2.0, gt=0, description="Seconds send queues have to flush, Goodbye included.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
