@@ -16,7 +16,13 @@ from timecoin_core.consensus import BlockVote, VoteKind
 from timecoin_core.hashing import sha256
 from timecoin_core.wire import ErrorCode, MessageType
 from timecoin_net import Node, TransactionStatus
-from timecoin_net.testing import MemoryNetwork, NetworkFixture, ScriptedPeer, running_nodes, wait_until
+from timecoin_net.testing import (
+    MemoryNetwork,
+    NetworkFixture,
+    ScriptedPeer,
+    running_nodes,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +52,7 @@ async def _all_final(fixture: NetworkFixture, nodes: list[Node], first: int, cou
 
 
 async def test_byzantine_peer_is_cut_off_and_the_network_keeps_finalizing() -> None:
-    fixture = NetworkFixture.create(4, coins=16, block_interval=0.5)
+    fixture = NetworkFixture.create(4, coins=16)
     network = MemoryNetwork(seed=3)
     hosts = [f"10.0.{i}.1" for i in range(4)]
     async with running_nodes(

@@ -13,7 +13,14 @@ import pytest
 
 from timecoin_core.transaction import Transaction
 from timecoin_net import Node, RuntimeSettings, TransactionStatus
-from timecoin_net.testing import LinkModel, MemoryNetwork, NetworkFixture, running_nodes, sync_all, wait_until
+from timecoin_net.testing import (
+    LinkModel,
+    MemoryNetwork,
+    NetworkFixture,
+    running_nodes,
+    sync_all,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +62,7 @@ async def _exercise(fixture: NetworkFixture, nodes: list[Node], count: int = 8) 
 
 
 async def test_four_nodes_on_the_memory_network_with_faults() -> None:
-    fixture = NetworkFixture.create(4, coins=8, block_interval=0.5)
+    fixture = NetworkFixture.create(4, coins=8)
     network = MemoryNetwork(seed=7, model=LinkModel(min_delay=0.001, max_delay=0.02, loss=0.02, duplicate=0.05, reorder=0.05))
     hosts = [f"10.0.{i}.1" for i in range(4)]
     settings = RuntimeSettings(relay_ttl=1.0, inventory_timeout=1.0)
@@ -71,7 +78,7 @@ async def test_four_nodes_on_the_memory_network_with_faults() -> None:
 
 
 async def test_partition_and_heal_on_the_memory_network() -> None:
-    fixture = NetworkFixture.create(4, coins=8, block_interval=0.5)
+    fixture = NetworkFixture.create(4, coins=8)
     network = MemoryNetwork(seed=11)
     hosts = [f"10.0.{i}.1" for i in range(4)]
     settings = RuntimeSettings(backoff_base=0.05, backoff_cap=0.5)
@@ -98,7 +105,7 @@ async def test_partition_and_heal_on_the_memory_network() -> None:
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_four_nodes_over_tcp(anyio_backend: str) -> None:
-    fixture = NetworkFixture.create(4, coins=8, block_interval=0.5)
+    fixture = NetworkFixture.create(4, coins=8)
     async with running_nodes(fixture) as nodes:
         assert all(n.address is not None and n.address[0] == "127.0.0.1" for n in nodes)
         await _exercise(fixture, nodes)

@@ -12,6 +12,7 @@ only its sessions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tracemalloc
 
@@ -62,17 +63,16 @@ async def test_junk_frames_do_not_starve_another_peer() -> None:
                 async def attack() -> None:
                     for _ in range(JUNK_FRAMES):
                         async with ScriptedPeer.connect(fixture.network, address) as attacker:
-                            try:
+                            with contextlib.suppress(anyio.BrokenResourceError, OSError):
                                 await attacker.send_frame(MessageType.PROPOSAL, junk)
-                            except (anyio.BrokenResourceError, OSError):
-                                pass
                             closes.append((await attacker.wait_closed()).code)
                     attack_done.set()
 
                 tg.start_soon(attack)
                 for i in range(PINGS):
                     # Spread over the attack: ping i once 4 * i junk frames were refused.
-                    await wait_until(lambda i=i: len(closes) >= i * JUNK_FRAMES // PINGS, timeout=60)
+                    refused = i * JUNK_FRAMES // PINGS
+                    await wait_until(lambda: len(closes) >= refused, timeout=60)  # noqa: B023
                     # The deadline is the test's pass criterion (Bitcoin Core's p2p_invalid_messages).
                     round_trips.append(await honest.sync_with_ping(timeout=2.0))
                 await attack_done.wait()

@@ -268,7 +268,12 @@ class Connection:
         inbox: MemoryObjectSendStream[PeerEvent | PeerClosed],
     ) -> None:
         async for event in queue:
-            await inbox.send(PeerEvent(self, event))
+            try:
+                await inbox.send(PeerEvent(self, event))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                # The node stopped consuming (shutdown): nothing more to deliver.
+                self._counters["dropped_node_gone"] += 1
+                return
 
     async def _write(self, scope: anyio.CancelScope) -> None:
         session = self.session

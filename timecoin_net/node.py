@@ -232,6 +232,8 @@ class Node:
         self._pending_inv: dict[bytes, list[InvItem]] = {}
         self._next_inv_flush = 0.0
         self._peer_status: dict[bytes, Status] = {}
+        self._status_sent: dict[bytes, float] = {}
+        self._next_status = 0.0
         self._relay = RelayFilter(self.settings.relay_ttl)
         self._inventory = InventoryTracker(timeout=self.settings.inventory_timeout)
         self._stopped = False
@@ -358,7 +360,10 @@ class Node:
         if self._inbox is None:
             raise NodeError("the node is not running")
         submission = _Submission(tx)
-        await self._inbox.send(submission)
+        try:
+            await self._inbox.send(submission)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise NodeStoppingError("the node is shutting down") from None
         await submission.done.wait()
         if submission.error is not None:
             raise submission.error
@@ -509,6 +514,15 @@ class Node:
                     if item is not None:
                         await self._dispatch(item)
         finally:
+            # Submissions still queued get their answer: the node is stopping.
+            while True:
+                try:
+                    item = outbox.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                if isinstance(item, _Submission):
+                    item.error = NodeStoppingError("the node is shutting down")
+                    item.done.set()
             outbox.close()
             done.set()
 
@@ -531,6 +545,7 @@ class Node:
         driver = self._driver
         assert driver is not None
         tx = submission.tx
+        actions: list[NodeAction] | None = None
         try:
             await self._verify(driver.node.signature_checks(tx))
             now = time.monotonic()
@@ -538,9 +553,13 @@ class Node:
             self._first_seen.setdefault(tx.txid, now)
         except TimecoinError as exc:
             submission.error = exc
+        finally:
+            if actions is None and submission.error is None:
+                # Cancelled while verifying: shutdown took it.
+                submission.error = NodeStoppingError("the node is shutting down")
             submission.done.set()
+        if actions is None:
             return
-        submission.done.set()
         await self._carry_out(actions)
 
     async def _verify(self, checks: list[SignatureCheck]) -> None:
@@ -606,9 +625,8 @@ class Node:
 
     def _on_ready(self, identity: bytes) -> None:
         self._counters["peers.ready"] += 1
-        connection = self._connection(identity)
-        if connection is not None:
-            connection.send(self._status())
+        self._status_sent.pop(identity, None)
+        self._send_status(identity, time.monotonic())
 
     def _on_closed(self, item: PeerClosed) -> None:
         identity = item.connection.identity
@@ -617,6 +635,7 @@ class Node:
         self._relay.forget_peer(identity)
         self._pending_inv.pop(identity, None)
         self._peer_status.pop(identity, None)
+        self._status_sent.pop(identity, None)
         self._request(self._inventory.peer_gone(identity, time.monotonic()))
 
     def _connection(self, identity: object) -> Connection | None:
@@ -658,7 +677,7 @@ class Node:
         elif isinstance(message, GetStatus):
             self._reply(identity, self._status())
         elif isinstance(message, Status):
-            self._peer_status[identity] = message
+            self._on_status(identity, message, now)
         elif isinstance(message, GetAddr):
             self._reply(identity, self._addr())
         elif isinstance(message, Addr):
@@ -671,6 +690,42 @@ class Node:
             self._reply(identity, Finals(message.cursor, ()))
         else:
             self._counters["rx.ignored"] += 1
+
+    def _on_status(self, identity: bytes, status: Status, now: float) -> None:
+        """A peer's Status: push it the recent commits it lacks, or ask for ours if it is ahead.
+
+        The catch-up of the consensus engine itself (answering a laggard's vote with one
+        commit per propose timeout) is slower than a devnet makes blocks; this moves a
+        restarted node forward by up to ``catch_up_commits`` heights per Status, which
+        each side sends a peer at most once a second while one of them is behind. Heights
+        older than the engine's commit history need block sync (not in this runtime).
+        """
+        self._peer_status[identity] = status
+        node = self.consensus
+        ours = node.chain.height
+        connection = self._connection(identity)
+        if connection is None:
+            return
+        if status.height < ours:
+            pushed = 0
+            for height in range(status.height + 1, min(ours, status.height + self.settings.catch_up_commits) + 1):
+                commit = node.bft.commit_for(height)
+                if commit is not None:
+                    connection.send(commit)
+                    pushed += 1
+            self._counters["catch_up.commits_pushed"] += pushed
+            self._send_status(identity, now)
+        elif status.height > ours:
+            self._send_status(identity, now)
+
+    def _send_status(self, identity: bytes, now: float) -> None:
+        # Status is limited to 1/s (burst 5) at the receiver: never send faster.
+        if now - self._status_sent.get(identity, float("-inf")) < 1.0:
+            return
+        connection = self._connection(identity)
+        if connection is not None:
+            self._status_sent[identity] = now
+            connection.send(self._status())
 
     def _reply(self, identity: bytes, message: Message) -> None:
         connection = self._connection(identity)
@@ -776,7 +831,12 @@ class Node:
             bodies.popitem(last=False)
 
     def _gossip_deadline(self) -> float | None:
-        return self._next_inv_flush if self._pending_inv else None
+        deadlines = [self._next_status]
+        if self._pending_inv:
+            deadlines.append(self._next_inv_flush)
+        if any(status.height > self.height for status in self._peer_status.values()):
+            deadlines.append(min(self._status_sent.values(), default=0.0) + 1.0)
+        return min(deadlines)
 
     def _flush_inv(self, now: float, *, force: bool) -> None:
         if not self._pending_inv or (not force and now < self._next_inv_flush):
@@ -794,6 +854,16 @@ class Node:
 
     def _maintain_gossip(self, now: float) -> None:
         self._flush_inv(now, force=False)
+        if now >= self._next_status and self._manager is not None:
+            self._next_status = now + self.settings.status_interval
+            for identity in list(self._manager.ready):
+                self._send_status(identity, now)
+        else:
+            # Still behind a peer after applying what it pushed: ask again (1/s per peer).
+            ours = self.height
+            for identity, status in self._peer_status.items():
+                if status.height > ours:
+                    self._send_status(identity, now)
         self._request(self._inventory.expire(now))
         # Forget first-sight times of transactions that will never be final here.
         while len(self._first_seen) > 200_000:

@@ -60,6 +60,11 @@ class RuntimeSettings(BaseModel):
     inventory_timeout: float = Field(default=10.0, gt=0, description="Seconds a GetData may go unanswered.")
     tx_cache_size: int = Field(default=50_000, ge=0, description="Relayed transaction bodies kept to answer GetData.")
     address_book_size: int = Field(default=1000, ge=0)
+    status_interval: float = Field(default=10.0, gt=0, description="Seconds between Status pushes to every peer.")
+    catch_up_commits: int = Field(
+        default=8, ge=0, le=10,
+        description="Recent commits pushed to a peer whose Status is behind (within the Commit burst of 10).",
+    )
 
     # -- shutdown ------------------------------------------------------------------------
     shutdown_timeout: float = Field(default=5.0, gt=0, description="Seconds the node has to drain its actions.")
