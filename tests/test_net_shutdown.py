@@ -15,7 +15,13 @@ from timecoin_core.store import MemoryStore, SqliteStore, Store
 from timecoin_core.store.check import check_store
 from timecoin_core.wire import ErrorCode
 from timecoin_net import Node, NodeStoppingError, TransactionStatus
-from timecoin_net.testing import MemoryNetwork, NetworkFixture, ScriptedPeer, running_nodes, wait_until
+from timecoin_net.testing import (
+    MemoryNetwork,
+    NetworkFixture,
+    ScriptedPeer,
+    running_nodes,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -138,6 +138,8 @@ class Connection:
         self._clock = clock
         self._wake = anyio.Event()
         self._ended = anyio.Event()
+        self._timer_wake = anyio.Event()
+        self._sleeping_until = float("inf")
         self._counters: Counter[str] = Counter()
         self._started = False
 
@@ -187,6 +189,11 @@ class Connection:
         self._wake.set()
         if self.session.closed is not None:
             self._ended.set()
+        # The handshake moves the timer deadline from the handshake timeout to the first
+        # ping, which can be earlier: wake the timer task to sleep on the new one.
+        deadline = self.session.timer_deadline()
+        if deadline is None or deadline < self._sleeping_until:
+            self._timer_wake.set()
 
     # -- the tasks ----------------------------------------------------------------------
 
@@ -305,7 +312,12 @@ class Connection:
             deadline = session.timer_deadline()
             if deadline is None:
                 return
-            await anyio.sleep(max(0.0, deadline - self._clock()))
+            self._sleeping_until = deadline
+            self._timer_wake = anyio.Event()
+            with anyio.move_on_after(max(0.0, deadline - self._clock())):
+                await self._timer_wake.wait()
+            self._sleeping_until = float("inf")
+            # Acts only on deadlines that have passed, so an early wake-up is harmless.
             session.handle_timer(self._clock())
             self._poke()
 

@@ -245,7 +245,9 @@ class ScriptedPeer:
             deadline = session.timer_deadline()
             if deadline is None:
                 return
-            await anyio.sleep(max(0.0, deadline - time.monotonic()))
+            # Re-read the deadline whenever the peer hears something (the handshake moves it).
+            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                await self._changed.wait()
             for event in session.handle_timer(time.monotonic()):
                 if isinstance(event, Closed):
                     self.closed = event
