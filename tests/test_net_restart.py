@@ -104,6 +104,8 @@ async def test_restart_from_sqlite_without_a_double_vote(tmp_path: Path) -> None
         target = max(n.height for n in others)
         await sync_all(nodes, height=target, timeout=30)
         assert len({n.utxo_commitment for n in nodes}) == 1
+        # Caught up, it votes again (through the store, where a conflict would be refused).
+        await wait_until(lambda: len(log.block_votes) >= log.restarted_at + 4, timeout=30, what="votes after restart")
         for node in nodes:
             node.stop()
     report = await check_store(str(path))

@@ -416,6 +416,18 @@ class Node:
         targets = list(self.peers) + known[: max(0, self.settings.max_outbound - len(self.peers))]
         stop = self._stop_event
         assert stop is not None
+        with inbox, outbox:
+            await self._run_tasks(manager, driver, outbox, targets, task_status, stop)
+
+    async def _run_tasks(
+        self,
+        manager: PeerManager,
+        driver: Driver,
+        outbox: MemoryObjectReceiveStream[_Item],
+        targets: list[tuple[str, int]],
+        task_status: anyio.abc.TaskStatus[tuple[str, int]],
+        stop: anyio.Event,
+    ) -> None:
         async with anyio.create_task_group() as tg:
             self._bound = await tg.start(manager.run, self.listen, targets)
             consensus_done = anyio.Event()
