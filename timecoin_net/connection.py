@@ -44,6 +44,7 @@ from typing import Protocol
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from timecoin_core.wire import (
@@ -288,6 +289,9 @@ class Connection:
         try:
             while True:
                 await self._wake.wait()
+                # Let the rest of this loop iteration queue its messages too: one write
+                # (one syscall) for a burst instead of one per message.
+                await anyio.lowlevel.checkpoint()
                 self._wake = anyio.Event()
                 if session.closed is not None:
                     break

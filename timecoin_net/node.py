@@ -80,7 +80,7 @@ from timecoin_core.keys import PrivateKey
 from timecoin_core.network import Network
 from timecoin_core.store import BanRecord, PeerRecord, Store, load_node_state
 from timecoin_core.transaction import Transaction
-from timecoin_core.verify import ProcessVerifier, SignatureCheck, Verifier
+from timecoin_core.verify import ProcessVerifier, SignatureCheck, ThreadVerifier, Verifier
 from timecoin_core.wire import (
     Addr,
     Blocks,
@@ -234,6 +234,7 @@ class Node:
         self._peer_status: dict[bytes, Status] = {}
         self._status_sent: dict[bytes, float] = {}
         self._next_status = 0.0
+        self._next_expiry = 0.0
         self._relay = RelayFilter(self.settings.relay_ttl)
         self._inventory = InventoryTracker(timeout=self.settings.inventory_timeout)
         self._stopped = False
@@ -581,10 +582,21 @@ class Node:
         verifier = self.consensus.verifier
         self._counters["verify.batches"] += 1
         self._counters["verify.checks"] += len(checks)
+        if isinstance(verifier.inner, ThreadVerifier | ProcessVerifier):
+            # A pool verifier's submit_many only looks the checks up in the cache and
+            # hands the rest to its workers: safe on the loop, and an event whose
+            # signatures are all known needs no thread at all.
+            future = verifier.submit_many(checks)
+            if future.done():
+                self._counters["verify.cached"] += 1
+                future.result()
+                return
+            await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+            return
 
         def verify() -> list[bool]:
-            # Submitted from the worker thread: a SyncVerifier verifies right here, off the
-            # loop; a pool verifier hands the batch to its workers and this thread waits.
+            # Any other verifier may verify inside submit_many (a SyncVerifier does):
+            # call it from a worker thread, never on the loop.
             return verifier.submit_many(checks).result()
 
         await anyio.to_thread.run_sync(verify, abandon_on_cancel=True)
@@ -664,6 +676,8 @@ class Node:
         message = event.message
         now = time.monotonic()
         self._counters[f"rx.{type(message).__name__}"] += 1
+        if self._manager is not None:
+            self._manager.note_relay(identity)
         if isinstance(message, Transaction):
             txid = message.txid
             novel = self._inventory.received(identity, txid, now)
@@ -844,6 +858,8 @@ class Node:
 
     def _gossip_deadline(self) -> float | None:
         deadlines = [self._next_status]
+        if self._inventory.wanted():
+            deadlines.append(self._next_expiry)
         if self._pending_inv:
             deadlines.append(self._next_inv_flush)
         if any(status.height > self.height for status in self._peer_status.values()):
@@ -866,6 +882,10 @@ class Node:
 
     def _maintain_gossip(self, now: float) -> None:
         self._flush_inv(now, force=False)
+        if now >= self._next_expiry:
+            # Walks every wanted hash: twice a second is often enough for 10 s timeouts.
+            self._next_expiry = now + 0.5
+            self._request(self._inventory.expire(now))
         if now >= self._next_status and self._manager is not None:
             self._next_status = now + self.settings.status_interval
             for identity in list(self._manager.ready):
@@ -876,7 +896,6 @@ class Node:
             for identity, status in self._peer_status.items():
                 if status.height > ours:
                     self._send_status(identity, now)
-        self._request(self._inventory.expire(now))
         # Forget first-sight times of transactions that will never be final here.
         while len(self._first_seen) > 200_000:
             self._first_seen.popitem(last=False)
