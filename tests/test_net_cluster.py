@@ -106,6 +106,9 @@ async def test_partition_and_heal_on_the_memory_network() -> None:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_four_nodes_over_tcp(anyio_backend: str) -> None:
     fixture = NetworkFixture.create(4, coins=8)
-    async with running_nodes(fixture) as nodes:
+    # offload_bytes=0: every consensus message is decoded and handled in a worker thread
+    # (the path large proposals take), so both paths run in this file.
+    async with running_nodes(fixture, settings=RuntimeSettings(offload_bytes=0)) as nodes:
         assert all(n.address is not None and n.address[0] == "127.0.0.1" for n in nodes)
         await _exercise(fixture, nodes)
+        assert all(n.counters["offloaded"] > 0 for n in nodes)

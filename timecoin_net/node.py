@@ -601,12 +601,27 @@ class Node:
 
         await anyio.to_thread.run_sync(verify, abandon_on_cancel=True)
 
-    async def _handle(self, message: NodeEvent, origin: bytes) -> None:
+    async def _handle(self, message: NodeEvent, origin: bytes, size: int = 0) -> None:
         driver = self._driver
         assert driver is not None
-        await self._verify(driver.node.signature_checks(message))
+        node = driver.node
         try:
-            actions = driver.handle(message, time.monotonic(), wall=time.time(), origin=origin)
+            if size < self.settings.offload_bytes:
+                await self._verify(node.signature_checks(message))
+                actions = driver.handle(message, time.monotonic(), wall=time.time(), origin=origin)
+            else:
+                # A large proposal or commit costs milliseconds of decoding and block
+                # validation per kilobyte of transactions: done in a worker thread, so
+                # the loop keeps serving peers. Only this task touches the node, and it
+                # waits; a cancelled wait still lets the thread finish (state must not
+                # be left half-changed).
+                self._counters["offloaded"] += 1
+                checks = await anyio.to_thread.run_sync(node.signature_checks, message)
+                await self._verify(checks)
+                now, wall = time.monotonic(), time.time()
+                actions = await anyio.to_thread.run_sync(
+                    lambda: driver.handle(message, now, wall=wall, origin=origin)
+                )
         except TimecoinError as exc:
             # ConsensusNode.handle answers a peer's bad input with Penalize, not an
             # exception; one escaping is a bug to count and log, not a reason to stop.
@@ -685,11 +700,15 @@ class Node:
             self._first_seen.setdefault(txid, now)
             if novel and self._manager is not None:
                 self._manager.note_relay(identity, novel_tx=True)
-            await self._handle(message, identity)
+            await self._handle(message, identity, event.size)
         elif isinstance(message, _CONSENSUS_TYPES):
-            if self._relay.note(_message_hash(message), identity, now) and self._manager is not None:
+            if event.size < self.settings.offload_bytes:
+                key = _message_hash(message)
+            else:
+                key = await anyio.to_thread.run_sync(_message_hash, message)
+            if self._relay.note(key, identity, now) and self._manager is not None:
                 self._manager.note_relay(identity, consensus=True)
-            await self._handle(message, identity)
+            await self._handle(message, identity, event.size)
         elif isinstance(message, Inv):
             wanted = [item.hash for item in message.items if item.kind is InvKind.TX]
             for txid in wanted:

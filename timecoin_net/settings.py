@@ -66,6 +66,11 @@ class RuntimeSettings(BaseModel):
         description="Recent commits pushed to a peer whose Status is behind (within the Commit burst of 10).",
     )
 
+    offload_bytes: int = Field(
+        default=64 * 1024, ge=0,
+        description="Consensus messages at least this large are decoded and handled in a worker thread.",
+    )
+
     # -- shutdown ------------------------------------------------------------------------
     shutdown_timeout: float = Field(default=5.0, gt=0, description="Seconds the node has to drain its actions.")
     flush_timeout: float = Field(default=2.0, gt=0, description="Seconds send queues have to flush, Goodbye included.")
