@@ -86,6 +86,8 @@ async def test_junk_frames_do_not_starve_another_peer() -> None:
     # The node ended each attacker's session with a Goodbye naming the offence.
     assert set(closes) == {ErrorCode.CLOSED_BY_PEER}
     assert node.counters.get("peers.closed.MALFORMED_MESSAGE", 0) == JUNK_FRAMES
+    # Offences on loopback disconnect but never discourage 127.0.0.1 (every local peer shares it).
+    assert node.counters.get("peers.offence.loopback_not_discouraged", 0) == JUNK_FRAMES
     # One frame at a time is buffered: the attacker's payload and sealed copy, the node's
     # buffer and opened copy, not 80 frames' worth (670 MB).
     assert peak - baseline < 8 * cap

@@ -108,6 +108,9 @@ async def test_restart_from_sqlite_without_a_double_vote(tmp_path: Path) -> None
         await wait_until(lambda: len(log.block_votes) >= log.restarted_at + 4, timeout=30, what="votes after restart")
         for node in nodes:
             node.stop()
+    # The address book was saved at shutdown: the three peers, by their listening address.
+    async with SqliteStore.open(path, read_only=True) as store:
+        assert {p.address for p in await store.peers()} >= {f"{h}:{p}" for h, p in addresses[1:]}
     report = await check_store(str(path))
     # Every check but "certificates" must pass. That one compares the certificate the
     # store kept for a final transaction (this node's own, from TxFinal) with the digest
