@@ -14,7 +14,7 @@ from __future__ import annotations
 from .connection import Connection, PeerClosed, PeerEvent, SendFaults
 from .node import Node, NodeError, NodeStoppingError, TransactionStatus
 from .peers import PeerManager
-from .settings import RuntimeSettings
+from .settings import RuntimeSettings, SettingsError
 from .transport import Link, TcpTransport, Transport, TransportError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PeerManager",
     "RuntimeSettings",
     "SendFaults",
+    "SettingsError",
     "TcpTransport",
     "TransactionStatus",
     "Transport",

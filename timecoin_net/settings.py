@@ -10,9 +10,14 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from timecoin_core.errors import TimecoinError
 from timecoin_core.wire import PolicyConfig, SessionConfig
 
-__all__ = ["RuntimeSettings"]
+__all__ = ["RuntimeSettings", "SettingsError"]
+
+
+class SettingsError(TimecoinError, ValueError):
+    """Settings that contradict each other (pydantic reports it inside its ``ValidationError``)."""
 
 
 class RuntimeSettings(BaseModel):
@@ -78,7 +83,7 @@ class RuntimeSettings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.backoff_cap < self.backoff_base:
-            raise ValueError("backoff_cap must be at least backoff_base")
+            raise SettingsError("backoff_cap must be at least backoff_base")
         return self
 
     def session_config(self, *, listen_port: int = 0, best_height: int = 0, best_tip: bytes = bytes(32)) -> SessionConfig:
