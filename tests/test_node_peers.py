@@ -15,8 +15,9 @@ from timecoin_core.consensus import (
     VoteBatch,
     VoteKind,
 )
-from timecoin_core.consensus.sansio import Broadcast, TimerFired
+from timecoin_core.consensus.sansio import Broadcast, SendTo, TimerFired
 from timecoin_core.testing import LocalChain, LocalWallet
+from timecoin_core.wire import GetData, Inv, InvItem, InvKind, NotFound
 
 PEER = b"\x07" * 32
 
@@ -128,3 +129,39 @@ def test_a_certificate_with_forged_signatures_is_an_offence() -> None:
     [penalty] = _penalties(node.handle(forged, fresh.clock.now(), origin=PEER))
     assert penalty.offence is Offence.INVALID_CERTIFICATE
     assert _penalties(node.handle(certificate, fresh.clock.now(), origin=PEER)) == []
+
+
+def test_regossip_announces_hashes_and_peers_fetch_the_bodies_they_lack() -> None:
+    chain, node, alice, bob = _setup()
+    other = chain.nodes[2]
+    now = chain.clock.now()
+    tx = _payment(chain, alice, bob, coins("1"))
+    node.handle(tx, now, origin=PEER)
+    actions = node.handle(TimerFired(("node", "regossip")), now + 10)
+    [announce] = [a for a in actions if isinstance(a, Broadcast) and isinstance(a.message, Inv)]
+    assert isinstance(announce.message, Inv)
+    assert [i.hash for i in announce.message.items] == [tx.txid]
+    assert not any(isinstance(a, Broadcast) and isinstance(a.message, Transaction) for a in actions)
+
+    A, B = b"\x0a" * 32, b"\x0b" * 32
+    [request] = other.handle(announce.message, now, origin=A)
+    assert isinstance(request, SendTo) and request.peer == A and isinstance(request.message, GetData)
+    # A second announcer is not asked while the first request is in flight.
+    assert other.handle(announce.message, now, origin=B) == []
+    [reply] = node.handle(request.message, now, origin=b"\x0c" * 32)
+    assert reply == SendTo(b"\x0c" * 32, tx)
+    # The first announcer says NotFound: the second is asked.
+    [retry] = other.handle(NotFound(request.message.items), now, origin=A)
+    assert isinstance(retry, SendTo) and retry.peer == B
+    other.handle(tx, now, origin=B)
+    assert tx.txid in other.pool
+    # Once known, an announcement asks for nothing.
+    assert other.handle(announce.message, now, origin=A) == []
+
+
+def test_get_data_for_unknown_transactions_gets_not_found_and_inventory_needs_an_origin() -> None:
+    chain, node, _, _ = _setup()
+    items = (InvItem(InvKind.TX, b"\x55" * 32),)
+    assert node.handle(GetData(items), chain.clock.now(), origin=PEER) == [SendTo(PEER, NotFound(items))]
+    assert node.handle(GetData(items), chain.clock.now()) == []
+    assert node.handle(Inv(items), chain.clock.now()) == []

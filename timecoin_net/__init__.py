@@ -1,31 +1,59 @@
-"""Timecoin networking layer (anyio): connections, the node runtime and its test kit.
+"""Timecoin networking layer (anyio): the node runtime, JSON-RPC server and clients, metrics.
 
 * :class:`Node` — one node: consensus, store, verifier and peers in one task group
-  (:mod:`timecoin_net.node`);
-* :class:`RuntimeSettings` — its timeouts, slots and queue sizes;
+  (:mod:`timecoin_net.node`); :class:`RuntimeSettings` — its timeouts, slots and queues;
 * :class:`PeerManager`, :class:`Connection` — the connection layer
   (:mod:`timecoin_net.peers`, :mod:`timecoin_net.connection`);
 * :class:`Transport`, :class:`TcpTransport` — where byte streams come from;
-* :mod:`timecoin_net.testing` — the in-memory network, scripted peer and waiting helpers.
+* :mod:`timecoin_net.testing` — the in-memory network, scripted peer and waiting helpers;
+* the RPC surface in :mod:`timecoin_net.rpc` (the most used names are re-exported
+  below) and the metrics in :mod:`timecoin_net.metrics`.
 """
 
 from __future__ import annotations
 
 from .connection import Connection, PeerClosed, PeerEvent, SendFaults
+from .metrics import MetricsServer, NodeMetrics
 from .node import Node, NodeError, NodeStoppingError, TransactionStatus
 from .peers import PeerManager
+from .rpc import (
+    AsyncRpcClient,
+    LocalChainBackend,
+    RpcAuthError,
+    RpcBackend,
+    RpcClient,
+    RpcClientError,
+    RpcConnectionError,
+    RpcError,
+    RpcErrorCode,
+    RpcServer,
+    RpcServerConfig,
+)
 from .settings import RuntimeSettings, SettingsError
 from .transport import Link, TcpTransport, Transport, TransportError
 
 __all__ = [
+    "AsyncRpcClient",
     "Connection",
     "Link",
+    "LocalChainBackend",
+    "MetricsServer",
     "Node",
     "NodeError",
+    "NodeMetrics",
     "NodeStoppingError",
     "PeerClosed",
     "PeerEvent",
     "PeerManager",
+    "RpcAuthError",
+    "RpcBackend",
+    "RpcClient",
+    "RpcClientError",
+    "RpcConnectionError",
+    "RpcError",
+    "RpcErrorCode",
+    "RpcServer",
+    "RpcServerConfig",
     "RuntimeSettings",
     "SendFaults",
     "SettingsError",

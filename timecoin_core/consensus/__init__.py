@@ -33,6 +33,7 @@ from .bft_messages import (
 )
 from .driver import Driver, is_durable, persist_action
 from .finality import (
+    Contest,
     FinalityConfig,
     FinalityEngine,
     FinalityError,
@@ -100,6 +101,7 @@ __all__ = [
     "ConsensusNode",
     "ConsensusRecordError",
     "ConsensusStateError",
+    "Contest",
     "DoubleVoteEvidence",
     "Driver",
     "DropReason",
