@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from timecoin_core.transaction import Transaction
 from timecoin_net import Node, RuntimeSettings, TransactionStatus
@@ -112,3 +113,13 @@ async def test_four_nodes_over_tcp(anyio_backend: str) -> None:
         assert all(n.address is not None and n.address[0] == "127.0.0.1" for n in nodes)
         await _exercise(fixture, nodes)
         assert all(n.counters["offloaded"] > 0 for n in nodes)
+        # The runtime feeds each node's own Prometheus registry.
+        for node in nodes:
+            samples = [
+                s for family in text_string_to_metric_families(node.metrics.exposition().decode()) for s in family.samples
+            ]
+            value = {s.name: s.value for s in samples}
+            # (The gauge follows the BlockCommitted action, a store write after the chain.)
+            assert node.height - 1 <= value["timecoin_consensus_height"] <= node.height
+            assert value["timecoin_finality_latency_seconds_count"] >= 8
+            assert sum(s.value for s in samples if s.name == "timecoin_p2p_peers") == 3

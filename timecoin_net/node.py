@@ -106,6 +106,7 @@ from timecoin_core.wire import (
 )
 
 from .connection import Connection, PeerClosed, PeerEvent
+from .metrics import NodeMetrics
 from .peers import PeerManager
 from .settings import RuntimeSettings
 from .transport import TcpTransport, Transport
@@ -170,6 +171,7 @@ class Node:
     are dialled and kept connected. ``verifier`` defaults to a
     :class:`~timecoin_core.verify.ProcessVerifier` the node makes and closes.
     ``transport`` defaults to TCP (tests pass :class:`timecoin_net.testing.MemoryNetwork`'s).
+    ``metrics`` defaults to a fresh :class:`~timecoin_net.NodeMetrics` (:attr:`metrics`).
 
     :raises InvalidArgumentError: an argument of the wrong type.
     """
@@ -187,6 +189,7 @@ class Node:
         settings: RuntimeSettings | None = None,
         transport: Transport | None = None,
         consensus_config: NodeConfig | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         if not isinstance(network, Network):
             raise InvalidArgumentError("network", "expected a Network")
@@ -217,6 +220,8 @@ class Node:
         self._own_verifier = verifier is None
         self._transport: Transport = transport if transport is not None else TcpTransport()
         self._consensus_config = consensus_config
+        self.metrics = metrics if metrics is not None else NodeMetrics()
+        """The node's Prometheus metrics (its own registry; serve them with :class:`~timecoin_net.MetricsServer`)."""
         self._started = False
         self._stopping = False
         self._stop_event: anyio.Event | None = None
@@ -434,6 +439,8 @@ class Node:
             consensus_done = anyio.Event()
             consensus_scope = anyio.CancelScope()
             tg.start_soon(self._consensus_task, driver, outbox, consensus_scope, consensus_done)
+            tg.start_soon(self.metrics.monitor_event_loop_lag)
+            self.metrics.set_height(driver.node.chain.height)
             task_status.started(self._bound or ("", 0))
             await stop.wait()
             await self._shutdown(manager, consensus_scope, consensus_done)
@@ -582,6 +589,7 @@ class Node:
         verifier = self.consensus.verifier
         self._counters["verify.batches"] += 1
         self._counters["verify.checks"] += len(checks)
+        self.metrics.set_verify_queue_depth(len(checks))
         if isinstance(verifier.inner, ThreadVerifier | ProcessVerifier):
             # A pool verifier's submit_many only looks the checks up in the cache and
             # hands the rest to its workers: safe on the loop, and an event whose
@@ -653,6 +661,8 @@ class Node:
                     self._on_final(action.txid)
                 elif isinstance(action, BlockCommitted):
                     self._counters["blocks.committed"] += 1
+                    self.metrics.set_height(action.block.height)
+                    self.metrics.set_mempool(len(driver.node.pool))
                     for tx in action.block.transactions:
                         self._on_final(tx.txid)
                 elif isinstance(action, TxDropped):
@@ -662,12 +672,27 @@ class Node:
 
     # -- peers and gossip -----------------------------------------------------------------
 
+    def _set_peer_gauges(self) -> None:
+        manager = self._manager
+        if manager is not None:
+            inbound = sum(c.inbound for c in manager.ready.values())
+            self.metrics.set_peers(inbound, len(manager.ready) - inbound)
+
     def _on_ready(self, identity: bytes) -> None:
         self._counters["peers.ready"] += 1
+        self._set_peer_gauges()
         self._status_sent.pop(identity, None)
         self._send_status(identity, time.monotonic())
 
     def _on_closed(self, item: PeerClosed) -> None:
+        closed = item.closed
+        self.metrics.count_disconnect(closed.code.name.lower())
+        if closed.error is not None and closed.error.discourage:
+            self.metrics.count_offence(closed.code.name.lower())
+        throttled = item.connection.counters.get("throttled", 0)
+        if throttled:
+            self.metrics.count_throttled(throttled)
+        self._set_peer_gauges()
         identity = item.connection.identity
         if identity is None or self._connection(identity) is not None:
             return  # never ready, or a duplicate that was replaced: the peer is still here
@@ -854,6 +879,7 @@ class Node:
 
     def _penalize(self, action: Penalize) -> None:
         self._counters[f"penalize.{action.offence.value}"] += 1
+        self.metrics.count_offence(action.offence)
         if self._manager is not None and isinstance(action.peer, bytes):
             self._manager.penalize(action.peer, f"{action.offence.value} {action.detail}".strip())
 
@@ -867,6 +893,7 @@ class Node:
         if seen is not None:
             latency = time.monotonic() - seen
             self._latencies.append(latency)
+            self.metrics.observe_finality_latency(latency)
         self._counters["tx.final"] += 1
 
     def _remember_body(self, tx: Transaction) -> None:
@@ -907,6 +934,8 @@ class Node:
             self._request(self._inventory.expire(now))
         if now >= self._next_status and self._manager is not None:
             self._next_status = now + self.settings.status_interval
+            self.metrics.set_send_queue_bytes(sum(c.session.queued_bytes for c in self._manager.connections.values()))
+            self.metrics.set_mempool(len(self.consensus.pool))
             for identity in list(self._manager.ready):
                 self._send_status(identity, now)
         else:
