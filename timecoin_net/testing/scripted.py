@@ -89,12 +89,19 @@ class ScriptedPeer:
     ) -> AsyncIterator[ScriptedPeer]:
         """Dial ``address`` and (unless ``handshake=False``) wait for the handshake; closes on exit."""
         peer = cls(network, key, config=config)
+        failed: str | None = None
         async with peer._running(transport or TcpTransport(), address):
             if handshake:
-                await peer.wait_for(lambda: peer.hello is not None or peer.closed is not None, timeout=timeout)
+                with anyio.move_on_after(timeout):
+                    while peer.hello is None and peer.closed is None:
+                        await peer._changed.wait()
                 if peer.hello is None:
-                    raise ScriptedPeerError(f"handshake failed: {peer.closed}")
-            yield peer
+                    failed = f"handshake failed: {peer.closed or 'timed out'}"
+            if failed is None:
+                yield peer
+        # Raised here, outside the peer's task group, so callers see this error itself.
+        if failed is not None:
+            raise ScriptedPeerError(failed)
 
     @asynccontextmanager
     async def _running(self, transport: Transport, address: tuple[str, int]) -> AsyncIterator[None]:
