@@ -3,6 +3,7 @@ dials itself gives up on it, a banned host is refused, stalled readers are throt
 
 from __future__ import annotations
 
+import errno
 import time
 
 import anyio
@@ -10,7 +11,7 @@ import pytest
 
 from timecoin_core.store import MemoryStore
 from timecoin_core.verify import SyncVerifier
-from timecoin_net import Node, RuntimeSettings
+from timecoin_net import Link, Node, RuntimeSettings, TcpTransport, TransportError
 from timecoin_net.testing import (
     MemoryNetwork,
     NetworkFixture,
@@ -101,3 +102,15 @@ async def test_a_banned_host_is_refused() -> None:
                 pass
         assert node.counters["peers.inbound.refused_banned"] == 1
         node.stop()
+
+
+async def test_a_listen_address_in_use_keeps_its_errno() -> None:
+    async def ignore(link: Link) -> None:
+        return None
+
+    async with anyio.create_task_group() as tg:
+        address = await tg.start(TcpTransport().listen, "127.0.0.1", 0, ignore)
+        with pytest.raises(TransportError) as caught:
+            await tg.start(TcpTransport().listen, "127.0.0.1", address[1], ignore)
+        assert caught.value.errno == errno.EADDRINUSE  # what the daemon reports as "address in use"
+        tg.cancel_scope.cancel()

@@ -27,7 +27,11 @@ __all__ = ["Link", "LinkHandler", "TcpTransport", "Transport", "TransportError"]
 
 
 class TransportError(TimecoinError, OSError):
-    """A dial or listen that failed (refused, unreachable, partitioned); also an ``OSError``."""
+    """A dial or listen that failed (refused, unreachable, partitioned); also an ``OSError``.
+
+    Built as ``TransportError(errno, message)`` it keeps the socket error's ``errno``
+    (``EADDRINUSE`` for a listen address in use), as the ``OSError`` it replaces did.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,7 @@ class TcpTransport:
         try:
             listener = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
         except OSError as exc:
-            raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
+            raise _error(exc, f"cannot listen on {host}:{port}") from exc
         async with listener:
             bound = listener.extra(SocketAttribute.local_address)
             task_status.started((str(bound[0]), int(bound[1])))
@@ -101,7 +105,13 @@ class TcpTransport:
         try:
             stream = await anyio.connect_tcp(host, port)
         except OSError as exc:
-            raise TransportError(f"cannot connect to {host}:{port}: {exc}") from exc
+            raise _error(exc, f"cannot connect to {host}:{port}") from exc
         remote = stream.extra(SocketAttribute.remote_address)
         assert isinstance(remote, tuple)
         return Link(stream, str(remote[0]), int(remote[1]))
+
+
+def _error(exc: OSError, what: str) -> TransportError:
+    if exc.errno is None:
+        return TransportError(f"{what}: {exc}")
+    return TransportError(exc.errno, f"{what}: {exc.strerror or exc}")
