@@ -114,3 +114,25 @@ async def test_a_listen_address_in_use_keeps_its_errno() -> None:
             await tg.start(TcpTransport().listen, "127.0.0.1", address[1], ignore)
         assert caught.value.errno == errno.EADDRINUSE  # what the daemon reports as "address in use"
         tg.cancel_scope.cancel()
+
+
+async def test_a_node_whose_address_is_taken_raises_that_error() -> None:
+    fixture = NetworkFixture.create(1, coins=0)
+
+    def node(port: int) -> Node:
+        return Node(
+            fixture.network,
+            identity=fixture.node_keys[0],
+            masternode_key=None,
+            store=MemoryStore(fixture.network),
+            listen=("127.0.0.1", port),
+            verifier=SyncVerifier(),
+        )
+
+    first = node(0)
+    async with anyio.create_task_group() as tg:
+        address = await tg.start(first.run)
+        with pytest.raises(TransportError) as caught:
+            await node(address[1]).run()
+        assert caught.value.errno == errno.EADDRINUSE
+        first.stop()

@@ -380,6 +380,8 @@ class Node:
         An outbound-only node (``listen=None``) reports ``("", 0)``.
 
         :raises NodeError: the node already ran.
+        :raises TransportError: the listen address cannot be bound (``errno`` kept).
+        :raises TimecoinError: what stopped the node (a store that refused a write).
         """
         if self._started:
             raise NodeError("a Node runs once; build a new one to restart")
@@ -389,6 +391,13 @@ class Node:
             self._stop_event.set()
         try:
             await self._serve(task_status)
+        except BaseExceptionGroup as group:
+            # Task groups wrap even a lone failure (a listen address in use, a store that
+            # refused a vote); the caller gets that error itself.
+            leaves = list(_leaves(group))
+            if len(leaves) == 1 and isinstance(leaves[0], Exception):
+                raise leaves[0] from None
+            raise
         finally:
             self._stopped = True
             with anyio.CancelScope(shield=True):
@@ -947,6 +956,13 @@ class Node:
         # Forget first-sight times of transactions that will never be final here.
         while len(self._first_seen) > 200_000:
             self._first_seen.popitem(last=False)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        out += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return out
 
 
 def _message_hash(message: Message) -> bytes:
