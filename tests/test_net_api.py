@@ -25,6 +25,7 @@ MODULES = [
     "timecoin_net",
     "timecoin_net.connection",
     "timecoin_net.node",
+    "timecoin_net.node_rpc",
     "timecoin_net.peers",
     "timecoin_net.settings",
     "timecoin_net.transport",

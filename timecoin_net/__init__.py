@@ -5,6 +5,7 @@
 * :class:`PeerManager`, :class:`Connection` — the connection layer
   (:mod:`timecoin_net.peers`, :mod:`timecoin_net.connection`);
 * :class:`Transport`, :class:`TcpTransport` — where byte streams come from;
+* :class:`NodeBackend` — the RPC backend of a running node (:mod:`timecoin_net.node_rpc`);
 * :mod:`timecoin_net.testing` — the in-memory network, scripted peer and waiting helpers;
 * the RPC surface in :mod:`timecoin_net.rpc` (the most used names are re-exported
   below) and the metrics in :mod:`timecoin_net.metrics`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from .connection import Connection, PeerClosed, PeerEvent, SendFaults
 from .metrics import MetricsServer, NodeMetrics
 from .node import Node, NodeError, NodeStoppingError, TransactionStatus
+from .node_rpc import NodeBackend
 from .peers import PeerManager
 from .rpc import (
     AsyncRpcClient,
@@ -39,6 +41,7 @@ __all__ = [
     "LocalChainBackend",
     "MetricsServer",
     "Node",
+    "NodeBackend",
     "NodeError",
     "NodeMetrics",
     "NodeStoppingError",

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -243,6 +243,8 @@ class Node:
         self._relay = RelayFilter(self.settings.relay_ttl)
         self._inventory = InventoryTracker(timeout=self.settings.inventory_timeout)
         self._stopped = False
+        self._listeners: dict[int, Callable[[NodeAction], None]] = {}
+        self._next_listener = 0
 
     # -- read-only views (tests, RPC, devnet status) ------------------------------------------
 
@@ -342,6 +344,22 @@ class Node:
         for key, value in self._inventory.counters.items():
             merged[f"inventory.{key}"] += value
         return MappingProxyType(dict(merged))
+
+    def add_action_listener(self, listener: Callable[[NodeAction], None]) -> Callable[[], None]:
+        """Call ``listener`` with every action the node carries out, after it is carried out.
+
+        For observers (the RPC backend's subscriptions, tests): called synchronously on the
+        event loop, in order, and must not block; an exception it raises is logged and
+        ignored. Returns the function that removes it (calling it twice is harmless).
+        """
+        key = self._next_listener
+        self._next_listener += 1
+        self._listeners[key] = listener
+
+        def remove() -> None:
+            self._listeners.pop(key, None)
+
+        return remove
 
     # -- control ---------------------------------------------------------------------------
 
@@ -677,6 +695,12 @@ class Node:
                 elif isinstance(action, TxDropped):
                     self._counters["tx.dropped"] += 1
                     self._first_seen.pop(action.txid, None)
+                for listener in list(self._listeners.values()):
+                    try:
+                        listener(action)
+                    except Exception:
+                        self._counters["listener.error"] += 1
+                        log.exception("action listener failed")
             self._flush_inv(time.monotonic(), force=False)
 
     # -- peers and gossip -----------------------------------------------------------------
