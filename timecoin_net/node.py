@@ -47,7 +47,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -244,7 +245,15 @@ class Node:
         self._inventory = InventoryTracker(timeout=self.settings.inventory_timeout)
         self._stopped = False
         self._listeners: dict[int, Callable[[NodeAction], None]] = {}
+        self._state_lock_: anyio.Lock | None = None
         self._next_listener = 0
+
+    @property
+    def _state_lock(self) -> anyio.Lock:
+        # Made on first use: an anyio.Lock belongs to the running event loop.
+        if self._state_lock_ is None:
+            self._state_lock_ = anyio.Lock()
+        return self._state_lock_
 
     # -- read-only views (tests, RPC, devnet status) ------------------------------------------
 
@@ -344,6 +353,17 @@ class Node:
         for key, value in self._inventory.counters.items():
             merged[f"inventory.{key}"] += value
         return MappingProxyType(dict(merged))
+
+    @asynccontextmanager
+    async def quiescent(self) -> AsyncIterator[None]:
+        """While held, no worker thread is changing the consensus state.
+
+        The node's task changes it on the loop, except for a large message it hands to a
+        worker thread (``offload_bytes``). Synchronous code that walks the state (a
+        registry listing, a page of coins) holds this so that walk never meets a change.
+        """
+        async with self._state_lock:
+            yield
 
     def add_action_listener(self, listener: Callable[[NodeAction], None]) -> Callable[[], None]:
         """Call ``listener`` with every action the node carries out, after it is carried out.
@@ -654,9 +674,10 @@ class Node:
                 checks = await anyio.to_thread.run_sync(node.signature_checks, message)
                 await self._verify(checks)
                 now, wall = time.monotonic(), time.time()
-                actions = await anyio.to_thread.run_sync(
-                    lambda: driver.handle(message, now, wall=wall, origin=origin)
-                )
+                async with self._state_lock:
+                    actions = await anyio.to_thread.run_sync(
+                        lambda: driver.handle(message, now, wall=wall, origin=origin)
+                    )
         except TimecoinError as exc:
             # ConsensusNode.handle answers a peer's bad input with Penalize, not an
             # exception; one escaping is a bug to count and log, not a reason to stop.

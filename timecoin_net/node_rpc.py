@@ -249,14 +249,16 @@ class NodeBackend:
         """A page of an address's coins (the pool's view: final spends count)."""
         address = self._address("address", params.address)
         self._consensus()
-        page = self.node.consensus.pool.utxos.coins_of(address.payload, params.after(), params.limit)
-        return UnspentPage.of(page.coins, page.next_cursor, self.node.network)
+        async with self.node.quiescent():
+            page = self.node.consensus.pool.utxos.coins_of(address.payload, params.after(), params.limit)
+            return UnspentPage.of(page.coins, page.next_cursor, self.node.network)
 
     async def getbalance(self, params: GetBalanceParams) -> BalanceInfo:
         """An address's balance (the pool's view)."""
         address = self._address("address", params.address)
         self._consensus()
-        return BalanceInfo.of(str(address), self.node.consensus.pool.utxos.balance(address.payload))
+        async with self.node.quiescent():
+            return BalanceInfo.of(str(address), self.node.consensus.pool.utxos.balance(address.payload))
 
     async def getmempoolinfo(self) -> MempoolInfo:
         """The node's pool."""
@@ -305,6 +307,10 @@ class NodeBackend:
     async def getmasternodes(self) -> list[MasternodeInfo]:
         """The registry."""
         self._consensus()
+        async with self.node.quiescent():
+            return self._masternodes()
+
+    def _masternodes(self) -> list[MasternodeInfo]:
         consensus = self.node.consensus
         registry = consensus.registry
         voting = registry.voting_set_for_height(consensus.chain.height + 1)
@@ -323,6 +329,10 @@ class NodeBackend:
     async def getconsensusinfo(self) -> ConsensusInfo:
         """The block round in progress, the voting set and the finality latency."""
         self._consensus()
+        async with self.node.quiescent():
+            return self._consensus_info()
+
+    def _consensus_info(self) -> ConsensusInfo:
         consensus = self.node.consensus
         bft = consensus.bft
         voting = consensus.registry.voting_set_for_height(consensus.chain.height + 1)
