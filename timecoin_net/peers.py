@@ -119,6 +119,7 @@ class PeerManager:
         """Manual bans: host -> until (unix seconds); persisted by the node."""
         self._ids = itertools.count(1)
         self._identity_of: dict[str, bytes] = {}
+        self._next_dial: dict[str, float] = {}
         self._changed = anyio.Event()
         self._counters: Counter[str] = Counter()
         self._accepting = True
@@ -298,8 +299,9 @@ class PeerManager:
             now = self._clock()
             if not self.policy.may_dial(address, host, now):
                 # Backing off, discouraged or no free slot: look again when something
-                # changes, or in a second at the latest (backoff has no event of its own).
-                with anyio.move_on_after(1.0):
+                # changes, when the backoff ends, or in a second at the latest.
+                wait = min(1.0, max(0.0, self._next_dial.get(address, now) - now)) or 1.0
+                with anyio.move_on_after(wait):
                     await self._wait_change()
                 continue
             self._counters["dial.attempt"] += 1
@@ -309,11 +311,11 @@ class PeerManager:
             except (TransportError, TimeoutError, OSError) as exc:
                 self._counters["dial.failed"] += 1
                 log.debug("dial %s failed: %s", address, exc)
-                backoff.failed(address, now)
+                self._next_dial[address] = backoff.failed(address, now)
                 continue
             connection = await self._run(link, inbound=False, address=address)
             if connection.identity is None or connection.session.peer_hello is None:
-                backoff.failed(address, self._clock())
+                self._next_dial[address] = backoff.failed(address, self._clock())
 
     async def _run(self, link: Link, *, inbound: bool, address: str | None) -> Connection:
         settings = self.settings
