@@ -1,4 +1,5 @@
-"""Timecoin networking layer (anyio): the node runtime, JSON-RPC server and clients, metrics.
+"""Timecoin networking layer (anyio): the node runtime, JSON-RPC server and clients, metrics,
+the wallet command line.
 
 * :class:`Node` — one node: consensus, store, verifier and peers in one task group
   (:mod:`timecoin_net.node`); :class:`RuntimeSettings` — its timeouts, slots and queues;
@@ -8,10 +9,13 @@
 * :class:`NodeBackend` — the RPC backend of a running node (:mod:`timecoin_net.node_rpc`);
 * :mod:`timecoin_net.testing` — the in-memory network, scripted peer and waiting helpers;
 * the RPC surface in :mod:`timecoin_net.rpc` (the most used names are re-exported
-  below) and the metrics in :mod:`timecoin_net.metrics`.
+  below), the metrics in :mod:`timecoin_net.metrics`, and ``timecoin wallet`` in
+  :mod:`timecoin_net.wallet_cli` (its names load on first use).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from .connection import Connection, PeerClosed, PeerEvent, SendFaults
 from .metrics import MetricsServer, NodeMetrics
@@ -33,6 +37,9 @@ from .rpc import (
 )
 from .settings import RuntimeSettings, SettingsError
 from .transport import Link, TcpTransport, Transport, TransportError
+
+if TYPE_CHECKING:
+    from .wallet_cli import WalletCliError, add_wallet_commands, run_wallet_command
 
 __all__ = [
     "AsyncRpcClient",
@@ -64,4 +71,19 @@ __all__ = [
     "TransactionStatus",
     "Transport",
     "TransportError",
+    "WalletCliError",
+    "add_wallet_commands",
+    "run_wallet_command",
 ]
+
+_WALLET_CLI = frozenset({"WalletCliError", "add_wallet_commands", "run_wallet_command"})
+
+
+def __getattr__(name: str) -> object:
+    # The wallet command line loads on first use, so `python -m timecoin_net.wallet_cli`
+    # runs a module nobody imported yet (runpy warns otherwise).
+    if name in _WALLET_CLI:
+        from . import wallet_cli
+
+        return getattr(wallet_cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
