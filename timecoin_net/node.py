@@ -50,6 +50,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -126,6 +127,8 @@ _CONSENSUS_TYPES = (
     DoubleVoteEvidence,
     ConflictingVotesEvidence,
 )
+_BLOCK_MESSAGES = (Proposal, BlockVote, Commit)
+"""Messages that can decide a height (apply a block): always handled in a worker thread."""
 _LATENCY_SAMPLES = 10_000
 
 
@@ -566,7 +569,12 @@ class Node:
                     now = time.monotonic()
                     deadline = driver.next_deadline()
                     if deadline is not None and deadline <= now:
-                        await self._carry_out(driver.fire_due(now, wall=time.time()))
+                        # Timers build proposals, re-gossip the pool and close vote
+                        # batches: work that grows with the pool, so off the loop too.
+                        wall = time.time()
+                        async with self._state_lock:
+                            actions = await anyio.to_thread.run_sync(partial(driver.fire_due, now, wall=wall))
+                        await self._carry_out(actions)
                         continue
                     self._maintain_gossip(now)
                     wake = min(d for d in (deadline, self._gossip_deadline()) if d is not None) if (
@@ -661,15 +669,16 @@ class Node:
         assert driver is not None
         node = driver.node
         try:
-            if size < self.settings.offload_bytes:
+            if size < self.settings.offload_bytes and not isinstance(message, _BLOCK_MESSAGES):
                 await self._verify(node.signature_checks(message))
                 actions = driver.handle(message, time.monotonic(), wall=time.time(), origin=origin)
             else:
-                # A large proposal or commit costs milliseconds of decoding and block
-                # validation per kilobyte of transactions: done in a worker thread, so
-                # the loop keeps serving peers. Only this task touches the node, and it
-                # waits; a cancelled wait still lets the thread finish (state must not
-                # be left half-changed).
+                # A block message can decide a height (validate and apply a whole block:
+                # up to hundreds of milliseconds for a big one), and a large message costs
+                # milliseconds of decoding per kilobyte: both are done in a worker thread,
+                # so the loop keeps serving peers. Only this task touches the node, and it
+                # waits; a cancelled wait still lets the thread finish (state must not be
+                # left half-changed).
                 self._counters["offloaded"] += 1
                 checks = await anyio.to_thread.run_sync(node.signature_checks, message)
                 await self._verify(checks)
