@@ -1,16 +1,27 @@
-"""Timecoin networking layer (anyio): JSON-RPC server and clients, metrics, the wallet command line.
+"""Timecoin networking layer (anyio): the node runtime, JSON-RPC server and clients, metrics,
+the wallet command line.
 
-The node runtime adds its own names here; the RPC surface lives in
-:mod:`timecoin_net.rpc` (the most used names are re-exported below), the metrics in
-:mod:`timecoin_net.metrics`, and ``timecoin wallet`` in :mod:`timecoin_net.wallet_cli`
-(its names load on first use).
+* :class:`Node` — one node: consensus, store, verifier and peers in one task group
+  (:mod:`timecoin_net.node`); :class:`RuntimeSettings` — its timeouts, slots and queues;
+* :class:`PeerManager`, :class:`Connection` — the connection layer
+  (:mod:`timecoin_net.peers`, :mod:`timecoin_net.connection`);
+* :class:`Transport`, :class:`TcpTransport` — where byte streams come from;
+* :class:`NodeBackend` — the RPC backend of a running node (:mod:`timecoin_net.node_rpc`);
+* :mod:`timecoin_net.testing` — the in-memory network, scripted peer and waiting helpers;
+* the RPC surface in :mod:`timecoin_net.rpc` (the most used names are re-exported
+  below), the metrics in :mod:`timecoin_net.metrics`, and ``timecoin wallet`` in
+  :mod:`timecoin_net.wallet_cli` (its names load on first use).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .connection import Connection, PeerClosed, PeerEvent, SendFaults
 from .metrics import MetricsServer, NodeMetrics
+from .node import Node, NodeError, NodeStoppingError, TransactionStatus
+from .node_rpc import NodeBackend
+from .peers import PeerManager
 from .rpc import (
     AsyncRpcClient,
     LocalChainBackend,
@@ -24,15 +35,26 @@ from .rpc import (
     RpcServer,
     RpcServerConfig,
 )
+from .settings import RuntimeSettings, SettingsError
+from .transport import Link, TcpTransport, Transport, TransportError
 
 if TYPE_CHECKING:
     from .wallet_cli import WalletCliError, add_wallet_commands, run_wallet_command
 
 __all__ = [
     "AsyncRpcClient",
+    "Connection",
+    "Link",
     "LocalChainBackend",
     "MetricsServer",
+    "Node",
+    "NodeBackend",
+    "NodeError",
     "NodeMetrics",
+    "NodeStoppingError",
+    "PeerClosed",
+    "PeerEvent",
+    "PeerManager",
     "RpcAuthError",
     "RpcBackend",
     "RpcClient",
@@ -42,6 +64,13 @@ __all__ = [
     "RpcErrorCode",
     "RpcServer",
     "RpcServerConfig",
+    "RuntimeSettings",
+    "SendFaults",
+    "SettingsError",
+    "TcpTransport",
+    "TransactionStatus",
+    "Transport",
+    "TransportError",
     "WalletCliError",
     "add_wallet_commands",
     "run_wallet_command",
