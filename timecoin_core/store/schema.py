@@ -121,8 +121,20 @@ _V1: Final = (
     ) WITHOUT ROWID""",
 )
 
+# The value a BFT lock is on, with its polka (a LockedValue), one per height: written
+# in the same transaction as the precommit that locks it, so a restarted node can
+# re-propose what it is locked on. Rows of committed heights are deleted with the block.
+_V2: Final = (
+    """CREATE TABLE locked_values (
+        height INTEGER PRIMARY KEY,
+        round INTEGER NOT NULL,
+        raw BLOB NOT NULL
+    )""",
+)
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "blocks, transactions, UTXO set, history, consensus records, peers", _V1),
+    Migration(2, "locked values of the BFT engine", _V2),
 )
 """Every migration, in order: ``MIGRATIONS[i].version == i + 1``."""
 
@@ -135,6 +147,7 @@ TABLES: Final = (
     "evidence",
     "final_txs",
     "history",
+    "locked_values",
     "meta",
     "peers",
     "schema_version",
