@@ -1069,6 +1069,11 @@ class BlockEngine:
                 return rec.proposal
         if self._valid_id is not None and self._valid_value is not None:  # L15-16
             value_id, value, pol_round = self._valid_id, self._valid_value, self._valid_round
+            if pol_round >= round:
+                # Only a node restarted in the round it locked in gets here (Algorithm 1
+                # proposes before it can see the round's polka): the polka was for the
+                # value it proposed then, so it proposes that value again, as then.
+                pol_round = -1
         else:  # L18
             # Not marked valid here: the proposer's own value is validated exactly as a
             # peer's would be when its proposal is processed.
