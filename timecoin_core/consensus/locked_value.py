@@ -112,9 +112,7 @@ class LockedValue:
             raise InvalidArgumentError("prevotes", "a polka is for a value, not nil")
         if any((v.height, v.round, v.value_id) != (first.height, first.round, first.value_id) for v in votes):
             raise InvalidArgumentError("prevotes", "a polka's prevotes share height, round and value")
-        votes.sort(key=lambda v: v.voter)
-        # Two prevotes of one voter for one slot are the same vote or an equivocation
-        # that signed the same value twice; the constructor refuses a repeated voter.
+        votes.sort(key=lambda v: v.voter)  # the constructor refuses a voter listed twice
         return cls(first.height, first.round, first.value_id, value, tuple((v.voter, v.signature) for v in votes))
 
     @property

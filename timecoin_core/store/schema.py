@@ -12,11 +12,12 @@ docs/storage.md explains every table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Migration"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "tables_at"]
 
 APPLICATION_ID: Final = 0x54494D43
 """``PRAGMA application_id`` of every Timecoin store (``"TIMC"``)."""
@@ -158,3 +159,13 @@ TABLES: Final = (
     "voting_sets",
 )
 """The tables of the current schema."""
+
+
+def tables_at(version: int, migrations: Sequence[Migration] = MIGRATIONS) -> frozenset[str]:
+    """The tables a store of schema ``version`` holds (what the first ``version`` migrations create)."""
+    created: set[str] = set()
+    for migration in migrations[:version]:
+        for statement in migration.statements:
+            created.update(re.findall(r"CREATE TABLE (\w+)", statement))
+            created.difference_update(re.findall(r"DROP TABLE (\w+)", statement))
+    return frozenset(created)
