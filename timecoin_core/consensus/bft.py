@@ -35,6 +35,13 @@ messages, so the engine also re-sends (none of this changes what it votes):
 * when it hears a voter still working on a height it has decided, it answers with
   that height's :class:`Commit` (at most once per ``timeouts.propose`` per height).
 
+Crash recovery is the shell's: every vote the engine signs comes first as a
+:class:`BlockVoteSigned` action, to be made durable before anything after it; the
+precommit that locks a value carries the value and its polka
+(:class:`~timecoin_core.consensus.locked_value.LockedValue`). :meth:`BlockEngine.start`
+takes them back after a restart, so a restarted node neither signs a conflicting
+vote nor loses its lock, and as the proposer it re-proposes the value it is locked on.
+
 One shortcut: a quorum of nil precommits in the current round starts the next round
 at once instead of after ``timeoutPrecommit`` (no value can be decided in that round
 any more); in the network simulator it cut the time lost to silent proposers enough
