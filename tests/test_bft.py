@@ -35,8 +35,10 @@ from timecoin_core.consensus.bft_messages import (
     Proposal,
     VoteKind,
 )
+from timecoin_core.consensus.locked_value import LockedValue
 from timecoin_core.consensus.sansio import Broadcast, SetTimer, TimerFired
 from timecoin_core.consensus.voting import VotingSet
+from timecoin_core.errors import InvalidArgumentError
 from timecoin_core.hashing import Tag, sha256, tagged_hash
 from timecoin_core.keys import PrivateKey
 from timecoin_core.verify import SignatureCheck, SyncVerifier
@@ -962,3 +964,167 @@ def test_a_restart_resumes_at_the_last_round_it_voted_in_and_keeps_every_vote() 
     out = engine.handle(ProposalReceived(Proposal.create(KEYS[1], CHAIN, 1, 3, -1, vid, raw)), 0.1)
     assert not [a for a in out if isinstance(a, BlockVoteSigned)]  # round 3's prevote stands
     assert [m.value_id for m in sent(out) if isinstance(m, BlockVote) and m.round == 3] == [None]
+
+
+# -- the locked value survives a restart ------------------------------------------------------
+
+
+def _restarted(rig: Rig, signed: Sequence[BlockVote | LockedValue], height: int = 1) -> tuple[BlockEngine, list[BftAction]]:
+    """A fresh engine with voter 0's key, started from what the shell recorded."""
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: rig.vs, lambda _h: rig.seed, rig.source, rig.checker, TIMEOUTS)
+    return engine, engine.start(height, 0.0, signed=signed)
+
+
+def _recorded(actions: Sequence[BftAction]) -> list[BlockVote | LockedValue]:
+    """What a shell records from ``actions``: every signed vote and every locked value."""
+    out: list[BlockVote | LockedValue] = []
+    for action in actions:
+        if isinstance(action, BlockVoteSigned):
+            out.append(action.vote)
+            if action.locked is not None:
+                out.append(action.locked)
+    return out
+
+
+def _locked_in_round_0(proposers: dict[int, int]) -> tuple[Rig, list[BlockVote | LockedValue]]:
+    # Voter 0 prevotes voter 1's "a" in round 0, sees the polka (1, 2 and itself) and
+    # locks: its precommit comes with the value and the polka.
+    rig = Rig(proposers=proposers)
+    out = rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2], PREVOTE, 0, "a"))
+    assert rig.engine.locked_value_id == vid("a")
+    return rig, _recorded(out)
+
+
+def test_the_locking_precommit_carries_the_value_and_its_polka() -> None:
+    rig = Rig(proposers={0: 1})
+    out = rig.feed(rig.proposal(1, 0, "a"), *rig.votes([1, 2], PREVOTE, 0, "a"))
+    signed = [a for a in out if isinstance(a, BlockVoteSigned)]
+    assert [(a.vote.kind, a.locked is not None) for a in signed] == [(PREVOTE, False), (PRECOMMIT, True)]
+    locked = signed[1].locked
+    assert locked is not None
+    assert (locked.height, locked.round, locked.value_id, locked.value) == (1, 0, vid("a"), value("a")[1])
+    assert set(locked.voters) == {PUB[0], PUB[1], PUB[2]}
+    # A nil precommit (L44, L61) locks nothing and carries nothing.
+    rig = Rig(proposers={0: 1})
+    rig.timer(TimeoutKind.PROPOSE, 0)
+    out = rig.feed(*rig.votes([1, 2], PREVOTE, 0, None))
+    assert [(a.vote.kind, a.vote.value_id, a.locked) for a in out if isinstance(a, BlockVoteSigned)] == [
+        (PRECOMMIT, None, None)
+    ]
+
+
+def test_a_node_restarted_while_locked_re_proposes_the_locked_value_with_its_polka() -> None:
+    # Before: the restarted node kept the lock's id but not the value, so as the
+    # proposer of round 1 it proposed a fresh block it then refused itself (prevote
+    # nil), and the height needed a new polka (simulator seeds 2324 and 2549).
+    rig, signed = _locked_in_round_0({0: 1, 1: 0})
+    engine, _ = _restarted(rig, signed)
+    assert (engine.locked_round, engine.locked_value_id) == (0, vid("a"))
+    assert (engine.valid_round, engine.valid_value_id) == (0, vid("a"))
+    built = len(rig.source.built)
+    out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    assert engine.round == 1
+    proposals = [m for m in sent(out) if isinstance(m, Proposal)]
+    assert [(p.round, p.pol_round, p.value_id, p.value) for p in proposals] == [(1, 0, vid("a"), value("a")[1])]
+    assert len(rig.source.built) == built  # nothing fresh was built
+    polka = {m.voter for m in sent(out) if isinstance(m, BlockVote) and m.kind is PREVOTE and m.round == 0}
+    assert polka == {PUB[0], PUB[1], PUB[2]}  # sent with the proposal (L28 needs it)
+    assert own_votes(out, PREVOTE, 1) == [vid("a")]
+    # A peer that missed round 0 entirely is convinced by what it was sent (L28-29).
+    peer = Rig(me=3, proposers={0: 1, 1: 0})
+    peer.seed = rig.seed
+    peer.timer(TimeoutKind.PROPOSE, 0)
+    peer.feed(*rig.votes([1, 2], PRECOMMIT, 0, None))
+    peer.timer(TimeoutKind.PRECOMMIT, 0)
+    assert peer.engine.round == 1
+    out = peer.feed(*[ProposalReceived(m) if isinstance(m, Proposal) else VoteReceived(m) for m in sent(out)])  # type: ignore[arg-type]
+    assert [m.value_id for m in sent(out) if isinstance(m, BlockVote) and m.voter == PUB[3] and m.round == 1] == [vid("a")]
+
+
+def test_without_the_locked_value_the_restarted_proposer_stalls_its_round() -> None:
+    # The control for the test above (a store from before values were recorded): the
+    # lock alone makes the proposer propose a fresh value and refuse it itself.
+    rig, signed = _locked_in_round_0({0: 1, 1: 0})
+    engine, _ = _restarted(rig, [v for v in signed if isinstance(v, BlockVote)])
+    assert engine.locked_value_id == vid("a")
+    out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    proposals = [m for m in sent(out) if isinstance(m, Proposal)]
+    assert [(p.pol_round, p.value_id) for p in proposals] == [(-1, vid("built-1"))]
+    assert own_votes(out, PREVOTE, 1) == [None]
+
+
+def test_a_node_restarted_in_the_round_it_locked_in_proposes_that_value_again() -> None:
+    # Its own round-0 proposal got the polka; after the restart it is round 0's
+    # proposer again and proposes the same value (pol_round -1, as the first time:
+    # a polka of the round it proposes in cannot be cited), never a different one.
+    rig = Rig(proposers={0: 0})
+    first = [m for m in sent(rig.actions) if isinstance(m, Proposal)]
+    assert [p.value_id for p in first] == [vid("built-0")]
+    out = rig.feed(*rig.votes([1, 2], PREVOTE, 0, "built-0"))
+    engine, out = _restarted(rig, _recorded(out))
+    assert (engine.round, engine.locked_value_id) == (0, vid("built-0"))
+    proposals = [m for m in sent(out) if isinstance(m, Proposal)]
+    assert [(p.round, p.pol_round, p.value_id) for p in proposals] == [(0, -1, vid("built-0"))]
+    assert rig.source.built == [(1, 0)]  # built once, before the restart
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]  # its votes of round 0 stand
+
+
+def test_a_restarted_locked_node_never_signs_a_conflicting_vote() -> None:
+    rig, signed = _locked_in_round_0({0: 1, 1: 2})
+    engine, out = _restarted(rig, signed)
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]
+    # Equivocators make a polka for "b" in round 0: the recorded precommit for "a" is
+    # re-sent, nothing is signed.
+    vid_b, raw_b = value("b")
+    out = engine.handle(ProposalReceived(Proposal.create(KEYS[1], CHAIN, 1, 0, -1, vid_b, raw_b)), 0.1)
+    out += engine.handle_many(rig.votes([1, 2, 3], PREVOTE, 0, "b"), 0.2)
+    assert not [a for a in out if isinstance(a, BlockVoteSigned)]
+    assert {m.value_id for m in sent(out) if isinstance(m, BlockVote) and m.voter == PUB[0]} <= {vid("a")}
+    # Round 1 brings a fresh "b": locked on "a", it prevotes nil and stays locked.
+    engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    out = engine.handle(ProposalReceived(Proposal.create(KEYS[2], CHAIN, 1, 1, -1, vid_b, raw_b)), 5.1)
+    assert [a.vote.value_id for a in out if isinstance(a, BlockVoteSigned)] == [None]
+    assert (engine.locked_round, engine.locked_value_id) == (0, vid("a"))
+
+
+def test_stale_or_broken_locked_values_are_ignored() -> None:
+    rig, signed = _locked_in_round_0({0: 1, 1: 0})
+    votes = [v for v in signed if isinstance(v, BlockVote)]
+    (locked,) = [v for v in signed if isinstance(v, LockedValue)]
+
+    def proposes_fresh(records: Sequence[BlockVote | LockedValue], height: int = 1) -> bool:
+        engine, _ = _restarted(rig, records, height)
+        out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, height, engine.round)), 5.0)
+        (proposal,) = [m for m in sent(out) if isinstance(m, Proposal)]
+        return proposal.pol_round == -1 and proposal.value_id == vid(f"built-{engine.round}", height)
+
+    assert not proposes_fresh(signed)  # the control: this record is used
+    # A record of a lower height (a height decided before the crash) is not this lock's.
+    lower = [BlockVote.create(KEYS[0], CHAIN, v.kind, 2, v.round, v.value_id) for v in votes]
+    assert proposes_fresh([*lower, locked], height=2)
+    # A record of an earlier lock of the height (round 0) is not the lock of round 1
+    # (whose own record is missing): voter 0, proposer of round 2, proposes fresh.
+    later, later_signed = _locked_in_round_0({0: 1, 2: 0})
+    relocked = BlockVote.create(KEYS[0], CHAIN, PRECOMMIT, 1, 1, vid("a"))
+    engine, _ = _restarted(later, [*later_signed, relocked])
+    assert (engine.locked_round, engine.valid_round, engine.round) == (1, 1, 1)
+    out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 1)), 5.0)
+    assert [(m.round, m.value_id) for m in sent(out) if isinstance(m, Proposal)] == [(2, vid("built-2"))]
+    # A record whose value no longer validates is not proposed.
+    bad_id, bad_raw = value("bad-a")
+    prevotes = [BlockVote.create(KEYS[i], CHAIN, PREVOTE, 1, 0, bad_id) for i in range(3)]
+    bad_lock = BlockVote.create(KEYS[0], CHAIN, PRECOMMIT, 1, 0, bad_id)
+    assert proposes_fresh([bad_lock, LockedValue.of(bad_raw, prevotes)])
+    # A record with forged polka signatures brings the value, but no polka.
+    forged = LockedValue(1, 0, vid("a"), value("a")[1], tuple((voter, bytes(64)) for voter, _ in locked.polka))
+    engine, _ = _restarted(rig, [*votes, forged])
+    out = engine.handle(TimerFired(BftTimer(TimeoutKind.PRECOMMIT, 1, 0)), 5.0)
+    assert [m.voter for m in sent(out) if isinstance(m, BlockVote) and m.round == 0 and m.kind is PREVOTE] == [PUB[0]]
+
+
+def test_start_refuses_records_that_are_neither_votes_nor_locked_values() -> None:
+    rig = Rig(proposers={0: 1})
+    engine = BlockEngine(CHAIN, KEYS[0], lambda _h: rig.vs, lambda _h: rig.seed, rig.source, rig.checker, TIMEOUTS)
+    with pytest.raises(InvalidArgumentError):
+        engine.start(1, 0.0, signed=["a vote"])  # type: ignore[list-item]
+    assert not engine.started

@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 from timecoin_core import TransactionBuilder, coins
 from timecoin_core.consensus import (
     BlockCommitted,
+    BlockVote,
     BlockVoteSigned,
     ConsensusNode,
     Driver,
+    LockedValue,
     NodeAction,
     NodeEvent,
     TxFinal,
+    VoteKind,
     is_durable,
     persist_action,
 )
@@ -192,6 +195,24 @@ def test_which_actions_are_durable() -> None:
     assert is_durable(TxFinal(tx.txid, certificate))
     assert not is_durable(Broadcast(tx))
     assert not is_durable(SetTimer("k", 1.0))
+
+
+@pytest.mark.anyio
+async def test_a_locking_precommit_is_persisted_with_its_value() -> None:
+    chain = LocalChain(4)
+    node = chain.nodes[0]
+    keys = chain.masternode_keys
+    chain_id, height = chain.network.chain_id, node.chain.height + 1
+    value_id = b"\x07" * 32
+    prevotes = [BlockVote.create(k, chain_id, VoteKind.PREVOTE, height, 0, value_id) for k in keys[:3]]
+    precommit = BlockVote.create(keys[0], chain_id, VoteKind.PRECOMMIT, height, 0, value_id)
+    locked = LockedValue.of(b"the block", prevotes)
+    store = MemoryStore(chain.network)
+    assert await persist_action(store, BlockVoteSigned(precommit, locked), node)
+    assert await store.signed_votes() == [precommit]
+    assert await store.locked_values() == [locked]
+    state = await load_node_state(store)
+    assert state.locked_values == [locked]
 
 
 @pytest.fixture

@@ -118,6 +118,19 @@ def test_seeds_that_once_failed_liveness(seed: int) -> None:
     assert result.liveness_failures == ()
 
 
+@pytest.mark.parametrize("seed", [2324, 2549])
+def test_seeds_where_a_node_restarted_while_locked_stalled_a_height(seed: int) -> None:
+    # The campaign's configuration for 4 nodes. The crashed honest node came back
+    # locked on a value whose bytes were not durable: as the proposer it proposed a
+    # fresh block it refused itself, and the height took rounds until settling ran out
+    # (heights [8, 8, 8], 9 required). Its locked value is now recorded with the
+    # precommit, so it re-proposes it with its polka.
+    assert SimConfig(nodes=4, byzantine=1, duration=20.0, settle=30.0) == FAULTY  # the campaign's
+    result = run_seed(seed, FAULTY)
+    assert result.safety_violations == ()
+    assert result.liveness_failures == ()
+
+
 def test_invariants_catch_a_reverted_final_an_unproven_commit_and_an_accepted_invalid() -> None:
     world = World(5, SimConfig(faults=False, duration=5.0, settle=5.0))
     record = world.run()

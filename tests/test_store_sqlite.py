@@ -15,6 +15,7 @@ import pytest
 
 from timecoin_core.block import Block
 from timecoin_core.consensus.bft_messages import BlockVote, VoteKind
+from timecoin_core.consensus.locked_value import LockedValue
 from timecoin_core.network import DEVNET, TESTNET
 from timecoin_core.store import (
     SCHEMA_VERSION,
@@ -30,10 +31,11 @@ from timecoin_core.store import (
     StoreError,
     StoreLockedError,
     load_chain,
+    load_node_state,
 )
 from timecoin_core.store import sqlite as sqlite_module
 from timecoin_core.store.check import check_store
-from timecoin_core.store.schema import MIGRATIONS, Migration
+from timecoin_core.store.schema import MIGRATIONS, TABLES, Migration, tables_at
 from timecoin_core.testing.store_stress import StressRun, stress_chain
 from timecoin_core.transaction import OutPoint, Transaction, TxIn, TxOut
 
@@ -471,3 +473,95 @@ def test_check_tool_refuses_contradictory_flags(tmp_path: Path, capsys: pytest.C
     assert exited.value.code == 2
     assert "cannot be combined" in capsys.readouterr().err
     assert not (tmp_path / "any.db").exists()  # refused before touching anything
+
+
+def _lock(run: StressRun, height: int, round: int = 0, value: bytes = b"block") -> tuple[BlockVote, LockedValue]:
+    chain_id = run.chain.network.chain_id
+    keys = run.chain.masternode_keys
+    value_id = hashlib.sha256(value).digest()
+    prevotes = [BlockVote.create(k, chain_id, VoteKind.PREVOTE, height, round, value_id) for k in keys]
+    precommit = BlockVote.create(keys[0], chain_id, VoteKind.PRECOMMIT, height, round, value_id)
+    return precommit, LockedValue.of(value, prevotes)
+
+
+async def test_a_schema_1_store_opens_and_upgrades_to_keep_locked_values(tmp_path: Path, run: StressRun) -> None:
+    # A store written before locked values were recorded (schema 1: no locked_values).
+    path = tmp_path / "v1.db"
+    old_vote = BlockVote.create(run.chain.masternode_keys[0], run.chain.network.chain_id, VoteKind.PREVOTE, 4, 0, None)
+    async with SqliteStore.open(path, run.chain.network, migrations=MIGRATIONS[:1]) as store:
+        assert store.schema_version == 1
+        for height in range(1, 4):
+            block = run.chain.node.chain.block_at(height)
+            assert block is not None
+            await store.commit_block(block, run.commits[height])
+        await store.record_signed_vote(old_vote)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_schema WHERE name = 'locked_values'").fetchall() == []
+    conn.close()
+    # Read-only, this code reads it as it is: no locked values, nothing written.
+    before = _digest(path)
+    async with SqliteStore.open(path, read_only=True) as store:
+        assert store.schema_version == 1
+        assert await store.locked_values() == []
+        assert await store.signed_votes() == [old_vote]
+    report = await check_store(str(path))
+    assert report.consistent, report.to_json()
+    assert _digest(path) == before
+    # Opened for writing it migrates to the current schema and keeps everything.
+    precommit, locked = _lock(run, 4)
+    async with SqliteStore.open(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert await store.signed_votes() == [old_vote]
+        assert await store.locked_values() == []
+        await store.record_signed_vote(precommit, locked=locked)
+    async with SqliteStore.open(path) as store:
+        assert await store.locked_values() == [locked]
+        state = await load_node_state(store)
+        assert state.locked_values == [locked] and state.signed_votes == [old_vote, precommit]
+        block = run.chain.node.chain.block_at(4)
+        assert block is not None
+        await store.commit_block(block, run.commits[4])
+        assert await store.locked_values() == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (2,)]
+    conn.close()
+    report = await check_store(str(path))
+    assert report.consistent, report.to_json()
+
+
+async def test_a_locked_value_is_written_in_the_durable_transaction_of_its_precommit(
+    tmp_path: Path, run: StressRun
+) -> None:
+    precommit, locked = _lock(run, 1)
+    async with SqliteStore.open(tmp_path / "s.db", run.chain.network) as store:
+        statements: list[str] = []
+        assert store._conn is not None
+        await store._conn.set_trace_callback(statements.append)
+        await store.record_signed_vote(precommit, locked=locked)
+        inserts = [i for i, s in enumerate(statements) if s.startswith("INSERT")]
+        assert [statements[i].split()[2] for i in inserts] == ["signed_votes", "locked_values"]
+        assert statements.count("COMMIT") == 1
+        begin, commit = statements.index("BEGIN IMMEDIATE"), statements.index("COMMIT")
+        assert statements.index("PRAGMA synchronous = FULL") < begin < inserts[0] < inserts[-1] < commit
+
+
+async def test_check_reports_a_damaged_locked_value(tmp_path: Path, run: StressRun) -> None:
+    path = tmp_path / "s.db"
+    await _fill(path, run)
+    precommit, locked = _lock(run, BLOCKS + 1)
+    async with SqliteStore.open(path) as store:
+        await store.record_signed_vote(precommit, locked=locked)
+    assert (await check_store(str(path))).consistent
+    for statement in ("UPDATE locked_values SET raw = x'00'", f"UPDATE locked_values SET height = {BLOCKS + 2}"):
+        _tamper(path, statement)
+        report = await check_store(str(path))
+        assert report.checks["records"] is False, report.to_json()
+        async with SqliteStore.open(path, read_only=True) as store:
+            with pytest.raises(CorruptStoreError):
+                await store.locked_values()
+        _tamper(path, f"UPDATE locked_values SET height = {BLOCKS + 1}, raw = x'{locked.to_bytes().hex()}'")
+
+
+def test_the_table_list_is_what_the_migrations_create() -> None:
+    assert tables_at(SCHEMA_VERSION) == frozenset(TABLES)
+    assert tables_at(1) == frozenset(TABLES) - {"locked_values"}

@@ -1,7 +1,7 @@
 """A hypothesis state machine: MemoryStore and SqliteStore side by side against a model.
 
 The model is the domain itself: a :class:`ChainState` that validates and applies every
-block, plus dicts for the votes and final transactions. After every step both stores
+block, plus dicts for the votes, final transactions and locked values. After every step both stores
 must describe the model exactly and agree with each other page for page, cursor for
 cursor, refusal for refusal.
 """
@@ -23,7 +23,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from timecoin_core.block import Block
 from timecoin_core.builder import TransactionBuilder
 from timecoin_core.chain import ChainState
+from timecoin_core.consensus.bft_messages import BlockVote, VoteKind
 from timecoin_core.consensus.finality_messages import FinalityCertificate, VoteBatch
+from timecoin_core.consensus.locked_value import LockedValue
+from timecoin_core.hashing import sha256
 from timecoin_core.keys import PrivateKey
 from timecoin_core.network import DEVNET, GenesisOutput
 from timecoin_core.store import (
@@ -61,6 +64,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.chain = ChainState(NETWORK)
         self.votes: dict[OutPoint, bytes] = {}
         self.finals: dict[bytes, tuple[Transaction, FinalityCertificate]] = {}
+        self.precommits: dict[tuple[int, int], bytes] = {}  # (height, round) -> value id
+        self.locked: dict[int, LockedValue] = {}  # height -> the lock of the highest round
 
     def run(self, awaitable: Awaitable[T]) -> T:
         return self.loop.run_until_complete(awaitable)
@@ -163,6 +168,27 @@ class StoreMachine(RuleBasedStateMachine):
         if not conflict:
             self.votes.update(dict.fromkeys(outpoints, txid))
 
+    @rule(ahead=st.integers(1, 3), round=st.integers(0, 3), value=st.sampled_from([b"block a", b"block b"]))
+    def lock(self, ahead: int, round: int, value: bytes) -> None:
+        # A precommit that locks, recorded with its value: both in one write, or neither.
+        height = self.chain.height + ahead
+        value_id = sha256(value)
+        prevotes = [BlockVote.create(k, NETWORK.chain_id, VoteKind.PREVOTE, height, round, value_id) for k in KEYS]
+        precommit = BlockVote.create(KEYS[0], NETWORK.chain_id, VoteKind.PRECOMMIT, height, round, value_id)
+        locked = LockedValue.of(value, prevotes)
+        conflict = self.precommits.get((height, round), value_id) != value_id
+        for store in self.stores:
+            if conflict:
+                with pytest.raises(ConflictingVoteError):
+                    self.run(store.record_signed_vote(precommit, locked=locked))
+            else:
+                self.run(store.record_signed_vote(precommit, locked=locked))
+        if not conflict:
+            self.precommits[(height, round)] = value_id
+            kept = self.locked.get(height)
+            if kept is None or kept.round <= round:
+                self.locked[height] = locked
+
     @precondition(lambda self: len(self.finals) < 4)
     @rule(data=st.data())
     def final(self, data: st.DataObject) -> None:
@@ -214,6 +240,9 @@ class StoreMachine(RuleBasedStateMachine):
             assert (meta.utxo_commitment, meta.utxo_count) == (self.chain.utxos.commitment(), len(self.chain.utxos))
         assert self.both(lambda s: s.voted_outpoints()) == [self.votes] * 2
         assert self.both(lambda s: s.final_transactions()) == [list(self.finals.values())] * 2
+        # Committing a height forgets its lock.
+        pending = [self.locked[h] for h in sorted(self.locked) if h > self.chain.height]
+        assert self.both(lambda s: s.locked_values()) == [pending] * 2
 
 
 StoreMachine.TestCase.settings = settings(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import importlib
 import logging
 import os
 import signal
@@ -35,6 +34,7 @@ import anyio.abc
 from pydantic import ValidationError
 
 from timecoin_core.block import genesis_block
+from timecoin_core.errors import InvalidArgumentError
 from timecoin_core.store import (
     NetworkMismatchError,
     SchemaTooNewError,
@@ -46,6 +46,11 @@ from timecoin_core.store import (
 
 from .config import Datadir, DatadirError, Endpoint, describe_validation_error, load_datadir
 from .devnet import NodeStatus, write_status
+from .metrics import MetricsServer
+from .node import Node
+from .node_rpc import NodeBackend
+from .rpc import BindRefusedError, RpcServer, RpcServerConfig
+from .settings import RuntimeSettings
 
 __all__ = ["EXIT_FAILED", "EXIT_FORCED", "SHUTDOWN_GRACE", "NodeOverrides", "RunnableNode", "run_from_datadir"]
 
@@ -119,14 +124,12 @@ def apply_overrides(datadir: Datadir, overrides: NodeOverrides | None) -> Datadi
 
 
 def _default_factory(datadir: Datadir, store: Store, runtime: dict[str, Any]) -> RunnableNode:
-    # Imported on use: the CLI's other commands (init, devnet) never pay for the runtime.
-    node_module = importlib.import_module("timecoin_net.node")
     try:
-        settings = node_module.RuntimeSettings.model_validate(runtime)
+        settings = RuntimeSettings.model_validate(runtime)
     except ValidationError as exc:
         raise DatadirError(datadir.path / "node.toml", describe_validation_error(exc, ("runtime",))) from None
     config = datadir.config
-    node: RunnableNode = node_module.Node(
+    return Node(
         datadir.network,
         identity=datadir.identity,
         masternode_key=datadir.masternode_key,
@@ -135,7 +138,32 @@ def _default_factory(datadir: Datadir, store: Store, runtime: dict[str, Any]) ->
         peers=[p.as_tuple() for p in config.peers],
         settings=settings,
     )
-    return node
+
+
+class _Service(Protocol):
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[int] = ...) -> None: ...
+
+
+def _services(node: RunnableNode, datadir: Datadir) -> list[tuple[str, Endpoint, _Service]]:
+    """The RPC and metrics servers of a real :class:`Node` (a stand-in node gets none)."""
+    if not isinstance(node, Node):
+        return []
+    config = datadir.config
+    rpc = config.rpc_endpoint()
+    metrics = config.metrics_endpoint()
+    where = datadir.path / "node.toml"
+    try:
+        rpc_server = RpcServer(
+            NodeBackend(node),
+            RpcServerConfig(
+                host=rpc.host, port=rpc.port, allow=config.rpc.allow, datadir=datadir.path, rpcauth=config.rpc.rpcauth
+            ),
+            metrics=node.metrics,
+        )
+        metrics_server = MetricsServer(node.metrics, host=metrics.host, port=metrics.port, allow=config.metrics.allow)
+    except (BindRefusedError, InvalidArgumentError) as exc:
+        raise DatadirError(where, str(exc)) from None
+    return [("rpc", rpc, rpc_server), ("metrics", metrics, metrics_server)]
 
 
 async def _open_store(datadir: Datadir) -> SqliteStore:
@@ -217,6 +245,7 @@ async def _serve(
 ) -> int:
     exit_code = 0
     stopping = False
+    services = _services(node, datadir)
 
     async def watch_signals(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         nonlocal exit_code, stopping
@@ -227,6 +256,10 @@ async def _serve(
                     stopping = True
                     _log.info("%s: stopping (a second signal forces exit)", signal.Signals(signum).name)
                     write_status(datadir.path, _snapshot(node, genesis, "stopping", None))
+                    for _, _, service in services:
+                        if isinstance(service, RpcServer):
+                            # New requests get -28 while the node shuts down.
+                            group.start_soon(service.aclose)
                     node.stop()
                     group.start_soon(watchdog)
                 else:
@@ -271,6 +304,14 @@ async def _serve(
                     where = datadir.config.p2p_endpoint()
                     raise DatadirError(datadir.path / "node.toml", f"listen {where}: address already in use") from None
                 raise
+            for name, endpoint, service in services:
+                try:
+                    await group.start(service.serve)
+                except OSError as exc:
+                    raise DatadirError(
+                        datadir.path / "node.toml", f"{name}.listen {endpoint}: {exc.strerror or exc}"
+                    ) from None
+                _log.info("%s listening on %s", name, endpoint)
             _log.info("listening on %s:%d (datadir %s)", address[0], address[1], datadir.path)
             # status.json exists before anyone is told the node is ready.
             write_status(datadir.path, _snapshot(node, genesis, "running", None))

@@ -49,6 +49,7 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
+from .locked_value import LockedValue
 from .node import (
     BlockCommitted,
     BlockRegistrationError,
@@ -112,6 +113,7 @@ __all__ = [
     "FinalityError",
     "FinalityProofError",
     "FinalityStats",
+    "LockedValue",
     "Masternode",
     "NodeAction",
     "NodeConfig",

@@ -35,6 +35,13 @@ messages, so the engine also re-sends (none of this changes what it votes):
 * when it hears a voter still working on a height it has decided, it answers with
   that height's :class:`Commit` (at most once per ``timeouts.propose`` per height).
 
+Crash recovery is the shell's: every vote the engine signs comes first as a
+:class:`BlockVoteSigned` action, to be made durable before anything after it; the
+precommit that locks a value carries the value and its polka
+(:class:`~timecoin_core.consensus.locked_value.LockedValue`). :meth:`BlockEngine.start`
+takes them back after a restart, so a restarted node neither signs a conflicting
+vote nor loses its lock, and as the proposer it re-proposes the value it is locked on.
+
 One shortcut: a quorum of nil precommits in the current round starts the next round
 at once instead of after ``timeoutPrecommit`` (no value can be decided in that round
 any more); in the network simulator it cut the time lost to silent proposers enough
@@ -79,6 +86,7 @@ from .bft_messages import (
     Proposal,
     VoteKind,
 )
+from .locked_value import LockedValue
 from .sansio import Broadcast, CheckSignatures, SetTimer, TimerFired
 from .voting import VotingSet, quorum_reached
 
@@ -336,13 +344,30 @@ BftEvent = ProposalReceived | VoteReceived | CommitReceived | TimerFired
 class BlockVoteSigned:
     """This node just signed ``vote``: make it durable before any later action is carried out.
 
-    The shell records it (``Store.record_signed_vote``) and, after a restart, hands this
-    height's recorded votes back to :meth:`BlockEngine.start`: a restarted node then
-    never signs a conflicting vote, and its lock — the round and value of its last
-    non-nil precommit — survives, so a restart cannot let two blocks commit at a height.
+    The shell records it (``Store.record_signed_vote(vote, locked=locked)``, one durable
+    write) and, after a restart, hands this height's recorded votes and locked values
+    back to :meth:`BlockEngine.start`: a restarted node then never signs a conflicting
+    vote, and its lock — the round and value of its last non-nil precommit — survives,
+    so a restart cannot let two blocks commit at a height.
+
+    ``locked`` is set on the precommit that locks a value (L36-41): the value's bytes
+    and the polka behind it, so that the restarted node can also re-propose the value
+    it is locked on when it is the proposer (L15-16) instead of stalling the height.
+
+    :raises InvalidArgumentError: ``locked`` is not for the precommit's height, round and value.
     """
 
     vote: BlockVote
+    locked: LockedValue | None = None
+
+    def __post_init__(self) -> None:
+        if self.locked is not None:
+            vote, locked = self.vote, self.locked
+            if not isinstance(locked, LockedValue) or (
+                vote.kind is not VoteKind.PRECOMMIT
+                or (vote.height, vote.round, vote.value_id) != (locked.height, locked.round, locked.value_id)
+            ):
+                raise InvalidArgumentError("locked", "a locked value goes with the precommit of its height, round and value")
 
 
 BftAction = Broadcast | SetTimer | Decide | EvidenceFound | BlockVoteSigned
@@ -554,20 +579,27 @@ class BlockEngine:
 
     # -- driving ----------------------------------------------------------------------
 
-    def start(self, height: int, now: float, *, signed: Sequence[BlockVote] = ()) -> list[BftAction]:
+    def start(
+        self, height: int, now: float, *, signed: Sequence[BlockVote | LockedValue] = ()
+    ) -> list[BftAction]:
         """Start deciding ``height`` (L10): call once at first, then after each decision.
 
         Heights only go up; skipping ahead (after block sync) is allowed. Messages for
         ``height`` buffered while the previous height was running are replayed.
-        ``signed`` are the votes this node's key signed at ``height`` before a restart
-        (what :class:`BlockVoteSigned` asked the shell to record): they stand instead of
-        new ones, and the lock is restored from the last non-nil precommit among them.
+        ``signed`` is what :class:`BlockVoteSigned` asked the shell to record before a
+        restart: the votes this node's key signed and the values it locked on. Those of
+        ``height`` are used, the rest ignored. The votes stand instead of new ones; the
+        lock is restored from the last non-nil precommit among them, and the value
+        recorded with that precommit (same round and id, and still valid) becomes the
+        valid value again, with its polka: the node re-proposes it when it proposes.
 
-        :raises ValueError: ``height`` is not above the current one, or its voting set
-            is empty.
+        :raises ValueError: ``height`` is not above the current one, its voting set is
+            empty, or ``signed`` holds something that is neither a vote nor a locked value.
         """
         if type(height) is not int or not 0 <= height <= MAX_HEIGHT:
             raise InvalidArgumentError("height", "height must be a u64")
+        if not all(isinstance(record, BlockVote | LockedValue) for record in signed):
+            raise InvalidArgumentError("signed", "signed holds BlockVote and LockedValue records only")
         if self._started and height <= self._height:
             raise InvalidArgumentError("height", f"height {height} is not above the current height {self._height}")
         follows = self._started and height == self._height + 1
@@ -681,11 +713,13 @@ class BlockEngine:
         self._next_conflicted: set[tuple[bytes, int, int]] = set()
         self._next_proposals = 0
 
-    def _restore_signed(self, height: int, signed: Sequence[BlockVote], out: list[BftAction]) -> int:
+    def _restore_signed(
+        self, height: int, signed: Sequence[BlockVote | LockedValue], out: list[BftAction]
+    ) -> int:
         # Returns the round to start in: the last one this key voted in (it had reached
         # it; skipping rounds forward is always safe), so every recorded vote is at or
         # below the current round and kept whatever the future-round bounds say.
-        mine = [v for v in signed if v.height == height and v.voter == self._me]
+        mine = [v for v in signed if isinstance(v, BlockVote) and v.height == height and v.voter == self._me]
         if not mine:
             return 0
         self._round = max(v.round for v in mine)
@@ -698,7 +732,29 @@ class BlockEngine:
             last = max(locks, key=lambda v: v.round)
             self._locked_round, self._locked_id = last.round, last.value_id
             self._valid_round, self._valid_id = last.round, last.value_id
+            records = [r for r in signed if isinstance(r, LockedValue) and r.height == height]
+            self._restore_locked_value(last, records, out)
         return self._round
+
+    def _restore_locked_value(self, lock: BlockVote, records: Sequence[LockedValue], out: list[BftAction]) -> None:
+        # Only the record written with the locking precommit itself (same round and id)
+        # is the lock's value; a record of an earlier lock of the height is stale, and a
+        # store from before values were recorded has none (the node then stays locked
+        # without the value, as it did: safe, only slower).
+        record = next((r for r in records if (r.round, r.value_id) == (lock.round, lock.value_id)), None)
+        if record is None:
+            return
+        # Checked like a decided value: a polka means 2/3 of the weight accepted it, and
+        # the clock has moved on since (as in _polka_value). A value that no longer
+        # validates (a corrupted record) is not proposed.
+        if not self._is_valid_value(record.value_id, record.value, decided=True):
+            return
+        self._valid_value = record.value
+        # The polka goes out with the re-proposal (L28 needs it at every receiver, and
+        # the voters who sent it may be gone). Signatures are checked again: the store
+        # is trusted with this node's own votes, but a forged polka would unlock others.
+        for vote in record.prevotes():
+            self._take_vote(vote, out, verified=False)
 
     def _log(self, round: int) -> _RoundLog:
         log = self._rounds.get(round)
@@ -1022,6 +1078,11 @@ class BlockEngine:
                 return rec.proposal
         if self._valid_id is not None and self._valid_value is not None:  # L15-16
             value_id, value, pol_round = self._valid_id, self._valid_value, self._valid_round
+            if pol_round >= round:
+                # Only a node restarted in the round it locked in gets here (Algorithm 1
+                # proposes before it can see the round's polka): the polka was for the
+                # value it proposed then, so it proposes that value again, as then.
+                pol_round = -1
         else:  # L18
             # Not marked valid here: the proposer's own value is validated exactly as a
             # peer's would be when its proposal is processed.
@@ -1044,7 +1105,10 @@ class BlockEngine:
         for vote in log.by_value[VoteKind.PREVOTE].get(proposal.value_id, {}).values():
             out.append(Broadcast(vote))
 
-    def _cast(self, kind: VoteKind, value_id: bytes | None, out: list[BftAction]) -> None:
+    def _cast(
+        self, kind: VoteKind, value_id: bytes | None, out: list[BftAction], *, lock: bytes | None = None
+    ) -> None:
+        # ``lock``: the value this precommit locks on (L36-41), recorded with it.
         if not self._voter:
             return
         assert self._key is not None and self._me is not None
@@ -1054,7 +1118,10 @@ class BlockEngine:
             vote = BlockVote.create(
                 self._key, self._chain_id, kind, self._height, self._round, value_id
             )
-            out.append(BlockVoteSigned(vote))  # durable before it is sent
+            locked = None
+            if lock is not None and value_id is not None:
+                locked = LockedValue.of(lock, log.by_value[VoteKind.PREVOTE][value_id].values())
+            out.append(BlockVoteSigned(vote, locked))  # durable before it is sent
             self._take_vote(vote, out, verified=True)
         # else: a vote this key signed earlier (a previous run) stands; never sign twice.
         out.append(Broadcast(vote))
@@ -1187,7 +1254,7 @@ class BlockEngine:
             log.polka_handled = True
             if self._step is Step.PREVOTE:  # L37-41
                 self._locked_id, self._locked_round = value_id, self._round
-                self._cast(VoteKind.PRECOMMIT, value_id, out)
+                self._cast(VoteKind.PRECOMMIT, value_id, out, lock=value)
                 self._step = Step.PRECOMMIT
             self._valid_id, self._valid_value, self._valid_round = (
                 value_id,

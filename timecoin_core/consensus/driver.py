@@ -62,7 +62,7 @@ async def persist_action(store: Store, action: NodeAction, node: ConsensusNode) 
     if isinstance(action, VoteRecorded):
         await store.record_vote(action.txid, action.outpoints)
     elif isinstance(action, BlockVoteSigned):
-        await store.record_signed_vote(action.vote)
+        await store.record_signed_vote(action.vote, locked=action.locked)
     elif isinstance(action, BlockCommitted):
         block = action.block
         length = node.network.epoch_length

@@ -114,6 +114,7 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
+from .locked_value import LockedValue
 from .proposal import ProposalValue
 from .records import (
     RECORD_COMMIT,
@@ -324,6 +325,11 @@ class RestoredState(Protocol):
         """Votes this masternode signed and recorded (block votes restore its BFT lock)."""
         ...
 
+    @property
+    def locked_values(self) -> Sequence[LockedValue]:
+        """Values the BFT engine locked on, recorded with their precommits (the lock's value)."""
+        ...
+
 
 @dataclass(frozen=True)
 class NodeConfig:
@@ -503,7 +509,7 @@ class ConsensusNode:
         # announcer after a timeout or NotFound (re-gossip goes by hash).
         self._inventory = InventoryTracker(timeout=self.config.regossip_interval)
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
-        self._restored_votes: list[BlockVote] = []
+        self._restored_votes: list[BlockVote | LockedValue] = []
         self._skews: deque[float] = deque(maxlen=11)
         self._proposal_skews: dict[bytes, float] = {}
         self._skew_reported = False
@@ -543,8 +549,10 @@ class ConsensusNode:
         every outpoint this masternode already voted on (so it can never vote for a
         conflicting transaction after a restart); final transactions not yet in a block
         re-enter the pool as final with their certificates; pending evidence and recent
-        commit certificates are restored. What is not durable — pending transactions,
-        votes of other masternodes, the BFT round in progress — is learned again from
+        commit certificates are restored, and so are this masternode's block votes of the
+        next height and the value it locked on (so it neither signs a conflicting vote
+        nor forgets what it must re-propose). What is not durable — pending transactions,
+        other votes, the rest of the BFT round in progress — is learned again from
         peers. Call :meth:`start` next.
         """
         node = cls(network, key, verifier=verifier, config=config)
@@ -564,7 +572,13 @@ class ConsensusNode:
         for evidence in state.evidence:
             node.evidence[evidence.offender] = evidence
         node.commits = dict(state.commits)
-        node._restored_votes = [v for v in state.signed_votes if isinstance(v, BlockVote) and v.height > chain.height]
+        # The BFT engine takes this node's block votes and locked values of the height it
+        # resumes at (BlockEngine.start's signed=): the lock, its value and its polka.
+        node._restored_votes = [
+            v
+            for v in (*state.signed_votes, *state.locked_values)
+            if isinstance(v, BlockVote | LockedValue) and v.height > chain.height
+        ]
         node.finality = FinalityEngine(
             node.registry.voting_set_for_height(chain.height + 1),
             chain_id=network.chain_id,

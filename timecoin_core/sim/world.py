@@ -45,6 +45,7 @@ from ..consensus.bft import BlockVoteSigned
 from ..consensus.bft_messages import BlockVote, CommitCertificate, DoubleVoteEvidence, Proposal
 from ..consensus.driver import Driver
 from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate, VoteBatch
+from ..consensus.locked_value import LockedValue
 from ..consensus.node import (
     BlockCommitted,
     ConsensusNode,
@@ -230,6 +231,8 @@ class World:
         )
         self._values: dict[bytes, ProposalValue] = {}
         self._signed: dict[int, list[BlockVote]] = {i: [] for i in range(config.nodes)}
+        # Per node, as a store keeps them: per height the locked value of the highest round.
+        self._locked: dict[int, dict[int, LockedValue]] = {i: {} for i in range(config.nodes)}
         self.mesh = WireMesh(self.network, self.keys, now=self.now, seed=seed.to_bytes(8, "little")) if config.wire else None
         self._link_clock: dict[tuple[int, int], float] = {}
         # One honest voter is consistently slower than the rest (its messages take up
@@ -367,7 +370,8 @@ class World:
         # A crash loses everything that is not durable: the pool's pending
         # transactions, others' votes, the BFT round in progress. What a real shell
         # persists before acting on it — blocks, its own finality votes and signed block
-        # votes, final transactions, evidence, commits — is all the new node gets.
+        # votes with the values its precommits locked on, final transactions, evidence,
+        # commits — is all the new node gets.
         old = self.nodes[index]
         state = _Durable(
             chain=old.chain.copy(),
@@ -377,6 +381,7 @@ class World:
             evidence=list(old.evidence.values()),
             commits=dict(old.commits),
             signed_votes=list(self._signed[index]),
+            locked_values=[self._locked[index][h] for h in sorted(self._locked[index])],
         )
         node = ConsensusNode.restore(self.network, self.keys[index], state, self.now, config=old.config)
         self._apply(index, self.drivers[index].restart(node, self.now, wall=self._clock(index)))
@@ -414,6 +419,10 @@ class World:
                 self.record.dropped[index][action.txid] = action.reason
             elif isinstance(action, BlockVoteSigned):
                 self._signed[index].append(action.vote)
+                locked = action.locked  # recorded in the same durable write (record_signed_vote)
+                kept = self._locked[index].get(locked.height) if locked is not None else None
+                if locked is not None and (kept is None or kept.round <= locked.round):
+                    self._locked[index][locked.height] = locked
             elif isinstance(action, BlockCommitted):
                 self.record.committed[index][action.block.height] = action.block.hash
                 if index not in self.byzantine:
@@ -685,6 +694,7 @@ class _Durable:
     evidence: list[DoubleVoteEvidence | ConflictingVotesEvidence]
     commits: dict[int, CommitCertificate]
     signed_votes: list[BlockVote]
+    locked_values: list[LockedValue]
 
 
 _CLASSIC = [Behaviour.EQUIVOCATE, Behaviour.SILENT, Behaviour.INVALID_PROPOSAL]

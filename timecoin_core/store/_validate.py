@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..consensus.bft_messages import DoubleVoteEvidence
+from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, VoteKind
 from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate
+from ..consensus.locked_value import LockedValue
 from ..errors import InvalidArgumentError
 from ..transaction import OutPoint, Transaction
-from .records import Evidence
+from .records import Evidence, SignedVote
 
 
 def check_vote(txid: object, outpoints: Sequence[OutPoint]) -> tuple[OutPoint, ...]:
@@ -36,3 +37,18 @@ def check_evidence(evidence: object) -> Evidence:
     if not isinstance(evidence, DoubleVoteEvidence | ConflictingVotesEvidence):
         raise InvalidArgumentError("evidence", "evidence is DoubleVoteEvidence or ConflictingVotesEvidence")
     return evidence
+
+
+def check_locked(vote: SignedVote, locked: object) -> LockedValue | None:
+    """``locked`` if it is None or the value the precommit ``vote`` locks on, else :class:`ValueError`."""
+    if locked is None:
+        return None
+    if not isinstance(locked, LockedValue):
+        raise InvalidArgumentError("locked", "locked must be a LockedValue or None")
+    if (
+        not isinstance(vote, BlockVote)
+        or vote.kind is not VoteKind.PRECOMMIT
+        or (vote.height, vote.round, vote.value_id) != (locked.height, locked.round, locked.value_id)
+    ):
+        raise InvalidArgumentError("locked", "a locked value is recorded with the precommit of its height, round and value")
+    return locked

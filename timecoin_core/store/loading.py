@@ -12,7 +12,7 @@ and verify:
 * the confirmed coins, streamed into a :class:`~timecoin_core.utxo.UtxoSet`, whose
   commitment must equal the one stored with the tip block;
 * for a node, the registry replayed from the blocks (it is derived state), and the
-  records a node must not lose: its voted outpoints, its signed votes, final
+  records a node must not lose: its voted outpoints, its signed votes and locked values, final
   transactions with their certificates not yet in a block, pending evidence, and the
   last commit certificates (a proposer needs its parent's).
 
@@ -26,7 +26,7 @@ writes to the store (at start-up): streams are not snapshots.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..block import genesis_block
 from ..chain import (
@@ -40,6 +40,7 @@ from ..chain import (
 )
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
+from ..consensus.locked_value import LockedValue
 from ..consensus.records import decode_record
 from ..consensus.registry import Registry
 from ..errors import DecodeError
@@ -62,7 +63,9 @@ class NodeState:
 
     ``chain`` and ``registry`` are rebuilt from the blocks; ``voted_outpoints`` is the
     finality engine's ``restore=``; ``finals`` re-enter the pool as final with their
-    certificates; ``commits`` maps the latest heights to their commit certificates.
+    certificates; ``commits`` maps the latest heights to their commit certificates;
+    ``signed_votes`` and ``locked_values`` (the values the BFT engine locked on, with
+    their polkas) restore what the node signed and what it must re-propose.
     """
 
     chain: ChainState
@@ -72,6 +75,7 @@ class NodeState:
     evidence: list[Evidence]
     signed_votes: list[SignedVote]
     commits: dict[int, CommitCertificate]
+    locked_values: list[LockedValue] = field(default_factory=list)
 
 
 async def load_chain(
@@ -116,6 +120,7 @@ async def load_node_state(
         await store.evidence(),
         await store.signed_votes(),
         commits,
+        await store.locked_values(),
     )
 
 

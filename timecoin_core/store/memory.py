@@ -18,6 +18,7 @@ from sortedcontainers import SortedDict, SortedList
 from ..block import Block, genesis_block
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
+from ..consensus.locked_value import LockedValue
 from ..consensus.registry import Registry, epoch_of
 from ..consensus.voting import VotingSet
 from ..errors import InvalidArgumentError
@@ -46,7 +47,7 @@ from ._plan import (
     outpoint_key,
     plan_block,
 )
-from ._validate import check_evidence, check_final, check_vote
+from ._validate import check_evidence, check_final, check_locked, check_vote
 from .errors import ConflictingVoteError, StoreClosedError
 from .records import (
     BanRecord,
@@ -81,6 +82,7 @@ class MemoryStore:
         self._history: dict[bytes, SortedDict] = {}
         self._votes: dict[OutPoint, bytes] = {}
         self._signed: dict[bytes, tuple[int, int, SignedVote]] = {}
+        self._locked: dict[int, LockedValue] = {}
         self._finals: dict[bytes, tuple[Transaction, FinalityCertificate]] = {}
         self._evidence: dict[bytes, Evidence] = {}
         self._voting_sets: dict[int, VotingSet] = {
@@ -229,6 +231,8 @@ class MemoryStore:
         for key, (kind, at, _) in list(self._signed.items()):
             if (kind == KIND_BLOCK_VOTE and at <= height) or (kind == KIND_VOTE_BATCH and at < next_epoch):
                 del self._signed[key]
+        for at in [h for h in self._locked if h <= height]:
+            del self._locked[at]
 
     # -- reading the chain ---------------------------------------------------------------
 
@@ -366,21 +370,31 @@ class MemoryStore:
         self._check_open()
         return dict(self._votes)
 
-    async def record_signed_vote(self, vote: SignedVote) -> None:
-        """Record a vote this masternode signed (idempotent; a different block vote for the slot conflicts)."""
+    async def record_signed_vote(self, vote: SignedVote, *, locked: LockedValue | None = None) -> None:
+        """Record a vote this masternode signed, and the value it locks on if given (idempotent;
+        a different block vote for the slot conflicts and records nothing)."""
         self._check_open()
         key, kind, height = signed_vote_key(vote)
+        locked = check_locked(vote, locked)
         held = self._signed.get(key)
-        if held is not None:
-            if held[2].to_bytes() != vote.to_bytes():
-                raise ConflictingVoteError("a different block vote of this kind, height and round is recorded")
-            return
-        self._signed[key] = (kind, height, vote)
+        if held is not None and held[2].to_bytes() != vote.to_bytes():
+            raise ConflictingVoteError("a different block vote of this kind, height and round is recorded")
+        if held is None:
+            self._signed[key] = (kind, height, vote)
+        if locked is not None:
+            kept = self._locked.get(locked.height)
+            if kept is None or kept.round <= locked.round:
+                self._locked[locked.height] = locked
 
     async def signed_votes(self) -> list[SignedVote]:
         """Recorded signed votes still relevant, in record order."""
         self._check_open()
         return [vote for _, _, vote in self._signed.values()]
+
+    async def locked_values(self) -> list[LockedValue]:
+        """Recorded locked values of heights not yet committed, by height."""
+        self._check_open()
+        return [self._locked[h] for h in sorted(self._locked)]
 
     async def record_final(self, tx: Transaction, certificate: FinalityCertificate) -> bool:
         """Record a final transaction and its certificate; False if already known."""

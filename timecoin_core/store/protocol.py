@@ -6,7 +6,7 @@ Every implementation (:class:`~timecoin_core.store.MemoryStore`,
 
 Writes come from one writer. :meth:`Store.commit_block` applies a block and
 everything it changes atomically; the consensus-critical writes
-(:meth:`Store.record_vote`, :meth:`Store.record_signed_vote`,
+(:meth:`Store.record_vote`, :meth:`Store.record_signed_vote` with its locked value,
 :meth:`Store.record_final`) are durable when they return, so the caller may only then
 send the vote or announce the certificate. docs/storage.md lists which writes are
 durable and which may be lost on power failure.
@@ -26,6 +26,7 @@ from typing import Protocol, Self
 from ..block import Block
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
+from ..consensus.locked_value import LockedValue
 from ..consensus.voting import VotingSet
 from ..network import Network
 from ..transaction import OutPoint, Transaction
@@ -167,16 +168,26 @@ class Store(Protocol):
         """Every recorded outpoint -> txid vote not yet settled by a block (``restore=`` of the engine)."""
         ...
 
-    async def record_signed_vote(self, vote: SignedVote) -> None:
+    async def record_signed_vote(self, vote: SignedVote, *, locked: LockedValue | None = None) -> None:
         """Durably record a vote this masternode signed, before it is sent.
 
+        ``locked`` is the value a precommit locks on (a ``BlockVoteSigned``'s
+        ``locked``): it is recorded in the same write, so a recorded lock always has
+        its value. Per height the locked value of the highest round recorded is kept.
+
         Idempotent; :class:`~timecoin_core.store.errors.ConflictingVoteError` for a
-        block vote that differs from the recorded one of the same kind, height and round.
+        block vote that differs from the recorded one of the same kind, height and round
+        (then nothing is recorded); :class:`~timecoin_core.errors.InvalidArgumentError`
+        for a ``locked`` that is not for this precommit's height, round and value.
         """
         ...
 
     async def signed_votes(self) -> list[SignedVote]:
         """This masternode's recorded signed votes that are still relevant, in record order."""
+        ...
+
+    async def locked_values(self) -> list[LockedValue]:
+        """The recorded locked values of heights not yet committed, by height (one per height)."""
         ...
 
     async def record_final(self, tx: Transaction, certificate: FinalityCertificate) -> bool:

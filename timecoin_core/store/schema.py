@@ -12,11 +12,12 @@ docs/storage.md explains every table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Migration"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "tables_at"]
 
 APPLICATION_ID: Final = 0x54494D43
 """``PRAGMA application_id`` of every Timecoin store (``"TIMC"``)."""
@@ -121,8 +122,20 @@ _V1: Final = (
     ) WITHOUT ROWID""",
 )
 
+# The value a BFT lock is on, with its polka (a LockedValue), one per height: written
+# in the same transaction as the precommit that locks it, so a restarted node can
+# re-propose what it is locked on. Rows of committed heights are deleted with the block.
+_V2: Final = (
+    """CREATE TABLE locked_values (
+        height INTEGER PRIMARY KEY,
+        round INTEGER NOT NULL,
+        raw BLOB NOT NULL
+    )""",
+)
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "blocks, transactions, UTXO set, history, consensus records, peers", _V1),
+    Migration(2, "locked values of the BFT engine", _V2),
 )
 """Every migration, in order: ``MIGRATIONS[i].version == i + 1``."""
 
@@ -135,6 +148,7 @@ TABLES: Final = (
     "evidence",
     "final_txs",
     "history",
+    "locked_values",
     "meta",
     "peers",
     "schema_version",
@@ -145,3 +159,13 @@ TABLES: Final = (
     "voting_sets",
 )
 """The tables of the current schema."""
+
+
+def tables_at(version: int, migrations: Sequence[Migration] = MIGRATIONS) -> frozenset[str]:
+    """The tables a store of schema ``version`` holds (what the first ``version`` migrations create)."""
+    created: set[str] = set()
+    for migration in migrations[:version]:
+        for statement in migration.statements:
+            created.update(re.findall(r"CREATE TABLE (\w+)", statement))
+            created.difference_update(re.findall(r"DROP TABLE (\w+)", statement))
+    return frozenset(created)

@@ -50,6 +50,7 @@ from ..codec import encode_varint, varint_size
 from ..commitment import UtxoAccumulator
 from ..consensus.bft_messages import CommitCertificate
 from ..consensus.finality_messages import FinalityCertificate
+from ..consensus.locked_value import LockedValue
 from ..consensus.registry import Registry, epoch_of
 from ..consensus.voting import VotingSet
 from ..errors import DecodeError, InvalidArgumentError, TimecoinError
@@ -93,7 +94,7 @@ from ._plan import (
     outpoint_key,
     plan_block,
 )
-from ._validate import check_evidence, check_final, check_vote
+from ._validate import check_evidence, check_final, check_locked, check_vote
 from .errors import (
     ConflictingVoteError,
     CorruptStoreError,
@@ -794,6 +795,8 @@ class SqliteStore:
                 "DELETE FROM signed_votes WHERE (kind = ? AND height <= ?) OR (kind = ? AND height < ?)",
                 (KIND_BLOCK_VOTE, height, KIND_VOTE_BATCH, epoch_of(height + 1, self._network.epoch_length)),
             )
+            if self._version >= 2:  # schema 1 (only in tests of old migrations) has no locked values
+                await conn.execute("DELETE FROM locked_values WHERE height <= ?", (height,))
             if voting_set is not None:
                 await conn.execute(
                     "INSERT OR REPLACE INTO voting_sets (epoch, raw) VALUES (?, ?)",
@@ -1110,19 +1113,28 @@ class SqliteStore:
             rows = await conn.execute_fetchall("SELECT outpoint, txid FROM votes ORDER BY outpoint")
         return {key_outpoint(bytes(key)): bytes(txid) for key, txid in rows}
 
-    async def record_signed_vote(self, vote: SignedVote) -> None:
-        """Durably record a vote this masternode signed (idempotent; a different block vote for the slot conflicts)."""
+    async def record_signed_vote(self, vote: SignedVote, *, locked: LockedValue | None = None) -> None:
+        """Durably record a vote this masternode signed, and in the same transaction the value
+        it locks on if given (idempotent; a different block vote for the slot conflicts and
+        records nothing)."""
         key, kind, height = signed_vote_key(vote)
+        locked = check_locked(vote, locked)
         raw = vote.to_bytes()
         async with self._writing(durable=True) as conn:
             rows = list(await conn.execute_fetchall("SELECT raw FROM signed_votes WHERE key = ?", (key,)))
-            if rows:
-                if bytes(rows[0][0]) != raw:
-                    raise ConflictingVoteError("a different block vote of this kind, height and round is recorded")
-                return
-            await conn.execute(
-                "INSERT INTO signed_votes (key, kind, height, raw) VALUES (?, ?, ?, ?)", (key, kind, height, raw)
-            )
+            if rows and bytes(rows[0][0]) != raw:
+                raise ConflictingVoteError("a different block vote of this kind, height and round is recorded")
+            if not rows:
+                await conn.execute(
+                    "INSERT INTO signed_votes (key, kind, height, raw) VALUES (?, ?, ?, ?)", (key, kind, height, raw)
+                )
+            if locked is not None:
+                # One row per height: a later lock of the height replaces an earlier one.
+                await conn.execute(
+                    "INSERT INTO locked_values (height, round, raw) VALUES (?, ?, ?) ON CONFLICT (height) DO UPDATE"
+                    " SET round = excluded.round, raw = excluded.raw WHERE excluded.round >= locked_values.round",
+                    (locked.height, locked.round, locked.to_bytes()),
+                )
 
     async def signed_votes(self) -> list[SignedVote]:
         """Recorded signed votes still relevant, in record order."""
@@ -1132,6 +1144,23 @@ class SqliteStore:
             return [decode_signed_vote(kind, bytes(raw)) for kind, raw in rows]
         except (DecodeError, ValueError) as exc:
             raise CorruptStoreError(f"a signed vote does not decode: {exc}") from None
+
+    async def locked_values(self) -> list[LockedValue]:
+        """Recorded locked values of heights not yet committed, by height."""
+        async with self._reading() as conn:
+            if self._version < 2:
+                return []  # a store of schema 1 opened read-only: it has no such table yet
+            rows = await conn.execute_fetchall("SELECT height, round, raw FROM locked_values ORDER BY height")
+        values = []
+        for height, round, raw in rows:
+            try:
+                locked = LockedValue.from_bytes(bytes(raw))
+            except (DecodeError, ValueError) as exc:
+                raise CorruptStoreError(f"the locked value of height {height} does not decode: {exc}") from None
+            if (locked.height, locked.round) != (height, round):
+                raise CorruptStoreError(f"the locked value stored at height {height} is of height {locked.height}")
+            values.append(locked)
+        return values
 
     async def record_final(self, tx: Transaction, certificate: FinalityCertificate) -> bool:
         """Durably record a final transaction and its certificate; False if already known."""

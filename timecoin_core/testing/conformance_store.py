@@ -27,9 +27,11 @@ from ..block import Block
 from ..chain import ChainState
 from ..consensus.bft_messages import BlockVote, DoubleVoteEvidence, VoteKind
 from ..consensus.finality_messages import VoteBatch
+from ..consensus.locked_value import LockedValue
 from ..consensus.records import encode_record
 from ..consensus.registry import epoch_of
 from ..errors import InvalidArgumentError
+from ..hashing import sha256
 from ..keys import PrivateKey
 from ..network import Network
 from ..store import (
@@ -407,6 +409,57 @@ async def check_signed_votes_refuse_double_signing_and_are_pruned(make_store: Ma
     assert old_batch not in kept
 
 
+async def check_locked_values_are_recorded_with_their_precommit_and_pruned(
+    make_store: MakeStore, run: StressRun
+) -> None:
+    store = await _filled(make_store, run, upto=_blocks(run) - 1)
+    network = run.chain.network
+    keys = run.chain.masternode_keys
+    height = _blocks(run)
+
+    def lock(at: int, round: int, value: bytes) -> tuple[BlockVote, LockedValue]:
+        value_id = sha256(value)
+        prevotes = [BlockVote.create(k, network.chain_id, VoteKind.PREVOTE, at, round, value_id) for k in keys]
+        precommit = BlockVote.create(keys[0], network.chain_id, VoteKind.PRECOMMIT, at, round, value_id)
+        return precommit, LockedValue.of(value, prevotes)
+
+    precommit, locked = lock(height, 0, b"block a")
+    assert await store.locked_values() == []
+    await store.record_signed_vote(precommit, locked=locked)
+    await store.record_signed_vote(precommit, locked=locked)  # idempotent
+    assert await store.locked_values() == [locked]
+    assert await store.signed_votes() == [precommit]
+    # Refused whole: a value that is not this precommit's, or a conflicting precommit.
+    prevote = BlockVote.create(keys[0], network.chain_id, VoteKind.PREVOTE, height, 0, locked.value_id)
+    _, elsewhere = lock(height, 1, b"block a")
+    for vote, record in ((prevote, locked), (precommit, elsewhere)):
+        with raises(InvalidArgumentError):
+            await store.record_signed_vote(vote, locked=record)
+    with raises(InvalidArgumentError):
+        await store.record_signed_vote(precommit, locked=b"block a")  # type: ignore[arg-type]
+    rival, rival_locked = lock(height, 0, b"block b")
+    with raises(ConflictingVoteError):
+        await store.record_signed_vote(rival, locked=rival_locked)
+    assert await store.locked_values() == [locked]
+    assert await store.signed_votes() == [precommit]
+    # A later lock of the height replaces it; an earlier one recorded late does not.
+    relock, relocked = lock(height, 2, b"block b")
+    await store.record_signed_vote(relock, locked=relocked)
+    late, late_locked = lock(height, 1, b"block c")
+    await store.record_signed_vote(late, locked=late_locked)
+    nxt, next_locked = lock(height + 1, 0, b"block d")
+    await store.record_signed_vote(nxt, locked=next_locked)
+    assert await store.locked_values() == [relocked, next_locked]
+    state = await load_node_state(store)
+    assert state.locked_values == [relocked, next_locked]
+    assert state.locked_values[0].value == b"block b" and state.locked_values[0].prevotes() == relocked.prevotes()
+    # The committed height's lock is gone with its block.
+    block = _chain(run).block_at(height)
+    assert block is not None
+    await store.commit_block(block, run.commits[height])
+    assert await store.locked_values() == [next_locked]
+
+
 async def check_final_transactions_wait_for_their_block(make_store: MakeStore, run: StressRun) -> None:
     store = await _filled(make_store, run, upto=_blocks(run) - 1)
     block = _chain(run).block_at(_blocks(run))
@@ -522,7 +575,7 @@ async def check_load_node_state(make_store: MakeStore, run: StressRun) -> None:
     assert state.commits == {h: run.commits[h] for h in range(1, _blocks(run) + 1)}
     assert state.finals == [(tx, run.certificates[tx.txid])]
     assert state.voted_outpoints == dict.fromkeys((i.outpoint for i in tx.inputs), tx.txid)
-    assert state.evidence == [] and state.signed_votes == []
+    assert state.evidence == [] and state.signed_votes == [] and state.locked_values == []
 
 
 async def check_closed_stores_refuse_work(make_store: MakeStore, run: StressRun) -> None:
@@ -550,6 +603,9 @@ STORE_CHECKS: Mapping[str, StoreCheck] = MappingProxyType({
     "commit_blocks_equals_one_by_one": check_commit_blocks_equals_one_by_one,
     "votes_are_idempotent_refuse_conflicts_and_leave_with_their_block": check_votes_are_idempotent_refuse_conflicts_and_leave_with_their_block,
     "signed_votes_refuse_double_signing_and_are_pruned": check_signed_votes_refuse_double_signing_and_are_pruned,
+    "locked_values_are_recorded_with_their_precommit_and_pruned": (
+        check_locked_values_are_recorded_with_their_precommit_and_pruned
+    ),
     "final_transactions_wait_for_their_block": check_final_transactions_wait_for_their_block,
     "evidence_is_kept_until_a_block_carries_it": check_evidence_is_kept_until_a_block_carries_it,
     "voting_sets_are_stored_with_their_block": check_voting_sets_are_stored_with_their_block,
