@@ -149,11 +149,14 @@ def test_a_node_is_recognised_by_its_datadir_whatever_path_started_it(tmp_path: 
     (tmp_path / "d").mkdir()
     # A stand-in process with a node's command line, started from the datadir's parent
     # with a relative path; a plain sleeper is enough for the process-table check.
-    code = "import sys, time; sys.stdin.read()"
+    code = "import sys; print('up', flush=True); sys.stdin.read()"
     for argv in (["node", "run", "--datadir", "d"], ["node", "run", "--datadir=./d/"]):
-        proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=tmp_path, stdin=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, *argv], cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         try:
-            assert is_node_running(proc.pid, tmp_path / "d")
+            assert proc.stdout is not None and proc.stdout.readline() == b"up\n"  # running, not starting
+            assert is_node_running(proc.pid, tmp_path / "d"), Path(f"/proc/{proc.pid}/cmdline").read_bytes()
             assert not is_node_running(proc.pid, tmp_path / "other")
         finally:
             proc.communicate(b"")
