@@ -67,7 +67,8 @@ async def persist_action(store: Store, action: NodeAction, node: ConsensusNode) 
         block = action.block
         length = node.network.epoch_length
         voting_set = node.registry.voting_set(block.height // length) if block.height % length == 0 else None
-        await store.commit_block(block, action.certificate, voting_set=voting_set)
+        proofs = action.proof if len(action.proof) == len(block.transactions) else None
+        await store.commit_block(block, action.certificate, voting_set=voting_set, proofs=proofs)
     elif isinstance(action, TxFinal):
         entry = node.pool.get(action.txid)
         if entry is not None:

@@ -243,10 +243,16 @@ class ClockSkewed:
 
 @dataclass(frozen=True, slots=True)
 class BlockCommitted:
-    """``block`` is committed at this node; ``certificate`` is its commit certificate."""
+    """``block`` is committed at this node; ``certificate`` is its commit certificate.
+
+    ``proof`` holds the finality certificates the block commits to (one per transaction,
+    in order: the proposal's), which a store keeps with its transactions; empty when the
+    shell applied the block without them.
+    """
 
     block: Block
     certificate: CommitCertificate
+    proof: tuple[FinalityCertificate, ...] = ()
 
 
 NodeEvent = (
@@ -1278,7 +1284,7 @@ class ConsensusNode:
                 self._variants.pop(txin.outpoint, None)
             self._orphans.pop(tx.txid)
             self._final_orphans.pop(tx.txid)
-        out: list[NodeAction] = [BlockCommitted(block, decide.certificate)]
+        out: list[NodeAction] = [BlockCommitted(block, decide.certificate, proposal.certificates)]
         out += self._finality(
             Checkpointed(
                 block.txids,

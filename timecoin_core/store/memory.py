@@ -47,7 +47,14 @@ from ._plan import (
     outpoint_key,
     plan_block,
 )
-from ._validate import check_evidence, check_final, check_locked, check_vote
+from ._validate import (
+    check_evidence,
+    check_final,
+    check_locked,
+    check_proofs,
+    check_vote,
+    committed_certificate,
+)
 from .errors import ConflictingVoteError, StoreClosedError
 from .records import (
     BanRecord,
@@ -145,13 +152,17 @@ class MemoryStore:
         certificate: CommitCertificate | None = None,
         *,
         voting_set: VotingSet | None = None,
+        proofs: Sequence[FinalityCertificate] | None = None,
     ) -> StoredBlock:
         """Apply ``block`` and everything it changes, atomically (see :class:`~timecoin_core.store.Store`)."""
         self._check_open()
         if voting_set is not None and not isinstance(voting_set, VotingSet):
             raise InvalidArgumentError("voting_set", "voting_set must be a VotingSet")
+        proven = check_proofs(block, proofs)
         plans = self._plan([(block, certificate)])
         self._commit(plans)
+        for txid, raw in proven.items():
+            self._tx_certificates[txid] = FinalityCertificate.from_bytes(raw)
         if voting_set is not None:
             self._voting_sets[voting_set.epoch] = voting_set
         return plans[0].stored
@@ -207,7 +218,7 @@ class MemoryStore:
             txid = tx.txid
             self._txs[txid] = (height, position)
             final = self._finals.pop(txid, None)
-            if final is not None:
+            if final is not None and committed_certificate(block, position, final[1].to_bytes()) is not None:
                 self._tx_certificates[txid] = final[1]
         for op, (out, _) in plan.removed.items():
             del self._coins[op]

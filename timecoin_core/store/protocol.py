@@ -81,6 +81,7 @@ class Store(Protocol):
         certificate: CommitCertificate | None = None,
         *,
         voting_set: VotingSet | None = None,
+        proofs: Sequence[FinalityCertificate] | None = None,
     ) -> StoredBlock:
         """Apply ``block`` (which extends the stored tip) and everything it changes, atomically.
 
@@ -88,7 +89,12 @@ class Store(Protocol):
         touch, records its commit ``certificate``, moves the finality certificates of
         its transactions out of the pending finals, forgets the voted outpoints it
         spends and the evidence it carries, and stores ``voting_set`` (the voting set
-        of the epoch this block fixes, if it closes one). The store does not validate
+        of the epoch this block fixes, if it closes one). ``proofs``, when given, are the
+        finality certificates the block commits to (the proposal's, one per transaction,
+        in order; :class:`~timecoin_core.errors.InvalidArgumentError` otherwise): they
+        are stored with its transactions. Without them a transaction keeps its pending
+        final certificate only if that is the one the block names (a node's own
+        certificate can differ from the proposer's). The store does not validate
         consensus rules (a :class:`~timecoin_core.chain.ChainState` does); it refuses
         only blocks that contradict it: :class:`~timecoin_core.store.errors.BlockSequenceError`,
         :class:`~timecoin_core.store.errors.InconsistentBlockError`. Not durable on

@@ -94,7 +94,14 @@ from ._plan import (
     outpoint_key,
     plan_block,
 )
-from ._validate import check_evidence, check_final, check_locked, check_vote
+from ._validate import (
+    check_evidence,
+    check_final,
+    check_locked,
+    check_proofs,
+    check_vote,
+    committed_certificate,
+)
 from .errors import (
     ConflictingVoteError,
     CorruptStoreError,
@@ -329,7 +336,10 @@ class _BatchRows:
     offenders: list[tuple[bytes]]
 
     @classmethod
-    def of(cls, plans: Sequence[BlockPlan], final_certs: dict[bytes, bytes]) -> _BatchRows:
+    def of(
+        cls, plans: Sequence[BlockPlan], final_certs: dict[bytes, bytes], proofs: dict[bytes, bytes] | None = None
+    ) -> _BatchRows:
+        proofs = proofs or {}
         txs: list[tuple[int, bytes, bytes, bytes | None]] = []
         history: list[tuple[bytes, int, int, bytes, int, int]] = []
         inputs: list[tuple[bytes]] = []
@@ -344,9 +354,10 @@ class _BatchRows:
             base = height << TX_ID_SHIFT
             for position, tx in enumerate(block.transactions):
                 txid = tx.txid
-                certificate = final_certs.get(txid)
-                if certificate is not None:
+                pending = final_certs.get(txid)
+                if pending is not None:
                     finals.append((txid,))
+                certificate = proofs.get(txid) or committed_certificate(block, position, pending)
                 txs.append((base | position, txid, tx.to_bytes(), certificate))
             for op in plan.removed:
                 if created.pop(op, None) is None:
@@ -742,11 +753,13 @@ class SqliteStore:
         certificate: CommitCertificate | None = None,
         *,
         voting_set: VotingSet | None = None,
+        proofs: Sequence[FinalityCertificate] | None = None,
     ) -> StoredBlock:
         """Apply ``block`` and everything it changes in one transaction (see :class:`~timecoin_core.store.Store`)."""
         if voting_set is not None and not isinstance(voting_set, VotingSet):
             raise InvalidArgumentError("voting_set", "voting_set must be a VotingSet")
-        plans = await self._commit([(block, certificate)], voting_set)
+        proven = check_proofs(block, proofs)
+        plans = await self._commit([(block, certificate)], voting_set, proven)
         return plans[0].stored
 
     async def commit_blocks(self, blocks: Sequence[tuple[Block, CommitCertificate | None]]) -> int:
@@ -757,17 +770,23 @@ class SqliteStore:
         return self._tip.height
 
     async def _commit(
-        self, blocks: Sequence[tuple[Block, CommitCertificate | None]], voting_set: VotingSet | None
+        self,
+        blocks: Sequence[tuple[Block, CommitCertificate | None]],
+        voting_set: VotingSet | None,
+        proofs: dict[bytes, bytes] | None = None,
     ) -> list[BlockPlan]:
         for block, _ in blocks:
             if not isinstance(block, Block):
                 raise InvalidArgumentError("blocks", "commit takes Block values")
         # Shielded: a caller cancelled while COMMIT runs must not leave the cached tip
         # behind the file. The write finishes (or rolls back) either way.
-        return await asyncio.shield(self._commit_now(blocks, voting_set))
+        return await asyncio.shield(self._commit_now(blocks, voting_set, proofs or {}))
 
     async def _commit_now(
-        self, blocks: Sequence[tuple[Block, CommitCertificate | None]], voting_set: VotingSet | None
+        self,
+        blocks: Sequence[tuple[Block, CommitCertificate | None]],
+        voting_set: VotingSet | None,
+        proofs: dict[bytes, bytes],
     ) -> list[BlockPlan]:
         async with self._writing() as conn:
             inputs = list({txin.outpoint for block, _ in blocks for tx in block.transactions for txin in tx.inputs})
@@ -787,7 +806,7 @@ class SqliteStore:
                         f"SELECT txid, certificate FROM final_txs WHERE txid IN ({_placeholders(len(chunk))})", chunk
                     ):
                         final_certs[bytes(txid)] = bytes(cert)
-            plans, inputs_spent = await self._plan_and_write(conn, blocks, stored, final_certs)
+            plans, inputs_spent = await self._plan_and_write(conn, blocks, stored, final_certs, proofs)
             if inputs_spent and await _exists(conn, "votes"):
                 await conn.executemany("DELETE FROM votes WHERE outpoint = ?", inputs_spent)
             height = plans[-1].tip.height
@@ -811,6 +830,7 @@ class SqliteStore:
         blocks: Sequence[tuple[Block, CommitCertificate | None]],
         stored: dict[OutPoint, tuple[TxOut, int]],
         final_certs: dict[bytes, bytes],
+        proofs: dict[bytes, bytes],
     ) -> tuple[list[BlockPlan], list[tuple[bytes]]]:
         """Plan the blocks and write their rows, chunk by chunk.
 
@@ -825,7 +845,7 @@ class SqliteStore:
             # SQLite writes everything that does not depend on it.
             block, certificate = blocks[0]
             plan = plan_block(block, certificate, self._tip, reward, stored, finish=False)
-            rows = _BatchRows.of([plan], final_certs)
+            rows = _BatchRows.of([plan], final_certs, proofs)
             body = asyncio.ensure_future(_write_body(conn, rows))
             try:
                 sums = await asyncio.to_thread(commitment_sums, plan)

@@ -21,6 +21,7 @@ Failures are ``AssertionError`` (run without ``-O``). Needs no pytest.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from ..block import Block
@@ -482,6 +483,36 @@ async def check_final_transactions_wait_for_their_block(make_store: MakeStore, r
     assert not await store.record_final(*finals[0])  # already in a block
 
 
+async def check_confirmed_transactions_keep_the_certificate_their_block_names(make_store: MakeStore, run: StressRun) -> None:
+    height = _blocks(run)
+    block = _chain(run).block_at(height)
+    assert block is not None and block.transactions
+    proofs = [run.certificates[tx.txid] for tx in block.transactions]
+    first = block.transactions[0]
+    # This node's own certificate of the first transaction: valid votes, but not the
+    # set the block commits to (here: another epoch's, so another digest).
+    own = replace(proofs[0], epoch=proofs[0].epoch + 1)
+    assert own.digest() != block.certificate_digests[0]
+
+    store = await _filled(make_store, run, upto=height - 1)
+    assert await store.record_final(first, own)
+    await store.commit_block(block, run.commits[height])
+    confirmed = await store.transaction(first.txid)
+    assert confirmed is not None and confirmed.certificate is None  # never a certificate the block does not name
+    assert await store.final_transactions() == []
+
+    store = await _filled(make_store, run, upto=height - 1)
+    assert await store.record_final(first, own)
+    for bad in ([*proofs[:-1], own], proofs[1:], [own, *proofs[1:]], "junk"):
+        with raises(ValueError):
+            await store.commit_block(block, run.commits[height], proofs=bad)  # type: ignore[arg-type]
+        assert (await store.metadata()).height == height - 1  # refused before anything was written
+    await store.commit_block(block, run.commits[height], proofs=proofs)
+    for tx, certificate in zip(block.transactions, proofs, strict=True):
+        stored = await store.transaction(tx.txid)
+        assert stored is not None and stored.certificate == certificate
+
+
 async def check_evidence_is_kept_until_a_block_carries_it(make_store: MakeStore, run: StressRun) -> None:
     store = await _filled(make_store, run)
     network = run.chain.network
@@ -607,6 +638,9 @@ STORE_CHECKS: Mapping[str, StoreCheck] = MappingProxyType({
         check_locked_values_are_recorded_with_their_precommit_and_pruned
     ),
     "final_transactions_wait_for_their_block": check_final_transactions_wait_for_their_block,
+    "confirmed_transactions_keep_the_certificate_their_block_names": (
+        check_confirmed_transactions_keep_the_certificate_their_block_names
+    ),
     "evidence_is_kept_until_a_block_carries_it": check_evidence_is_kept_until_a_block_carries_it,
     "voting_sets_are_stored_with_their_block": check_voting_sets_are_stored_with_their_block,
     "peers_and_bans": check_peers_and_bans,
