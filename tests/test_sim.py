@@ -131,6 +131,17 @@ def test_seeds_where_a_node_restarted_while_locked_stalled_a_height(seed: int) -
     assert result.liveness_failures == ()
 
 
+def test_seed_where_a_final_registration_lost_its_body() -> None:
+    # Campaign, 4 nodes, seed 2105: a registration timed out, a rival registration of
+    # the same key reached the pool, and the first came back (re-gossip) only to be
+    # dropped as a duplicate; its certificate then formed, and every honest node held a
+    # final transaction with no body to commit ("final-not-in-block"). A registration
+    # racing a pending one now waits parked, as a double spend does.
+    result = run_seed(2105, FAULTY)
+    assert result.safety_violations == ()
+    assert result.liveness_failures == ()
+
+
 def test_invariants_catch_a_reverted_final_an_unproven_commit_and_an_accepted_invalid() -> None:
     world = World(5, SimConfig(faults=False, duration=5.0, settle=5.0))
     record = world.run()

@@ -867,7 +867,17 @@ class ConsensusNode:
             return self._add_final(tx, certificate, now)
         try:
             self.registry.check_registrations([tx])
+        except RegistrationError as exc:
+            return [TxDropped(txid, exc.code)]
+        try:
             self._check_pool_registrations(tx)
+        except DuplicateRegistrationError:
+            # Another registration of this key waits in the pool: the two race like two
+            # spends of one coin (their claims conflict in the finality votes), and a
+            # quorum may still pick this one. Dropping its body would leave a later
+            # certificate for it with nothing to commit (simulator seed 2105).
+            return self._on_conflict(tx, now)
+        try:
             self.pool.add(tx, now, self._tx_checker)
         except DoubleSpendError:
             return self._on_conflict(tx, now)
