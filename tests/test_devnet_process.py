@@ -287,11 +287,6 @@ def test_devnet_up_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "devnet up: 2 masternodes" in stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="timecoin_net.transport reads the peer's address after accept/connect without handling a socket "
-    "already reset: TypedAttributeLookupError escapes and the node exits 1 (a DoS by anyone who can connect)",
-)
 async def test_connections_reset_at_once_do_not_kill_the_node(tmp_path: Path) -> None:
     _, datadirs, _ = create_devnet(tmp_path / "one", 1, base_port=free_base_port(3))
     with anyio.fail_after(60):

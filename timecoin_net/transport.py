@@ -94,9 +94,14 @@ class TcpTransport:
             task_status.started((str(bound[0]), int(bound[1])))
 
             async def accepted(stream: anyio.abc.SocketStream) -> None:
-                remote = stream.extra(SocketAttribute.remote_address)
-                assert isinstance(remote, tuple)
-                await handler(Link(stream, str(remote[0]), int(remote[1])))
+                # A peer may reset the connection before we ask who it is: that is its
+                # loss, never the listener's (20 connect-then-reset dials once took a
+                # node down).
+                remote = _remote(stream)
+                if remote is None:
+                    await stream.aclose()
+                    return
+                await handler(Link(stream, *remote))
 
             await listener.serve(accepted)
 
@@ -106,9 +111,22 @@ class TcpTransport:
             stream = await anyio.connect_tcp(host, port)
         except OSError as exc:
             raise _error(exc, f"cannot connect to {host}:{port}") from exc
+        remote = _remote(stream)
+        if remote is None:
+            await stream.aclose()
+            raise TransportError(f"cannot connect to {host}:{port}: the connection was reset at once")
+        return Link(stream, *remote)
+
+
+def _remote(stream: anyio.abc.SocketStream) -> tuple[str, int] | None:
+    """The peer's (host, port), or ``None`` when the socket is already gone."""
+    try:
         remote = stream.extra(SocketAttribute.remote_address)
-        assert isinstance(remote, tuple)
-        return Link(stream, str(remote[0]), int(remote[1]))
+    except (anyio.TypedAttributeLookupError, OSError):
+        return None
+    if not isinstance(remote, tuple):
+        return None
+    return str(remote[0]), int(remote[1])
 
 
 def _error(exc: OSError, what: str) -> TransportError:
