@@ -364,17 +364,24 @@ class SyncPlanner:
         state = self._peers.get(peer)
         if state is None:
             return self._penalize(peer, Offence.UNSOLICITED, f"a page from height {blocks.start} from an unknown peer")
-        request = state.requests.pop(blocks.start, None)
-        if request is None:
-            late = next(((s, c) for s, c in state.late if s == blocks.start), None)
+        commits = blocks.commits
+        request = state.requests.get(blocks.start)
+        # A late answer to an expired request for the same start may arrive while a newer
+        # request is in flight: the page belongs to whichever of them it fits.
+        late = next((e for e in state.late if e[0] == blocks.start and e[1] >= len(commits)), None)
+        if request is not None and (len(commits) <= request.count or late is None):
+            del state.requests[blocks.start]
+            self._release(request)
+            count, max_bytes = request.count, request.max_bytes
+        elif late is not None:
+            state.late.remove(late)
+            count, max_bytes = late[1], self.config.page_bytes
+        else:
+            late = next((e for e in state.late if e[0] == blocks.start), None)
             if late is None:
                 return self._penalize(peer, Offence.UNSOLICITED, f"no request from height {blocks.start}")
             state.late.remove(late)
             count, max_bytes = late[1], self.config.page_bytes
-        else:
-            self._release(request)
-            count, max_bytes = request.count, request.max_bytes
-        commits = blocks.commits
         if len(commits) > count:
             return self._penalize(peer, Offence.OVER_LIMIT, f"{len(commits)} heights for a request of {count}")
         sizes = [commit_size(c) for c in commits]
