@@ -76,10 +76,10 @@ from .sansio import Offence, Penalize, SendTo
 
 __all__ = [
     "ApplyCommit",
+    "SyncAction",
     "SyncBlockError",
     "SyncCertificateError",
     "SyncCommitError",
-    "SyncAction",
     "SyncConfig",
     "SyncDone",
     "SyncPlanner",
@@ -524,6 +524,10 @@ class SyncPlanner:
                 serving = sum(1 for p in self._peers.values() if self._credible(p) > self._height)
                 out.append(SyncProgress(self._height, target, serving, self.in_flight, len(self._buffer)))
         elif self._syncing and not self._inflight and self._handed is None:
+            # What is still buffered lies above every credible claim (its sender has
+            # since been capped): it cannot be applied before someone serves the gap.
+            self._buffer.clear()
+            self._buffered_bytes = 0
             self._syncing = False
             out.append(SyncDone(self._height))
         return out
