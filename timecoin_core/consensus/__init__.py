@@ -31,6 +31,7 @@ from .bft_messages import (
     Proposal,
     VoteKind,
 )
+from .driver import Driver, is_durable, persist_action
 from .finality import (
     FinalityConfig,
     FinalityEngine,
@@ -100,6 +101,7 @@ __all__ = [
     "ConsensusRecordError",
     "ConsensusStateError",
     "DoubleVoteEvidence",
+    "Driver",
     "DropReason",
     "DuplicateRegistrationError",
     "FinalityCertificate",
@@ -136,6 +138,8 @@ __all__ = [
     "cap_weights",
     "check_registration",
     "epoch_of",
+    "is_durable",
+    "persist_action",
     "quorum_reached",
     "registration_claims",
     "registration_memo",

@@ -14,9 +14,12 @@ transactions not yet in a block, and pending evidence — and drives the two eng
   deterministic leader.
 
 Like the engines, the node never does I/O and never reads a clock:
-``handle(event, now)`` takes a message from a peer, a transaction from a client or a
-fired timer, and returns actions for the shell (the simulator, LocalChain, the
-network runtime): :class:`~timecoin_core.consensus.sansio.Broadcast`,
+``handle(event, now, origin=peer)`` takes a message from a peer, a transaction from a
+client or a fired timer, and returns actions for the shell (the simulator, LocalChain,
+the network runtime; :class:`~timecoin_core.consensus.driver.Driver` keeps the timers):
+:class:`~timecoin_core.consensus.sansio.Broadcast` (never back to ``origin``),
+:class:`~timecoin_core.consensus.sansio.SendTo` (answers to inventory requests),
+:class:`~timecoin_core.consensus.sansio.Penalize` (what only a misbehaving peer sends),
 :class:`~timecoin_core.consensus.sansio.SetTimer` (keys are namespaced
 ``("finality", k)``, ``("bft", k)``, ``("node", name)``), the notifications
 :class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`, and
@@ -28,6 +31,11 @@ A proposal's value is a :class:`ProposalValue`: the block plus the finality
 certificates of its transactions. The block itself stores only the certificates'
 digests; the certificates travel with the proposal so every validator checks that
 each transaction really is final before it votes for the block.
+
+Pending transactions are re-gossiped by hash: every ``regossip_interval`` the node
+broadcasts an ``Inv`` of up to 1,000 pending txids; a peer that lacks one asks the
+first announcer with ``GetData`` (one request in flight per transaction, the next
+announcer after ``NotFound`` or a timeout) and gets the body back by ``SendTo``.
 
 Consensus records
 -----------------
@@ -105,6 +113,8 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
+from ..wire.gossip import InventoryTracker
+from ..wire.messages import MAX_INV_ITEMS, GetData, Inv, InvItem, InvKind, NotFound
 from .proposal import ProposalValue
 from .records import (
     RECORD_COMMIT,
@@ -123,7 +133,7 @@ from .registry import (
     epoch_of,
     registration_claims,
 )
-from .sansio import Broadcast, SetTimer, TimerFired
+from .sansio import Broadcast, Offence, PeerId, Penalize, SendTo, SetTimer, TimerFired
 from .sync import SyncBlockError, SyncCertificateError, commit_size
 
 __all__ = [
@@ -186,6 +196,22 @@ class TxFinal:
     certificate: FinalityCertificate
 
 
+_PERMANENT = frozenset(
+    {
+        "no-inputs",
+        "no-outputs",
+        "too-large",
+        "duplicate-input",
+        "zero-output",
+        "output-overflow",
+        "wrong-key",
+        "bad-signature",
+        "wrong-network",
+    }
+)
+"""Transaction rejection codes no chain state can cure: a peer that relays one is faulty."""
+
+
 class DropReason(StrEnum):
     """Why the node itself dropped a transaction (beside validation and finality codes)."""
 
@@ -233,12 +259,24 @@ NodeEvent = (
     | Commit
     | DoubleVoteEvidence
     | ConflictingVotesEvidence
+    | Inv
+    | GetData
+    | NotFound
     | TimerFired
 )
 """What :meth:`ConsensusNode.handle` accepts: peer messages, client transactions, timers."""
 
 NodeAction = (
-    Broadcast | SetTimer | TxFinal | TxDropped | BlockCommitted | VoteRecorded | BlockVoteSigned | ClockSkewed
+    Broadcast
+    | SendTo
+    | Penalize
+    | SetTimer
+    | TxFinal
+    | TxDropped
+    | BlockCommitted
+    | VoteRecorded
+    | BlockVoteSigned
+    | ClockSkewed
 )
 """What :meth:`ConsensusNode.handle` returns.
 
@@ -474,6 +512,9 @@ class ConsensusNode:
         )
         # Conflicting variants seen per outpoint (the pool's holder not counted).
         self._variants: OrderedDict[OutPoint, set[bytes]] = OrderedDict()
+        # Announced transactions this node wants: one peer asked at a time, the next
+        # announcer after a timeout or NotFound (re-gossip goes by hash).
+        self._inventory = InventoryTracker(timeout=self.config.regossip_interval)
         self._validated: OrderedDict[tuple[bytes, bytes], bytes | None] = OrderedDict()
         self._restored_votes: list[BlockVote] = []
         self._skews: deque[float] = deque(maxlen=11)
@@ -672,14 +713,66 @@ class ConsensusNode:
                 created[OutPoint(txid, index)] = out
         return checks
 
-    def handle(self, event: NodeEvent, now: float, *, wall: float | None = None) -> list[NodeAction]:
+    def handle(
+        self, event: NodeEvent, now: float, *, wall: float | None = None, origin: PeerId | None = None
+    ) -> list[NodeAction]:
         """Process one event at monotonic time ``now`` (wall time ``wall``, see :meth:`start`).
 
-        Returns the actions to carry out, in order.
+        ``origin`` names the peer the message came from (``None``: the local client or a
+        timer). A relay of the message never goes back to it (``Broadcast.exclude``), and
+        a message only a misbehaving peer sends earns it a :class:`Penalize`: a
+        transaction that no chain state can make valid, a signature that does not verify
+        under the key the message names, a certificate whose signatures do not verify.
+        Stale, conflicting or unaffordable messages are never penalized: honest peers
+        relay those. Returns the actions to carry out, in order.
         """
+        actions = self._handle(event, now, wall, origin)
+        if origin is None:
+            return actions
+        relayed = [
+            Broadcast(a.message, exclude=origin) if isinstance(a, Broadcast) and a.message is event else a
+            for a in actions
+        ]
+        offence = self._offence(event, relayed)
+        if offence is not None:
+            relayed.append(Penalize(origin, offence[0], offence[1]))
+        return relayed
+
+    def _offence(self, event: NodeEvent, actions: list[NodeAction]) -> tuple[Offence, str] | None:
+        # Only what no honest relay can send. The checks below were all made (and the
+        # valid ones cached) while handling, so asking the verifier again costs a lookup,
+        # except for a signature that failed: the sender pays for that one twice.
+        chain_id = self.network.chain_id
+        if isinstance(event, Transaction):
+            for action in actions:
+                if isinstance(action, TxDropped) and action.txid == event.txid and action.reason in _PERMANENT:
+                    return Offence.INVALID_TRANSACTION, action.reason
+            return None
+        checks: list[SignatureCheck] = []
+        offence = Offence.BAD_SIGNATURE
+        if isinstance(event, VoteBatch | DoubleVoteEvidence | ConflictingVotesEvidence):
+            checks = self.signature_checks(event)
+        elif isinstance(event, BlockVote | Proposal):
+            signer = event.voter if isinstance(event, BlockVote) else event.proposer
+            if event.height == self.chain.height + 1 and signer in self.registry.voting_set_for_height(event.height):
+                checks = [event.signature_check(chain_id)]
+        elif isinstance(event, FinalityCertificate):
+            checks, offence = self.signature_checks(event), Offence.INVALID_CERTIFICATE
+        elif isinstance(event, Commit) and event.height == self.chain.height + 1:
+            # The engine verified this one while handling it (cache hits if it was good);
+            # older or further heights it skips unverified, and so does the blame.
+            voting = self.registry.voting_set_for_height(event.height)
+            voters = event.certificate.voters
+            if all(v in voting for v in voters) and voting.has_quorum(voters):
+                checks, offence = event.certificate.signature_checks(chain_id), Offence.INVALID_CERTIFICATE
+        if checks and not all(self.verifier.verify_many(checks)):
+            return offence, f"{type(event).__name__} with a signature that does not verify"
+        return None
+
+    def _handle(self, event: NodeEvent, now: float, wall: float | None, origin: PeerId | None) -> list[NodeAction]:
         self._tick(now, wall)
         if isinstance(event, Transaction):
-            return self._on_transaction(event, now)
+            return self._on_transaction(event, now, origin)
         if isinstance(event, VoteBatch):
             return self._finality(VoteBatchReceived(event), now)
         if isinstance(event, FinalityCertificate):
@@ -694,6 +787,8 @@ class ConsensusNode:
             return self._on_evidence(event)
         if isinstance(event, TimerFired):
             return self._on_timer(event.key, now)
+        if isinstance(event, Inv | GetData | NotFound):
+            return self._on_inventory(event, now, origin)
         raise InvalidArgumentError("event", f"unknown event {type(event).__name__}")
 
     # -- block sync ----------------------------------------------------------------------
@@ -807,17 +902,59 @@ class ConsensusNode:
             raise SyncBlockError(f"invalid block at height {height}: [{exc.code}] {exc}", exc) from None
         return self._committed(block, certificate, now)
 
-    # -- transactions --------------------------------------------------------------------
+    # -- inventory -----------------------------------------------------------------------
 
-    def _on_transaction(self, tx: Transaction, now: float) -> list[NodeAction]:
-        txid = tx.txid
-        if (
+    def _knows(self, txid: bytes) -> bool:
+        return (
             txid in self.pool
             or txid in self._parked
             or txid in self._orphans
             or txid in self._final_orphans
             or self.chain.transaction(txid) is not None
-        ):
+        )
+
+    def _on_inventory(self, event: Inv | GetData | NotFound, now: float, origin: PeerId | None) -> list[NodeAction]:
+        # Only transactions go by announcement; an origin is needed to answer at all.
+        if origin is None:
+            return []
+        txids = [item.hash for item in event.items if item.kind is InvKind.TX]
+        if isinstance(event, Inv):
+            return self._requests(self._inventory.announced(origin, [t for t in txids if not self._knows(t)], now))
+        if isinstance(event, NotFound):
+            return self._requests(self._inventory.not_found(origin, txids, now))
+        out: list[NodeAction] = []
+        missing: list[InvItem] = []
+        for txid in txids:
+            tx = self._body(txid)
+            if tx is None:
+                missing.append(InvItem(InvKind.TX, txid))
+            else:
+                out.append(SendTo(origin, tx))
+        if missing:
+            out.append(SendTo(origin, NotFound(tuple(missing))))
+        return out
+
+    def _body(self, txid: bytes) -> Transaction | None:
+        entry = self.pool.get(txid)
+        if entry is not None:
+            return entry.tx
+        confirmed = self.chain.transaction(txid)
+        return confirmed[0] if confirmed is not None else None
+
+    def _requests(self, requests: dict[PeerId, list[bytes]]) -> list[NodeAction]:
+        return [
+            SendTo(peer, GetData(tuple(InvItem(InvKind.TX, t) for t in txids[i : i + MAX_INV_ITEMS])))
+            for peer, txids in requests.items()
+            for i in range(0, len(txids), MAX_INV_ITEMS)
+        ]
+
+    # -- transactions --------------------------------------------------------------------
+
+    def _on_transaction(self, tx: Transaction, now: float, origin: PeerId | None = None) -> list[NodeAction]:
+        txid = tx.txid
+        if origin is not None:
+            self._inventory.received(origin, txid, now)
+        if self._knows(txid):
             return []
         certificate = self.finality.certificate(txid)
         if certificate is not None:
@@ -830,7 +967,8 @@ class ConsensusNode:
         except DoubleSpendError:
             return self._on_conflict(tx, now)
         except (PendingParentError, MissingInputError):
-            self._orphans.add(tx, now)
+            # Bounded per origin: one peer's junk orphans cannot push out another's.
+            self._orphans.add(tx, now, origin)
             return []
         except (TransactionError, PoolError, RegistrationError) as exc:
             return [TxDropped(txid, getattr(exc, "code", "invalid"))]
@@ -886,7 +1024,7 @@ class ConsensusNode:
                     progress = progress or len(self.pool) != before
             for orphan in self._orphans.ready(has_coin):
                 before = len(self.pool)
-                actions += self._on_transaction(orphan.tx, now)
+                actions += self._on_transaction(orphan.tx, now, orphan.origin)
                 progress = progress or len(self.pool) != before
         return actions
 
@@ -1308,7 +1446,13 @@ class ConsensusNode:
             for txid in self.pool.expire(now):
                 out.append(TxDropped(txid, DropReason.EXPIRED))
             self._orphans.expire(now)
-            out += [Broadcast(entry.tx) for entry in self.pool if not entry.final][:256]
+            # Announce, do not resend: peers that lack a transaction fetch its body
+            # (GetData); re-sending 256 bodies every few seconds cost every peer the
+            # bandwidth of transactions it almost always had already.
+            pending = [InvItem(InvKind.TX, entry.txid) for entry in self.pool if not entry.final][:MAX_INV_ITEMS]
+            if pending:
+                out.append(Broadcast(Inv(tuple(pending))))
+            out += self._requests(self._inventory.expire(now))
             # Transactions that timed out (say, in a partition) get another chance: the
             # engine resumes voting for them and peers that never saw them get them.
             for parked in list(self._parked)[:256]:

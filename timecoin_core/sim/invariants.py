@@ -144,4 +144,10 @@ def check_liveness(world: World) -> list[Violation]:
             if final_at <= deadline and chain.transaction(txid) is None:
                 out.append(Violation(seed, "final-not-in-block", f"tx {txid.hex()} final at node {i} but in no block"))
                 break
+    # An honest node never penalizes an honest peer: whatever it relays (stale votes,
+    # double spends, values it could not yet check) is not an offence.
+    for by, peer, offence in record.penalties:
+        if by in honest and peer in honest:
+            out.append(Violation(seed, "honest-penalized", f"node {by} penalized honest node {peer} for {offence}"))
+            break
     return out

@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, cast
@@ -40,6 +40,7 @@ from ..builder import TransactionBuilder
 from ..chain import ChainState
 from ..consensus.bft import BlockVoteSigned
 from ..consensus.bft_messages import BlockVote, CommitCertificate, DoubleVoteEvidence, Proposal
+from ..consensus.driver import Driver
 from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate, VoteBatch
 from ..consensus.node import (
     BlockCommitted,
@@ -52,7 +53,7 @@ from ..consensus.node import (
     TxFinal,
 )
 from ..consensus.registry import Registry, registration_memo
-from ..consensus.sansio import Broadcast, SetTimer, TimerFired
+from ..consensus.sansio import Broadcast, Penalize, SendTo
 from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
@@ -166,6 +167,8 @@ class Record:
     honest node and came with no certificate that verifies."""
     heights_at_settle: list[int] = field(default_factory=list)
     """Honest nodes' heights when the network turned healthy."""
+    penalties: list[tuple[int, int, str]] = field(default_factory=list)
+    """(by, peer, offence): every :class:`~timecoin_core.consensus.sansio.Penalize` a node issued."""
     events: int = 0
     cpu_seconds: float = 0.0
 
@@ -182,7 +185,8 @@ class World:
         self.record = Record()
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = 0
-        self._timers: dict[tuple[int, Hashable], int] = {}
+        self._wakes: dict[int, tuple[float, int]] = {}
+        """node -> (time, generation) of the one wake-up scheduled for its driver's timers."""
         self._offline: set[int] = set()
         self._partition: tuple[frozenset[int], frozenset[int]] | None = None
         self._heights_at_settle: list[int] = []
@@ -199,7 +203,7 @@ class World:
         self.network: Network = replace(DEVNET, min_collateral=coins("5")).with_genesis(tuple(outputs), masternodes)
         self.network = _with_interval(self.network, config.block_interval)
         node_config = NodeConfig()
-        self.nodes = [ConsensusNode(self.network, key, config=node_config) for key in self.keys]
+        self.drivers = [Driver(ConsensusNode(self.network, key, config=node_config)) for key in self.keys]
         genesis_txid = self.nodes[0].chain.genesis.reward_txid
         self.clients: list[_Client] = []
         position = len(self.keys)
@@ -237,6 +241,11 @@ class World:
             self.record.final_at[i] = {}
             self.record.committed[i] = {}
             self.record.dropped[i] = {}
+
+    @property
+    def nodes(self) -> list[ConsensusNode]:
+        """The nodes, by index (a restarted node replaces its predecessor)."""
+        return [driver.node for driver in self.drivers]
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -280,8 +289,8 @@ class World:
     def run(self) -> Record:
         """Run the scenario to its end and return what was observed."""
         started = time.process_time()
-        for i, node in enumerate(self.nodes):
-            self._apply(i, node.start(self.now, wall=self._clock(i)))
+        for i, driver in enumerate(self.drivers):
+            self._apply(i, driver.start(self.now, wall=self._clock(i)))
         self._schedule()
         self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
@@ -297,11 +306,11 @@ class World:
 
     def _dispatch(self, kind: str, data: Any) -> None:
         if kind == "deliver":
-            target, message = data
+            sender, target, message = data
             if target in self.byzantine:
                 self.adversary.observe(message)
             if target not in self._offline:
-                self._handle(target, message)
+                self._handle(target, message, sender)
         elif kind == "bytes":
             sender, target, payload = data
             assert self.mesh is not None
@@ -312,15 +321,15 @@ class World:
                 if target in self.byzantine:
                     self.adversary.observe(message)
                 if target not in self._offline:
-                    self._handle(target, cast(NodeEvent, message))
-        elif kind == "timer":
-            target, key, generation = data
-            if self._timers.get((target, key)) != generation:
+                    self._handle(target, cast(NodeEvent, message), sender)
+        elif kind == "wake":
+            target, generation = data
+            if self._wakes.get(target, (0.0, -1))[1] != generation:
                 return
+            del self._wakes[target]
             if target in self._offline:
-                return  # kept in _timers: re-armed when the node restarts
-            del self._timers[(target, key)]
-            self._handle(target, TimerFired(key))
+                return  # its timers died with it; the restart sets new ones
+            self._apply(target, self.drivers[target].fire_due(self.now, wall=self._clock(target)))
         elif kind == "client":
             self._client_step()
         elif kind == "retry":
@@ -355,20 +364,18 @@ class World:
             signed_votes=list(self._signed[index]),
         )
         node = ConsensusNode.restore(self.network, self.keys[index], state, self.now, config=old.config)
-        self.nodes[index] = node
-        for slot in [k for k in self._timers if k[0] == index]:
-            del self._timers[slot]
-        self._apply(index, node.start(self.now, wall=self._clock(index)))
+        self._apply(index, self.drivers[index].restart(node, self.now, wall=self._clock(index)))
 
-    def _handle(self, index: int, event: NodeEvent) -> None:
-        node = self.nodes[index]
+    def _handle(self, index: int, event: NodeEvent, origin: int | None) -> None:
+        driver = self.drivers[index]
+        node = driver.node
         behaviour = self.byzantine.get(index)
         extra: list[NodeAction] = []
         if behaviour is Behaviour.EQUIVOCATE and isinstance(event, Transaction):
             extra.append(
                 Broadcast(VoteBatch.create(self.keys[index], self.network.chain_id, node.finality.epoch, [event.txid]))
             )
-        self._apply(index, [*node.handle(event, self.now, wall=self._clock(index)), *extra])
+        self._apply(index, [*driver.handle(event, self.now, wall=self._clock(index), origin=origin), *extra])
 
     def _clock(self, index: int) -> float:
         # A node's wall clock (its timers run on the world's monotonic time).
@@ -379,10 +386,13 @@ class World:
         for action in actions:
             if isinstance(action, Broadcast):
                 self._broadcast(index, action, behaviour)
-            elif isinstance(action, SetTimer):
-                generation = self._timers.get((index, action.key), 0) + 1
-                self._timers[(index, action.key)] = generation
-                self._push(max(action.at, self.now), "timer", (index, action.key, generation))
+            elif isinstance(action, SendTo):
+                if behaviour is not Behaviour.SILENT:
+                    assert isinstance(action.peer, int)
+                    self._send(index, action.peer, action.message)
+            elif isinstance(action, Penalize):
+                assert isinstance(action.peer, int)
+                self.record.penalties.append((index, action.peer, action.offence.value))
             elif isinstance(action, TxFinal):
                 self.record.final_at[index].setdefault(action.txid, self.now)
             elif isinstance(action, TxDropped):
@@ -393,6 +403,20 @@ class World:
                 self.record.committed[index][action.block.height] = action.block.hash
                 if index not in self.byzantine:
                     self._check_proven(index, action.block)
+        self._arm(index)
+
+    def _arm(self, index: int) -> None:
+        # One pending wake-up per node, at its driver's earliest timer: a generation
+        # number retires a wake-up that a nearer deadline overtook.
+        deadline = self.drivers[index].next_deadline()
+        if deadline is None:
+            return
+        scheduled = self._wakes.get(index)
+        if scheduled is not None and scheduled[0] <= deadline:
+            return
+        generation = (scheduled[1] if scheduled is not None else 0) + 1
+        self._wakes[index] = (deadline, generation)
+        self._push(max(deadline, self.now), "wake", (index, generation))
 
     def _check_proven(self, index: int, block: Block) -> None:
         # Every committed transaction must be final at some honest node or come with a
@@ -418,7 +442,7 @@ class World:
         message = action.message
         if behaviour is Behaviour.SILENT:
             return
-        others = [j for j in range(self.config.nodes) if j != sender]
+        others = [j for j in range(self.config.nodes) if j != sender and j != action.exclude]
         if isinstance(message, Proposal):
             self._remember(message.value)
         if behaviour is Behaviour.MUTATE and isinstance(message, Proposal):
@@ -499,7 +523,7 @@ class World:
             delay *= self._slow.get(sender, 1.0)
             at = self.now + delay + extra_delay
             if self.mesh is None:
-                self._push(at, "deliver", (target, message))
+                self._push(at, "deliver", (sender, target, message))
             else:
                 self._route(sender, target, self.mesh.send(sender, target, cast(Message, message)), at)
 
@@ -589,7 +613,7 @@ class World:
         self._push(self.now + _RETRY_AFTER, "retry", tx)
 
     def _deliver_from_client(self, target: int, tx: Transaction) -> None:
-        self._push(self.now + self.config.min_delay, "deliver", (target, tx))
+        self._push(self.now + self.config.min_delay, "deliver", (None, target, tx))
 
     def _pay(self, client: _Client, outpoint: OutPoint, output: TxOut, payee: _Client, amount: int) -> Transaction:
         return (

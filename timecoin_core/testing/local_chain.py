@@ -56,6 +56,7 @@ from ..amount import COIN, check_amount
 from ..block import Block
 from ..builder import TransactionBuilder
 from ..consensus.bft_messages import BlockVote
+from ..consensus.driver import Driver
 from ..consensus.finality import TxState
 from ..consensus.finality_messages import FinalityCertificate, VoteBatch
 from ..consensus.node import (
@@ -195,17 +196,19 @@ class Receipt:
 class _State:
     """Everything a snapshot restores."""
 
-    nodes: list[ConsensusNode]
+    drivers: list[Driver]
+    """One per masternode: the node and its timer table."""
     clock: ManualClock
-    timers: dict[tuple[int, Hashable], tuple[float, int]] = field(default_factory=dict)
-    """(node, key) -> (due time, sequence); a later SetTimer with the same key replaces it."""
     queue: deque[tuple[int, Any, tuple[int, ...] | None]] = field(default_factory=deque)
     """(sender, message, recipients or None for every other node)."""
     held: list[tuple[int, NodeAction]] = field(default_factory=list)
     rejected: dict[bytes, str] = field(default_factory=dict)
     certificates: dict[bytes, FinalityCertificate] = field(default_factory=dict)
     faults: dict[int, Fault] = field(default_factory=dict)
-    sequence: int = 0
+
+    @property
+    def nodes(self) -> list[ConsensusNode]:
+        return [driver.node for driver in self.drivers]
 
 
 @dataclass(frozen=True)
@@ -312,7 +315,7 @@ class LocalChain:
             ConsensusNode(self.network, key, verifier=verifier, config=NodeConfig())
             for key in self.masternode_keys
         ]
-        self._state = _State(nodes, clock)
+        self._state = _State([Driver(node) for node in nodes], clock)
         for index, node in enumerate(nodes):
             self._apply(index, node.start(clock.now()))
 
@@ -731,8 +734,7 @@ class LocalChain:
             elif isinstance(action, SetTimer):
                 if action.key == _NEXT_HEIGHT:
                     continue  # blocks happen when produce_block() is called
-                state.sequence += 1
-                state.timers[(index, action.key)] = (action.at, state.sequence)
+                state.drivers[index].schedule(action)
             elif isinstance(action, TxDropped):
                 if index == 0:
                     state.rejected[action.txid] = action.reason
@@ -785,7 +787,8 @@ class LocalChain:
     def _next_timer(self, only: Callable[[Hashable], bool] | None) -> tuple[float, int, int, Hashable] | None:
         candidates = [
             (at, sequence, index, key)
-            for (index, key), (at, sequence) in self._state.timers.items()
+            for index, driver in enumerate(self._state.drivers)
+            for at, sequence, key in driver.pending()
             if only is None or only(key)
         ]
         return min(candidates) if candidates else None
@@ -793,9 +796,12 @@ class LocalChain:
     def _fire(self, timer: tuple[float, int, int, Hashable]) -> None:
         state = self._state
         at, _, index, key = timer
-        del state.timers[(index, key)]
         now = state.clock.set(max(at, state.clock.now()))
-        self._apply(index, state.nodes[index].handle(TimerFired(key), now))
+        # Through the raw node, not Driver.fire: this shell's _apply decides which of
+        # the new timers to keep (block timers wait for produce_block).
+        driver = state.drivers[index]
+        driver.cancel(key)
+        self._apply(index, driver.node.handle(TimerFired(key), now))
 
     def _sync(self) -> None:
         """Fire every timer that is due at the current time (and, with autojump, finality's)."""
