@@ -77,7 +77,18 @@ from ..transaction import OutPoint, Transaction, TxOut, sighash
 from ..validation import MissingInputError, OutputView, TransactionError, validate_transactions
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
-from ..wire.messages import Blocks, GetBlocks, Status
+from ..wire.gossip import InventoryTracker
+from ..wire.messages import (
+    MAX_INV_ITEMS,
+    Blocks,
+    GetBlocks,
+    GetData,
+    Inv,
+    InvItem,
+    InvKind,
+    NotFound,
+    Status,
+)
 from ..wire.registry import MESSAGE_SPECS, MessageType
 from .bft import (
     BftTimeouts,
@@ -113,8 +124,6 @@ from .finality_messages import (
     VoteBatch,
     verify_certificates,
 )
-from ..wire.gossip import InventoryTracker
-from ..wire.messages import MAX_INV_ITEMS, GetData, Inv, InvItem, InvKind, NotFound
 from .proposal import ProposalValue
 from .records import (
     RECORD_COMMIT,

@@ -92,7 +92,7 @@ PeerId = Hashable
 _MAX_BANNED: Final = 1024
 """Penalized peers remembered (oldest forgotten first): bounded under connection churn."""
 
-_MAX_LATE: Final = 8
+_MAX_LATE: Final = 64
 """Expired requests remembered per peer, so that their late answers are not unsolicited."""
 
 
@@ -366,24 +366,27 @@ class SyncPlanner:
             return self._penalize(peer, Offence.UNSOLICITED, f"a page from height {blocks.start} from an unknown peer")
         commits = blocks.commits
         request = state.requests.get(blocks.start)
-        # A late answer to an expired request for the same start may arrive while a newer
-        # request is in flight: the page belongs to whichever of them it fits.
-        late = next((e for e in state.late if e[0] == blocks.start and e[1] >= len(commits)), None)
-        if request is not None and (len(commits) <= request.count or late is None):
+        # Answers to expired requests may still come, possibly after a newer request
+        # for the same start was sent: a page is matched with the outstanding request
+        # for its start with the fewest heights that still fit it (best fit: if some
+        # assignment of pages to requests fits, this one does too).
+        late = [e for e in state.late if e[0] == blocks.start]
+        fits = [e for e in late if e[1] >= len(commits)]
+        best_late = min(fits, key=lambda e: e[1], default=None)
+        if request is not None and len(commits) <= request.count and (
+            best_late is None or request.count <= best_late[1]
+        ):
             del state.requests[blocks.start]
             self._release(request)
             count, max_bytes = request.count, request.max_bytes
-        elif late is not None:
-            state.late.remove(late)
-            count, max_bytes = late[1], self.config.page_bytes
-        else:
-            late = next((e for e in state.late if e[0] == blocks.start), None)
-            if late is None:
-                return self._penalize(peer, Offence.UNSOLICITED, f"no request from height {blocks.start}")
-            state.late.remove(late)
-            count, max_bytes = late[1], self.config.page_bytes
-        if len(commits) > count:
+        elif best_late is not None:
+            state.late.remove(best_late)
+            count, max_bytes = best_late[1], self.config.page_bytes
+        elif request is not None or late:
+            count = request.count if request is not None else max(e[1] for e in late)
             return self._penalize(peer, Offence.OVER_LIMIT, f"{len(commits)} heights for a request of {count}")
+        else:
+            return self._penalize(peer, Offence.UNSOLICITED, f"no request from height {blocks.start}")
         sizes = [commit_size(c) for c in commits]
         if len(commits) > 1 and sum(sizes) > max_bytes:
             return self._penalize(peer, Offence.OVER_LIMIT, f"{sum(sizes)} bytes for a request of {max_bytes}")
@@ -535,16 +538,29 @@ class SyncPlanner:
     def _request(self, now: float, out: list[SyncAction]) -> None:
         cfg = self.config
         top = min(self._height + cfg.window, self.target)
+        if top <= self._height:
+            return
         reserved = sum(r.max_bytes for p in self._peers.values() for r in p.requests.values())
         busy = sum(1 for p in self._peers.values() if p.requests)
+        # Only peers that may take a request now are candidates; with none there is
+        # nothing to plan (this runs after every applied commit: it must be cheap).
+        free = [
+            p
+            for p, s in self._peers.items()
+            if s.next_send <= now
+            and len(s.requests) < cfg.requests_per_peer
+            and (s.requests or busy < cfg.max_peers)
+        ]
         height = self._height + 1
-        while height <= top:
-            if height in self._buffer or height in self._inflight:
+        while free:
+            top = min(top, max(self._credible(self._peers[p]) for p in free))
+            while height <= top and (height in self._buffer or height in self._inflight):
                 height += 1
-                continue
+            if height > top:
+                return
             if self._buffered_bytes + reserved + cfg.page_bytes > cfg.max_buffer_bytes:
                 return
-            peer = self._choose(height, now, busy)
+            peer = self._choose(height, free)
             if peer is None:
                 height += 1
                 continue
@@ -564,9 +580,15 @@ class SyncPlanner:
                 self._avoid.pop(h, None)
             out.append(SendTo(peer, GetBlocks(height, count, request.max_bytes)))
             height += count
+            free = [
+                p
+                for p in free
+                if self._peers[p].next_send <= now
+                and len(self._peers[p].requests) < cfg.requests_per_peer
+                and (self._peers[p].requests or busy < cfg.max_peers)
+            ]
 
-    def _choose(self, height: int, now: float, busy: int) -> PeerId | None:
-        cfg = self.config
+    def _choose(self, height: int, free: list[PeerId]) -> PeerId | None:
         avoid = self._avoid.get(height)
         # A height whose request timed out goes to another peer whenever another has it,
         # even if that means waiting for a free slot there.
@@ -576,12 +598,9 @@ class SyncPlanner:
             avoid = None
         best: tuple[int, int, int] | None = None
         chosen: PeerId | None = None
-        for peer, state in self._peers.items():
-            if peer == avoid or self._credible(state) < height or state.next_send > now:
-                continue
-            if len(state.requests) >= cfg.requests_per_peer:
-                continue
-            if not state.requests and busy >= cfg.max_peers:
+        for peer in free:
+            state = self._peers[peer]
+            if peer == avoid or self._credible(state) < height:
                 continue
             rank = (state.timeouts, len(state.requests), state.order)
             if best is None or rank < best:
