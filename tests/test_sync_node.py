@@ -37,6 +37,7 @@ from timecoin_core.keys import PrivateKey
 from timecoin_core.testing import LocalChain
 from timecoin_core.transaction import TxOut
 from timecoin_core.wire.messages import Blocks, GetBlocks, GetStatus, Status
+from timecoin_core.wire.registry import MESSAGE_SPECS, MessageType
 
 BLOCKS = 90  # more than the engines' commit history (16) and the node's kept commits (64)
 
@@ -103,6 +104,15 @@ def test_pages_are_bounded_by_count_bytes_and_the_chain(chain: LocalChain) -> No
     assert page(server, 2**64 - 1).commits == ()
     with pytest.raises(InvalidArgumentError):
         server.blocks_page(GetStatus())  # type: ignore[arg-type]
+
+
+def test_a_page_is_what_the_wire_carries(chain: LocalChain) -> None:
+    server = chain.nodes[1]
+    full = page(server, 1, max_bytes=2**32 - 1)
+    encoded = full.to_bytes()
+    assert len(encoded) <= MESSAGE_SPECS[MessageType.BLOCKS].cap
+    assert Blocks.from_bytes(encoded) == full
+    assert sum(commit_size(c) for c in full.commits) == len(encoded) - 8 - 1
 
 
 # -- applying ----------------------------------------------------------------------------

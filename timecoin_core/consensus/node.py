@@ -25,7 +25,10 @@ the network runtime; :class:`~timecoin_core.consensus.driver.Driver` keeps the t
 :class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`, and
 :class:`~timecoin_core.consensus.finality.VoteRecorded`, which the shell makes durable
 before it carries out any later action. :meth:`ConsensusNode.restore` resumes a node
-from what a store kept.
+from what a store kept; a node further behind than the engines remember catches up by
+block sync (:mod:`timecoin_core.consensus.sync`): peers answer with :meth:`ConsensusNode.status`
+and :meth:`ConsensusNode.blocks_page`, and :meth:`ConsensusNode.apply_commit` applies each
+block with its commit certificate.
 
 A proposal's value is a :class:`ProposalValue`: the block plus the finality
 certificates of its transactions. The block itself stores only the certificates'
