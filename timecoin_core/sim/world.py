@@ -686,7 +686,9 @@ class World:
         if cfg.faults and not reliable and self.now < self.T0 + cfg.duration:
             if self.rng.random() < cfg.loss:
                 return
-            if self.rng.random() < cfg.duplicate:
+            # A reply is never duplicated: a relay may send a message twice, but a
+            # server answers a request once (and the wire would refuse the second).
+            if self.rng.random() < cfg.duplicate and not isinstance(message, Blocks):
                 copies = 2
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
