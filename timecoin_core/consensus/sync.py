@@ -410,13 +410,17 @@ class SyncPlanner:
         if type(height) is not int or height < 0:
             raise InvalidArgumentError("height", "height must be a non-negative int")
         if height > self._height:
-            self._height = height
+            old, self._height = self._height, height
             if self._handed is not None and self._handed <= height:
                 self._handed = None
-            for stale in [h for h in self._buffer if h <= height]:
-                self._buffered_bytes -= self._buffer.pop(stale)[2]
-            for stale in [h for h in self._avoid if h <= height]:
-                del self._avoid[stale]
+            # Usually one height at a time: look at the heights passed, not the buffer.
+            passed = range(old + 1, height + 1) if height - old <= self.config.window else None
+            for stale in passed if passed is not None else [h for h in self._buffer if h <= height]:
+                entry = self._buffer.pop(stale, None)
+                if entry is not None:
+                    self._buffered_bytes -= entry[2]
+            for stale in passed if passed is not None else [h for h in self._avoid if h <= height]:
+                self._avoid.pop(stale, None)
         return self._step(now)
 
     def applied(self, height: int, now: float) -> list[SyncAction]:

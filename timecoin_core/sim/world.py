@@ -148,7 +148,8 @@ class SimConfig:
     long_outage: bool = True
     """With faults: the crashed honest node stays down for at least ``outage_blocks``
     block intervals, longer than the engines' commit history (16), so only block sync
-    brings it back to the tip."""
+    brings it back to the tip — but is back by half the settle time at the latest (a
+    short run gets a shorter outage)."""
     outage_blocks: int = 24
     """Least length of a long outage, in block intervals."""
 
@@ -329,7 +330,10 @@ class World:
                 down = self.T0 + self.rng.uniform(0.5, 0.7) * cfg.duration
                 length = self.rng.uniform(1.0, 0.2 * cfg.duration)
                 if cfg.long_outage:
-                    length = max(length, cfg.outage_blocks * cfg.block_interval)
+                    # Back by half the settle time at the latest, so it must catch up
+                    # while the network is healthy (short runs get shorter outages).
+                    latest = self.T0 + cfg.duration + cfg.settle / 2 - down
+                    length = max(length, min(cfg.outage_blocks * cfg.block_interval, latest))
                 self._push(down, "crash", victim)
                 self._push(down + length, "restart", victim)
 
@@ -481,9 +485,10 @@ class World:
         self._sync_wakes.pop(index, None)
         self._sync_work[index] = deque()
         actions: list[SyncAction] = []
-        for peer in range(self.config.nodes):
-            if peer != index:
-                actions += planner.add_peer(peer, self.now)
+        # Peers connect in some order, and the planner tries them in that order.
+        peers = [p for p in range(self.config.nodes) if p != index]
+        for peer in self._sync_rng.sample(peers, len(peers)):
+            actions += planner.add_peer(peer, self.now)
         self._sync(index, actions)
 
     def _on_sync_message(self, index: int, message: GetStatus | Status | GetBlocks | Blocks, origin: int) -> None:
@@ -508,9 +513,10 @@ class World:
             self._sync(index, self.planners[index].on_blocks(origin, message, self.now))
 
     def _lie(self, request: GetBlocks, page: Blocks) -> Blocks:
-        # A byzantine server either cannot deliver what it claimed or forges the
-        # certificates of real blocks (one signature flipped: the quorum looks right).
-        if not page.commits or self._sync_rng.random() < 0.5:
+        # A byzantine server claims everything: above its tip it cannot deliver (an
+        # empty page); below, it forges the certificates of real blocks (one signature
+        # flipped, so the quorum looks right) or, now and then, says it has nothing.
+        if not page.commits or self._sync_rng.random() < 0.2:
             return Blocks(request.start, ())
         forged = []
         for commit in page.commits:
