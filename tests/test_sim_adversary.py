@@ -61,3 +61,22 @@ def test_the_adversary_rewrites_only_its_own_proposals(scene: tuple[LocalChain, 
     chain, adversary, value, height = scene
     relayed = Proposal.create(chain.masternode_keys[0], chain.network.chain_id, height, 0, -1, bytes(32), value)
     assert adversary.mutate(chain.nodes[1], chain.masternode_keys[1], relayed, [0, 2, 3]) == [([0, 2, 3], relayed)]
+
+
+def test_raced_swaps_happen_and_an_unreported_conflict_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from timecoin_core.consensus import ConsensusNode
+    from timecoin_core.sim.invariants import check_liveness, check_safety
+    from timecoin_core.sim.world import SimConfig, World
+
+    world = World(4, SimConfig(nodes=4, byzantine=1, duration=20, settle=30))
+    world.run()
+    assert world.record.swaps, "the adversary raced no swap"
+    assert check_safety(world) == [] and check_liveness(world) == []
+    stuck = [
+        swap for swap, rival in world.record.swaps
+        if not any(t in world.record.final_at[i] for i in world.honest for t in (swap, rival))
+    ]
+    assert stuck, "every raced swap got resolved: the scenario does not exercise frozen coins"
+    # A node that forgot to report the conflict is caught by the invariant.
+    monkeypatch.setattr(ConsensusNode, "contest", lambda self, txid: None)
+    assert "conflict-unreported" in [v.invariant for v in check_liveness(world)]

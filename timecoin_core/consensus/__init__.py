@@ -35,6 +35,7 @@ from .bft_messages import (
 )
 from .driver import Driver, is_durable, persist_action
 from .finality import (
+    Contest,
     FinalityConfig,
     FinalityEngine,
     FinalityError,
@@ -115,6 +116,7 @@ __all__ = [
     "ConsensusNode",
     "ConsensusRecordError",
     "ConsensusStateError",
+    "Contest",
     "DoubleVoteEvidence",
     "Driver",
     "DropReason",

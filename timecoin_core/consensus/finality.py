@@ -62,6 +62,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
+from types import MappingProxyType
 from typing import Final, Self
 
 from ..errors import TimecoinError
@@ -86,6 +87,7 @@ __all__ = [
     "TIMEOUT_TIMER",
     "CertificateReceived",
     "Checkpointed",
+    "Contest",
     "EpochChanged",
     "EvidenceFound",
     "FinalityAction",
@@ -393,6 +395,39 @@ _ON_ADMIT: Final[dict[TxState, TxState]] = {
 _UNDECIDED: Final = frozenset({TxState.CONFLICTED, TxState.PENDING, TxState.TIMED_OUT})
 
 
+@dataclass(frozen=True, slots=True)
+class Contest:
+    """A conflict as one node sees it: a transaction and its rivals, and the accept votes so far.
+
+    ``seen`` maps each txid of the conflict (``txid`` and every ``rivals`` entry) to the
+    accept weight this node has counted for it in the current epoch; ``silent`` is the
+    weight of voters counted for none of them; ``total`` the epoch's total weight.
+
+    A contest is :attr:`deadlocked` when no side can reach two thirds even if every
+    silent voter joined it: from then on a side becomes final only if voters that
+    already accepted a rival sign again, which is equivocation (evidence, a ban). The
+    coins the conflict spends stay frozen: no protocol of one-phase accept votes can
+    safely release them (docs/consensus-finality.md, "Conflicts that never reach a
+    quorum"), so this is a status to report, not a state the node leaves.
+    """
+
+    txid: bytes
+    rivals: tuple[bytes, ...]
+    seen: Mapping[bytes, int]
+    silent: int
+    total: int
+
+    @property
+    def deadlocked(self) -> bool:
+        """True when no side can reach a quorum without a voter signing two of them."""
+        return not any(quorum_reached(weight + self.silent, self.total) for weight in self.seen.values())
+
+    @property
+    def leader(self) -> bytes:
+        """The txid with the most accept weight seen (ties: the smallest txid)."""
+        return min(self.seen, key=lambda t: (-self.seen[t], t))
+
+
 class _Record:
     __slots__ = (
         "certificate",
@@ -506,6 +541,27 @@ class FinalityEngine:
         """The state of ``txid`` at this node, ``None`` when it is not tracked."""
         record = self._records.get(txid)
         return None if record is None else record.state
+
+    def contest(self, txid: bytes) -> Contest | None:
+        """The conflict ``txid`` is part of at this node, or ``None`` when it has no known rival."""
+        record = self._records.get(txid)
+        if record is None:
+            return None
+        rivals = self._conflicts(record)
+        if not rivals:
+            return None
+        sides = [record, *rivals]
+        voters = self.voting_set
+        counted: set[bytes] = set()
+        for side in sides:
+            counted.update(side.votes)
+        return Contest(
+            txid,
+            tuple(sorted(r.txid for r in rivals)),
+            MappingProxyType({side.txid: side.weight for side in sides}),
+            voters.total - voters.weight_of(counted),
+            voters.total,
+        )
 
     def certificate(self, txid: bytes) -> FinalityCertificate | None:
         """The certificate of a final ``txid`` (``None`` if not final here)."""

@@ -109,6 +109,7 @@ from .bft_messages import BlockVote, Commit, CommitCertificate, DoubleVoteEviden
 from .finality import (
     CertificateReceived,
     Checkpointed,
+    Contest,
     EpochChanged,
     FinalityConfig,
     FinalityEngine,
@@ -643,6 +644,15 @@ class ConsensusNode:
         self._check_pool_registrations(tx)
         self.pool.add(tx, now, self._tx_checker)
         return [Broadcast(tx), *self._finality(TxAdmitted.of(tx, registration_claims(tx)), now)]
+
+    def contest(self, txid: bytes) -> Contest | None:
+        """The conflict ``txid`` is part of (its rivals and the votes each has), or ``None``.
+
+        A wallet or RPC reports such a transaction as conflicted, naming the rivals; a
+        :attr:`~timecoin_core.consensus.finality.Contest.deadlocked` one will not become
+        final unless a masternode equivocates.
+        """
+        return self.finality.contest(txid)
 
     def signature_checks(self, event: NodeEvent) -> list[SignatureCheck]:
         """The signature checks :meth:`handle` would make for ``event``, without making them.

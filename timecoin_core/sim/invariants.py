@@ -149,6 +149,18 @@ def check_liveness(world: World) -> list[Violation]:
             if final_at <= deadline and chain.transaction(txid) is None:
                 out.append(Violation(seed, "final-not-in-block", f"tx {txid.hex()} final at node {i} but in no block"))
                 break
+    # A raced swap that is final nowhere is reported as a conflict by every honest node
+    # that knows both sides: a merchant is told, not left waiting.
+    for swap, rival in record.swaps:
+        if any(t in record.final_at[i] for i in honest for t in (swap, rival)):
+            continue
+        for i in honest:
+            node = world.nodes[i]
+            if node.finality.state(swap) is None or node.finality.state(rival) is None:
+                continue
+            if node.contest(swap) is None:
+                out.append(Violation(seed, "conflict-unreported", f"node {i} reports no rival for swap {swap.hex()}"))
+                break
     # An honest node never penalizes an honest peer: whatever it relays (stale votes,
     # double spends, values it could not yet check) is not an offence.
     for by, peer, offence in record.penalties:

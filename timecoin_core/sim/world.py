@@ -22,6 +22,9 @@ halves of the network); and byzantine masternodes, each with one behaviour:
   collusion with the clients whose keys it holds;
 * ``withhold``: it sends its votes to a random subset of peers only, late.
 
+With the adversary, colluding clients also send byzantine registrations and co-signed
+swaps raced by the co-signer (see docs/consensus.md).
+
 Byzantine weight always stays below one third of the total voting weight.
 
 Block sync (``SimConfig.sync``): every node runs a
@@ -201,6 +204,8 @@ class Record:
     honest node and came with no certificate that verifies."""
     heights_at_settle: list[int] = field(default_factory=list)
     """Honest nodes' heights when the network turned healthy."""
+    swaps: list[tuple[bytes, bytes]] = field(default_factory=list)
+    """(swap, rival): co-signed swaps raced by the co-signer's own double spend."""
     penalties: list[tuple[int, int, str]] = field(default_factory=list)
     """(by, peer, offence): every :class:`~timecoin_core.consensus.sansio.Penalize` a node issued."""
     synced: dict[int, int] = field(default_factory=dict)
@@ -318,6 +323,14 @@ class World:
                 if t >= end:
                     break
                 self._push(t, "register", None)
+            # Co-signed swaps raced by the co-signer: the victim's coin may freeze for
+            # good; every honest node must at least say so (a contest, not "pending").
+            t = self.T0
+            while True:
+                t += self._adversary_rng.expovariate(0.1)
+                if t >= end:
+                    break
+                self._push(t, "swap", None)
         if cfg.faults:
             start = self.T0 + self.rng.uniform(0.15, 0.4) * cfg.duration
             heal = start + self.rng.uniform(0.1, 0.3) * cfg.duration
@@ -399,6 +412,8 @@ class World:
             self._retry(data)
         elif kind == "register":
             self._byzantine_registration()
+        elif kind == "swap":
+            self._raced_swap()
         elif kind == "partition":
             self._partition = data
         elif kind == "heal":
@@ -778,6 +793,40 @@ class World:
         online = [i for i in range(self.config.nodes) if i not in self._offline]
         for i in rng.sample(online, min(2, len(online))):
             self._deliver_from_client(i, tx)
+
+    def _raced_swap(self) -> None:
+        rng = self._adversary_rng
+        attacker, victim = rng.sample(self.clients, 2)
+        if len(attacker.coins) < 2 or len(victim.coins) < 2:
+            return
+        (a, a_out), (v, v_out) = attacker.coins.pop(), victim.coins.pop()
+        network = self.network
+        swap = (
+            TransactionBuilder(network)
+            .spend(a, a_out, attacker.key)
+            .spend(v, v_out, victim.key)
+            .pay(victim.key.address(network), a_out.amount - 20_000)
+            .pay(attacker.key.address(network), v_out.amount)
+            .build()
+        )
+        rival = (
+            TransactionBuilder(network)
+            .spend(a, a_out, attacker.key)
+            .pay(attacker.key.address(network), a_out.amount - 10_000)
+            .build()
+        )
+        for tx in (swap, rival):
+            self.record.transactions[tx.txid] = tx
+            self.record.submitted[tx.txid] = self.now
+            self.record.conflicting.add(tx.txid)
+        self.record.swaps.append((swap.txid, rival.txid))
+        online = [i for i in range(self.config.nodes) if i not in self._offline]
+        rng.shuffle(online)
+        half = len(online) // 2
+        for i in online[:half]:
+            self._deliver_from_client(i, swap)
+        for i in online[half:]:
+            self._deliver_from_client(i, rival)
 
     def _retry(self, tx: Transaction) -> None:
         # A client whose transaction went to a node that crashed or is byzantine sends

@@ -145,6 +145,8 @@ class TxStatus(Enum):
 
     UNKNOWN = "unknown"
     PENDING = "pending"
+    CONFLICTED = "conflicted"
+    """Not final, and another transaction spends one of its coins (:attr:`Receipt.conflicts`)."""
     FINAL = "final"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
@@ -168,7 +170,10 @@ class Receipt:
     own; 0 until confirmed) are set once a block holds it; ``fee`` once the node has
     accepted it; ``certificate`` is its finality certificate when the node saw it
     become final; ``reason`` is why it was rejected (a short code such as
-    ``"bad-signature"``, ``"double-spend"`` or ``"timeout"``).
+    ``"bad-signature"``, ``"double-spend"`` or ``"timeout"``). For a ``CONFLICTED``
+    transaction, ``conflicts`` are the rival txids and ``deadlocked`` says that no side
+    can reach a quorum any more unless a masternode equivocates: its coins stay frozen
+    (docs/consensus-finality.md, "Conflicts that never reach a quorum").
     """
 
     txid: bytes
@@ -178,6 +183,8 @@ class Receipt:
     confirmations: int = 0
     certificate: FinalityCertificate | None = None
     reason: str | None = None
+    conflicts: tuple[bytes, ...] = ()
+    deadlocked: bool = False
 
     def __repr__(self) -> str:
         parts = [f"txid={self.txid.hex()}", f"status={self.status.name}"]
@@ -189,6 +196,9 @@ class Receipt:
             parts.append(f"certificate=<{len(self.certificate.entries)} votes>")
         if self.reason is not None:
             parts.append(f"reason={self.reason!r}")
+        if self.conflicts:
+            parts.append(f"conflicts=[{', '.join(t.hex()[:16] for t in self.conflicts)}]")
+            parts.append(f"deadlocked={self.deadlocked}")
         return f"Receipt({', '.join(parts)})"
 
 
@@ -403,9 +413,15 @@ class LocalChain:
                 certificate=certificate,
             )
         entry = node.pool.get(txid)
+        contest = node.finality.contest(txid)
         if entry is not None:
-            status = TxStatus.FINAL if entry.final else TxStatus.PENDING
-            return Receipt(txid, status, fee=entry.fee, certificate=certificate if entry.final else None)
+            if entry.final:
+                return Receipt(txid, TxStatus.FINAL, fee=entry.fee, certificate=certificate)
+            if contest is not None:
+                return Receipt(
+                    txid, TxStatus.CONFLICTED, fee=entry.fee, conflicts=contest.rivals, deadlocked=contest.deadlocked
+                )
+            return Receipt(txid, TxStatus.PENDING, fee=entry.fee)
         reason = state.rejected.get(txid)
         if reason is not None:
             return Receipt(txid, TxStatus.REJECTED, reason=reason)
@@ -415,9 +431,10 @@ class LocalChain:
         if tracked is TxState.LOST:
             # A conflicting transaction is final: this one can never be.
             return Receipt(txid, TxStatus.REJECTED, reason="conflict-final")
-        if tracked is TxState.CONFLICTED:
-            # Outside the pool (the node voted for a rival), yet a quorum may still pick it.
-            return Receipt(txid, TxStatus.PENDING)
+        if tracked in (TxState.CONFLICTED, TxState.PENDING, TxState.TIMED_OUT) and contest is not None:
+            # Outside the pool (the node voted for a rival, or it timed out), yet a
+            # quorum may still pick it: conflicted, not rejected.
+            return Receipt(txid, TxStatus.CONFLICTED, conflicts=contest.rivals, deadlocked=contest.deadlocked)
         return Receipt(txid, TxStatus.UNKNOWN)
 
     def _confirmed_fee(self, tx: Transaction, height: int) -> int:
