@@ -35,7 +35,7 @@ def test_a_node_down_longer_than_the_commit_history_comes_back_through_sync(seed
 
 def test_byzantine_servers_are_penalized_and_honest_ones_never() -> None:
     penalized = []
-    for seed in (0, 1, 2, 6):  # in seed 6 the byzantine node gets asked for pages and forges them
+    for seed in (0, 1, 2, 4):  # in seed 4 the mutating node gets asked for pages and forges them
         world = run(seed)
         assert check_liveness(world) == []  # includes: no honest node penalized an honest one
         penalized += [(world.byzantine, peer) for by, peer, _ in world.record.penalties if by in world.honest]

@@ -149,12 +149,12 @@ class SimConfig:
     sync: bool = True
     """Every node runs the block-sync planner (status on a timer, pages through the network)."""
     long_outage: bool = True
-    """With faults: the crashed honest node stays down until the other honest nodes are
-    more than ``outage_blocks`` heights ahead of it — more than the engines' commit
-    history (16), so only block sync brings it back to the tip — but is back by half the
-    settle time at the latest (in a run too short for that, the outage is shorter)."""
-    outage_blocks: int = 20
-    """Heights the others must be ahead before a long outage ends."""
+    """With faults: the crashed honest node stays down for at least ``outage_blocks``
+    block intervals, longer than the engines' commit history (16), so only block sync
+    brings it back to the tip — but is back by half the settle time at the latest (a
+    short run gets a shorter outage)."""
+    outage_blocks: int = 24
+    """Least length of a long outage, in block intervals."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
@@ -342,15 +342,13 @@ class World:
                 victim = self.rng.choice(self.honest)
                 down = self.T0 + self.rng.uniform(0.5, 0.7) * cfg.duration
                 length = self.rng.uniform(1.0, 0.2 * cfg.duration)
-                self._push(down, "crash", victim)
                 if cfg.long_outage:
-                    # Down until the others are outage_blocks ahead (more than the
-                    # engines remember), but back by half the settle time at the
-                    # latest, so it must catch up while the network is healthy.
-                    latest = self.T0 + cfg.duration + cfg.settle / 2
-                    self._push(down + length, "restart-when-behind", (victim, latest))
-                else:
-                    self._push(down + length, "restart", victim)
+                    # Back by half the settle time at the latest, so it must catch up
+                    # while the network is healthy (short runs get shorter outages).
+                    latest = self.T0 + cfg.duration + cfg.settle / 2 - down
+                    length = max(length, min(cfg.outage_blocks * cfg.block_interval, latest))
+                self._push(down, "crash", victim)
+                self._push(down + length, "restart", victim)
 
     # -- running -------------------------------------------------------------------------
 
@@ -427,14 +425,6 @@ class World:
         elif kind == "restart":
             self._offline.discard(data)
             self._restart(data)
-        elif kind == "restart-when-behind":
-            victim, latest = data
-            ahead = max((self.nodes[i].chain.height for i in self.honest if i != victim), default=0)
-            if ahead - self.nodes[victim].chain.height > self.config.outage_blocks or self.now >= latest:
-                self._offline.discard(victim)
-                self._restart(victim)
-            else:
-                self._push(min(self.now + self.config.block_interval, latest), "restart-when-behind", data)
 
     def _restart(self, index: int) -> None:
         # A crash loses everything that is not durable: the pool's pending
