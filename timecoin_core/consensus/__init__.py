@@ -7,7 +7,9 @@
 * :mod:`~timecoin_core.consensus.bft` — the Tendermint-style block-commit engine
   (:class:`CommitCertificate`);
 * :mod:`~timecoin_core.consensus.node` — :class:`ConsensusNode`, one node's ledger and
-  both engines behind one ``handle(event, now) -> actions``.
+  both engines behind one ``handle(event, now) -> actions``;
+* :mod:`~timecoin_core.consensus.sync` — :class:`SyncPlanner`, block sync for a node that
+  fell behind further than the engines remember.
 
 Engine-specific events and actions live in their modules (``finality``, ``bft``).
 """
@@ -81,11 +83,24 @@ from .registry import (
     registration_memo,
 )
 from .sansio import Broadcast, Offence, Penalize, SendTo, SetTimer, TimerFired
+from .sync import (
+    ApplyCommit,
+    SyncAction,
+    SyncBlockError,
+    SyncCertificateError,
+    SyncCommitError,
+    SyncConfig,
+    SyncDone,
+    SyncPlanner,
+    SyncProgress,
+    commit_size,
+)
 from .voting import NotAVoterError, VotingSet, quorum_reached
 
 __all__ = [
     "MAX_VOTERS",
     "AcceptVote",
+    "ApplyCommit",
     "BftTimeouts",
     "BlockCommitted",
     "BlockEngine",
@@ -130,6 +145,14 @@ __all__ = [
     "SendTo",
     "SetTimer",
     "SignatureCounts",
+    "SyncAction",
+    "SyncBlockError",
+    "SyncCertificateError",
+    "SyncCommitError",
+    "SyncConfig",
+    "SyncDone",
+    "SyncPlanner",
+    "SyncProgress",
     "TimerFired",
     "TxDropped",
     "TxFinal",
@@ -141,6 +164,7 @@ __all__ = [
     "block_rewards",
     "cap_weights",
     "check_registration",
+    "commit_size",
     "epoch_of",
     "is_durable",
     "persist_action",

@@ -25,7 +25,10 @@ the network runtime; :class:`~timecoin_core.consensus.driver.Driver` keeps the t
 :class:`TxFinal`, :class:`TxDropped` and :class:`BlockCommitted`, and
 :class:`~timecoin_core.consensus.finality.VoteRecorded`, which the shell makes durable
 before it carries out any later action. :meth:`ConsensusNode.restore` resumes a node
-from what a store kept.
+from what a store kept; a node further behind than the engines remember catches up by
+block sync (:mod:`timecoin_core.consensus.sync`): peers answer with :meth:`ConsensusNode.status`
+and :meth:`ConsensusNode.blocks_page`, and :meth:`ConsensusNode.apply_commit` applies each
+block with its commit certificate.
 
 A proposal's value is a :class:`ProposalValue`: the block plus the finality
 certificates of its transactions. The block itself stores only the certificates'
@@ -78,7 +81,18 @@ from ..validation import MissingInputError, OutputView, TransactionError, valida
 from ..verify import SignatureCheck, SyncVerifier, Verifier
 from ..verify.cache import CachingVerifier
 from ..wire.gossip import InventoryTracker
-from ..wire.messages import MAX_INV_ITEMS, GetData, Inv, InvItem, InvKind, NotFound
+from ..wire.messages import (
+    MAX_INV_ITEMS,
+    Blocks,
+    GetBlocks,
+    GetData,
+    Inv,
+    InvItem,
+    InvKind,
+    NotFound,
+    Status,
+)
+from ..wire.registry import MESSAGE_SPECS, MessageType
 from .bft import (
     BftTimeouts,
     BlockEngine,
@@ -134,6 +148,7 @@ from .registry import (
     registration_claims,
 )
 from .sansio import Broadcast, Offence, PeerId, Penalize, SendTo, SetTimer, TimerFired
+from .sync import SyncBlockError, SyncCertificateError, commit_size
 
 __all__ = [
     "RECORD_COMMIT",
@@ -450,6 +465,17 @@ class _Checker:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """The proof a synced block is applied with: its commit certificate, already verified."""
+
+    certificate: CommitCertificate
+
+
+_MAX_PAGE_BYTES = MESSAGE_SPECS[MessageType.BLOCKS].cap - 8 - 9
+"""What one ``Blocks`` page may carry beside its envelope (start:u64, count varint)."""
 
 
 class ConsensusNode:
@@ -807,6 +833,117 @@ class ConsensusNode:
             return self._on_inventory(event, now, origin)
         raise InvalidArgumentError("event", f"unknown event {type(event).__name__}")
 
+    # -- block sync ----------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """This node's position, for a peer's sync planner (the answer to ``GetStatus``).
+
+        ``epoch`` is the epoch of the next height; ``final_cursor`` is 0 (no log of
+        finalized transactions is served yet).
+        """
+        height = self.chain.height
+        return Status(height, self.chain.tip.hash, epoch_of(height + 1, self.network.epoch_length), 0)
+
+    def blocks_page(self, request: GetBlocks) -> Blocks:
+        """The answer to ``request``: committed heights from ``request.start``, each with its certificate.
+
+        Each entry is a :class:`~timecoin_core.consensus.bft_messages.Commit` whose value
+        is the block as a :class:`ProposalValue` without finality certificates (the
+        commit certificate is the proof: 2/3 of the weight checked them). The
+        certificate of height ``h`` below the tip is the parent record block ``h + 1``
+        carries (so the receiver verifies each set of signatures once); the tip's is
+        :attr:`commits`. The page holds at most ``request.count`` heights and stops
+        before ``request.max_bytes`` (counted by
+        :func:`~timecoin_core.consensus.sync.commit_size`) or the wire's cap for
+        ``Blocks`` would be passed, but always holds the first height when it exists. It
+        is empty when ``start`` is 0 (genesis has no certificate) or above the tip.
+
+        This node serves from its in-memory chain, which keeps every block. A server
+        whose chain is pruned (or that starts from a store without loading every block)
+        answers heights it no longer holds in memory from its store, in the same form:
+        ``Store.blocks(start, start + count)`` gives each block and the certificate
+        recorded with it (``StoredBlock.certificate``) — for a block below the tip the
+        parent record of the next stored block may be used instead, as here; a height
+        neither holds ends the page there (an empty page says "I cannot serve this",
+        which the planner treats as a claim not delivered, never as an offence).
+        """
+        if not isinstance(request, GetBlocks):
+            raise InvalidArgumentError("request", f"expected GetBlocks, got {type(request).__name__}")
+        start = request.start
+        tip = self.chain.height
+        budget = min(request.max_bytes, _MAX_PAGE_BYTES)
+        commits: list[Commit] = []
+        used = 0
+        height = start
+        while start >= 1 and height <= tip and len(commits) < request.count:
+            certificate = self._certificate_of(height)
+            block = self.chain.block_at(height)
+            if certificate is None or block is None:
+                break
+            commit = Commit(ProposalValue(block, ()).to_bytes(), certificate)
+            size = commit_size(commit)
+            if commits and used + size > budget:
+                break
+            commits.append(commit)
+            used += size
+            height += 1
+        return Blocks(start, tuple(commits))
+
+    def _certificate_of(self, height: int) -> CommitCertificate | None:
+        child = self.chain.block_at(height + 1)
+        if child is None:
+            return self.commits.get(height)
+        for raw in child.evidence:
+            if raw[:1] == bytes((RECORD_COMMIT,)):
+                try:
+                    record = decode_record(raw)
+                except DecodeError:
+                    return None
+                if isinstance(record, CommitCertificate):
+                    return record
+        return None
+
+    def apply_commit(self, commit: Commit, now: float, *, wall: float | None = None) -> list[NodeAction]:
+        """Apply a synced ``commit`` at height ``chain.height + 1``; returns the actions of a commit.
+
+        The commit certificate is checked against the voting set of that height (signers
+        are voters, >= 2/3 of the weight, every signature valid), then the block with
+        every chain rule (:meth:`~timecoin_core.chain.ChainState.apply_block`) except
+        the finality certificates of its transactions: the commit certificate proves 2/3
+        of the weight checked those. The node then moves on exactly as after a block it
+        decided itself: :class:`BlockCommitted` (persist it), :class:`TxFinal` is not
+        repeated but pending transactions the block confirmed leave the pool, the
+        registry, finality engine (epoch) and evidence follow, and the next height starts
+        by the ``("node", "next-height")`` timer (at once when the block is old).
+
+        :raises InvalidArgumentError: ``commit`` is not a :class:`Commit`, or not for the
+            next height (the caller's ordering, never the sender's fault).
+        :raises SyncCertificateError: the certificate does not prove the value.
+        :raises SyncBlockError: the value is not a valid next block.
+        Either leaves the node exactly as it was; its ``offence`` names what the sender did.
+        """
+        self._tick(now, wall)
+        if not isinstance(commit, Commit):
+            raise InvalidArgumentError("commit", f"expected a Commit, got {type(commit).__name__}")
+        height = self.chain.height + 1
+        certificate = commit.certificate
+        if certificate.height != height:
+            raise InvalidArgumentError("commit", f"commit for height {certificate.height}, the chain needs {height}")
+        try:
+            block = ProposalValue.from_bytes(commit.value, self.network.max_block_size).block
+        except DecodeError as exc:
+            raise SyncBlockError(f"undecodable value at height {height}: {exc}", exc) from None
+        if certificate.value_id != block.hash:
+            raise SyncCertificateError(f"the certificate at height {height} is for another value")
+        checker = _Checker(self.verifier, self.signatures, "block_votes")
+        if not certificate.verify(self.registry.voting_set_for_height(height), self.network.chain_id, checker):
+            raise SyncCertificateError(f"the certificate at height {height} does not carry a valid quorum")
+        try:
+            self.chain.apply_block(block, self._tx_checker, proof=_Committed(certificate))
+        except BlockError as exc:
+            raise SyncBlockError(f"invalid block at height {height}: [{exc.code}] {exc}", exc) from None
+        return self._committed(block, certificate, now)
+
     # -- inventory -----------------------------------------------------------------------
 
     def _knows(self, txid: bytes) -> bool:
@@ -1039,7 +1176,8 @@ class ConsensusNode:
         if isinstance(action, SetTimer):
             return [SetTimer(("bft", action.key), action.at)]
         if isinstance(action, Decide):
-            return self._on_decide(action, now)
+            # A decision for a height block sync already applied is old news.
+            return self._on_decide(action, now) if action.height == self.chain.height + 1 else []
         if isinstance(action, BftEvidenceFound):
             return self._on_evidence(action.evidence)
         return []
@@ -1265,12 +1403,25 @@ class ConsensusNode:
             self.registry.check_registrations(block.transactions)
         except RegistrationError as exc:
             raise BlockRegistrationError(exc, block.hash) from None
-        self._check_finality(block, verifier, proof)
+        if not isinstance(proof, _Committed):
+            # A verified commit certificate proves 2/3 of the weight checked finality.
+            self._check_finality(block, verifier, proof)
 
     def _on_decide(self, decide: Decide, now: float) -> list[NodeAction]:
         proposal = ProposalValue.from_bytes(decide.value, self.network.max_block_size)
         block = proposal.block
         self.chain.apply_block(block, self._tx_checker, proof=proposal.certificates)
+        return self._committed(block, decide.certificate, now, proposal.certificates)
+
+    def _committed(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        now: float,
+        proof: tuple[FinalityCertificate, ...] = (),
+    ) -> list[NodeAction]:
+        # Everything a committed block changes beside the chain, whichever way it came
+        # (decided here, or synced with its commit certificate).
         offenders: list[bytes] = []
         participants: tuple[bytes, ...] = ()
         for raw in block.evidence:
@@ -1282,7 +1433,7 @@ class ConsensusNode:
                 self.evidence.pop(record.offender, None)
         old_epoch = epoch_of(block.height, self.network.epoch_length)
         self.registry.apply_block(block.height, block.transactions, offenders, participants)
-        self.commits[block.height] = decide.certificate
+        self.commits[block.height] = certificate
         self.commits.pop(block.height - 64, None)
         created = [(OutPoint(block.reward_txid, i), out) for i, out in enumerate(block.rewards)]
         self.pool.remove_confirmed(block.transactions, block.height, created)
@@ -1294,7 +1445,7 @@ class ConsensusNode:
                 self._variants.pop(txin.outpoint, None)
             self._orphans.pop(tx.txid)
             self._final_orphans.pop(tx.txid)
-        out: list[NodeAction] = [BlockCommitted(block, decide.certificate, proposal.certificates)]
+        out: list[NodeAction] = [BlockCommitted(block, certificate, proof)]
         out += self._finality(
             Checkpointed(
                 block.txids,

@@ -115,6 +115,11 @@ def check_liveness(world: World) -> list[Violation]:
     required = max(record.heights_at_settle, default=0) + int(world.config.settle / (4 * world.config.block_interval))
     if min(heights) < required:
         out.append(Violation(seed, "no-progress", f"honest heights {heights}, {required} required after settling"))
+    # No honest node ends behind: whoever was away longer than the engines remember
+    # (a long outage, a partition's minority) caught up through block sync. One block
+    # of slack for a decision still travelling when the run ends.
+    if max(heights) - min(heights) > 1:
+        out.append(Violation(seed, "behind", f"honest heights {heights} at the end"))
     # Every valid transaction that is not part of a double spend is final at every honest node.
     for txid in record.submitted:
         if txid in record.conflicting:

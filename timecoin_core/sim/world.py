@@ -7,8 +7,9 @@ a run exactly, failures included.
 
 Faults (when ``SimConfig.faults``): random message delay (which reorders), loss and
 duplication; one partition that splits the nodes in two halves and heals; one honest
-node that crashes (receives nothing, its timers stop) and restarts with its durable
-state; double-spend floods (a client sends two conflicting transactions to disjoint
+node that crashes (receives nothing, its timers stop) and restarts from its durable
+state only — with ``SimConfig.long_outage``, after staying down longer than the
+engines' commit history, so it can only come back through block sync; double-spend floods (a client sends two conflicting transactions to disjoint
 halves of the network); and byzantine masternodes, each with one behaviour:
 
 * ``equivocate``: every block vote it sends has a conflicting twin sent to the other
@@ -25,6 +26,13 @@ With the adversary, colluding clients also send byzantine registrations and co-s
 swaps raced by the co-signer (see docs/consensus.md).
 
 Byzantine weight always stays below one third of the total voting weight.
+
+Block sync (``SimConfig.sync``): every node runs a
+:class:`~timecoin_core.consensus.sync.SyncPlanner`; ``GetStatus``/``Status`` and
+``GetBlocks``/``Blocks`` travel through the same network model (and wire) as every
+other message, and applied commits go through ``ConsensusNode.apply_commit``. With the
+adversary, byzantine nodes lie to it: they claim height ``2**63`` and answer pages with
+nothing, or with real blocks under forged commit certificates.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -42,7 +51,13 @@ from ..block import Block
 from ..builder import TransactionBuilder
 from ..chain import ChainState
 from ..consensus.bft import BlockVoteSigned
-from ..consensus.bft_messages import BlockVote, CommitCertificate, DoubleVoteEvidence, Proposal
+from ..consensus.bft_messages import (
+    BlockVote,
+    Commit,
+    CommitCertificate,
+    DoubleVoteEvidence,
+    Proposal,
+)
 from ..consensus.driver import Driver
 from ..consensus.finality_messages import ConflictingVotesEvidence, FinalityCertificate, VoteBatch
 from ..consensus.locked_value import LockedValue
@@ -57,13 +72,21 @@ from ..consensus.node import (
     TxFinal,
 )
 from ..consensus.registry import Registry, registration_memo
-from ..consensus.sansio import Broadcast, Penalize, SendTo
+from ..consensus.sansio import Broadcast, Penalize, SendTo, SetTimer
+from ..consensus.sync import (
+    ApplyCommit,
+    SyncAction,
+    SyncCommitError,
+    SyncDone,
+    SyncPlanner,
+)
 from ..errors import TimecoinError
 from ..keys import PrivateKey
 from ..network import DEVNET, GenesisMasternode, GenesisOutput, Network, Tier
 from ..transaction import OutPoint, Transaction, TxOut
 from ..verify import SignatureCheck, SyncVerifier
 from ..wire import Message, WireMesh
+from ..wire.messages import Blocks, GetBlocks, GetStatus, Status
 from .adversary import Adversary
 
 __all__ = ["Behaviour", "SimConfig", "SimConfigError", "World"]
@@ -124,6 +147,15 @@ class SimConfig:
     """The searching adversary (``mutate`` and ``withhold`` behaviours, byzantine
     registrations). False replays a seed exactly as the simulator did before it existed
     (byzantine nodes draw from ``equivocate``, ``silent`` and ``invalid-proposal`` only)."""
+    sync: bool = True
+    """Every node runs the block-sync planner (status on a timer, pages through the network)."""
+    long_outage: bool = True
+    """With faults: the crashed honest node stays down for at least ``outage_blocks``
+    block intervals, longer than the engines' commit history (16), so only block sync
+    brings it back to the tip — but is back by half the settle time at the latest (a
+    short run gets a shorter outage)."""
+    outage_blocks: int = 24
+    """Least length of a long outage, in block intervals."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.byzantine < 0 or self.byzantine >= self.nodes:
@@ -136,6 +168,8 @@ class SimConfig:
             raise SimConfigError("bad delay, loss or duplication parameters")
         if self.clients < 2:
             raise SimConfigError("need at least two clients")
+        if self.outage_blocks < 0:
+            raise SimConfigError("outage_blocks must be non-negative")
         known = {b.value for b in Behaviour}
         unknown = [b for b in self.behaviours if b not in known]
         if unknown:
@@ -175,6 +209,10 @@ class Record:
     """(swap, rival): co-signed swaps raced by the co-signer's own double spend."""
     penalties: list[tuple[int, int, str]] = field(default_factory=list)
     """(by, peer, offence): every :class:`~timecoin_core.consensus.sansio.Penalize` a node issued."""
+    synced: dict[int, int] = field(default_factory=dict)
+    """node -> commits it applied through block sync."""
+    sync_done: dict[int, list[int]] = field(default_factory=dict)
+    """node -> heights at which its planner reported ``SyncDone``."""
     events: int = 0
     cpu_seconds: float = 0.0
 
@@ -193,6 +231,10 @@ class World:
         self._seq = 0
         self._wakes: dict[int, tuple[float, int]] = {}
         """node -> (time, generation) of the one wake-up scheduled for its driver's timers."""
+        self._sync_wakes: dict[int, tuple[float, int]] = {}
+        """The same for each node's sync planner."""
+        self._sync_work: dict[int, deque[SyncAction]] = {}
+        self._sync_busy: set[int] = set()
         self._offline: set[int] = set()
         self._partition: tuple[frozenset[int], frozenset[int]] | None = None
         self._heights_at_settle: list[int] = []
@@ -210,6 +252,9 @@ class World:
         self.network = _with_interval(self.network, config.block_interval)
         node_config = NodeConfig()
         self.drivers = [Driver(ConsensusNode(self.network, key, config=node_config)) for key in self.keys]
+        self.planners = [SyncPlanner(0, self.now) for _ in self.keys]
+        # Lies told to planners come from their own stream, like the adversary's.
+        self._sync_rng = random.Random(f"timecoin-sim-sync-{seed}")
         genesis_txid = self.nodes[0].chain.genesis.reward_txid
         self.clients: list[_Client] = []
         position = len(self.keys)
@@ -249,6 +294,8 @@ class World:
             self.record.final_at[i] = {}
             self.record.committed[i] = {}
             self.record.dropped[i] = {}
+            self.record.synced[i] = 0
+            self.record.sync_done[i] = []
 
     @property
     def nodes(self) -> list[ConsensusNode]:
@@ -297,8 +344,14 @@ class World:
             if self.honest and cfg.nodes > 1:
                 victim = self.rng.choice(self.honest)
                 down = self.T0 + self.rng.uniform(0.5, 0.7) * cfg.duration
+                length = self.rng.uniform(1.0, 0.2 * cfg.duration)
+                if cfg.long_outage:
+                    # Back by half the settle time at the latest, so it must catch up
+                    # while the network is healthy (short runs get shorter outages).
+                    latest = self.T0 + cfg.duration + cfg.settle / 2 - down
+                    length = max(length, min(cfg.outage_blocks * cfg.block_interval, latest))
                 self._push(down, "crash", victim)
-                self._push(down + self.rng.uniform(1.0, 0.2 * cfg.duration), "restart", victim)
+                self._push(down + length, "restart", victim)
 
     # -- running -------------------------------------------------------------------------
 
@@ -307,6 +360,9 @@ class World:
         started = time.process_time()
         for i, driver in enumerate(self.drivers):
             self._apply(i, driver.start(self.now, wall=self._clock(i)))
+        if self.config.sync:
+            for i in range(self.config.nodes):
+                self._start_sync(i)
         self._schedule()
         self._push(self.T0 + self.config.duration, "settle", None)
         end = self.T0 + self.config.duration + self.config.settle
@@ -346,6 +402,13 @@ class World:
             if target in self._offline:
                 return  # its timers died with it; the restart sets new ones
             self._apply(target, self.drivers[target].fire_due(self.now, wall=self._clock(target)))
+        elif kind == "sync-wake":
+            target, generation = data
+            if self._sync_wakes.get(target, (0.0, -1))[1] != generation:
+                return
+            del self._sync_wakes[target]
+            if target not in self._offline:
+                self._sync(target, self.planners[target].poll(self.now))
         elif kind == "client":
             self._client_step()
         elif kind == "retry":
@@ -385,8 +448,15 @@ class World:
         )
         node = ConsensusNode.restore(self.network, self.keys[index], state, self.now, config=old.config)
         self._apply(index, self.drivers[index].restart(node, self.now, wall=self._clock(index)))
+        if self.config.sync:
+            # The planner's state is not durable: a new one, from the restored height.
+            self._start_sync(index)
 
     def _handle(self, index: int, event: NodeEvent, origin: int | None) -> None:
+        if isinstance(event, GetStatus | Status | GetBlocks | Blocks):
+            if self.config.sync and origin is not None:
+                self._on_sync_message(index, event, origin)
+            return
         driver = self.drivers[index]
         node = driver.node
         behaviour = self.byzantine.get(index)
@@ -428,6 +498,112 @@ class World:
                 if index not in self.byzantine:
                     self._check_proven(index, action.block)
         self._arm(index)
+        if self.config.sync and self.planners[index].height < self.drivers[index].node.chain.height:
+            self._sync(index, self.planners[index].set_height(self.drivers[index].node.chain.height, self.now))
+
+    # -- block sync ----------------------------------------------------------------------
+
+    def _start_sync(self, index: int) -> None:
+        planner = SyncPlanner(self.drivers[index].node.chain.height, self.now)
+        self.planners[index] = planner
+        self._sync_wakes.pop(index, None)
+        self._sync_work[index] = deque()
+        actions: list[SyncAction] = []
+        # Peers connect in some order, and the planner tries them in that order.
+        peers = [p for p in range(self.config.nodes) if p != index]
+        for peer in self._sync_rng.sample(peers, len(peers)):
+            actions += planner.add_peer(peer, self.now)
+        self._sync(index, actions)
+
+    def _on_sync_message(self, index: int, message: GetStatus | Status | GetBlocks | Blocks, origin: int) -> None:
+        node = self.drivers[index].node
+        behaviour = self.byzantine.get(index)
+        if isinstance(message, GetStatus | GetBlocks):
+            if behaviour is Behaviour.SILENT:
+                return
+            liar = behaviour is not None and self.config.adversary
+            reply: Status | Blocks
+            if isinstance(message, GetStatus):
+                status = node.status()
+                reply = Status(2**63, status.tip, status.epoch, status.final_cursor) if liar else status
+            else:
+                reply = node.blocks_page(message)
+                if liar:
+                    reply = self._lie(message, reply)
+            self._send(index, origin, reply)
+        elif isinstance(message, Status):
+            self._sync(index, self.planners[index].on_status(origin, message, self.now))
+        else:
+            self._sync(index, self.planners[index].on_blocks(origin, message, self.now))
+
+    def _lie(self, request: GetBlocks, page: Blocks) -> Blocks:
+        # A byzantine server claims everything: above its tip it cannot deliver (an
+        # empty page); below, it forges the certificates of real blocks (one signature
+        # flipped, so the quorum looks right) or, now and then, says it has nothing.
+        if not page.commits or self._sync_rng.random() < 0.2:
+            return Blocks(request.start, ())
+        forged = []
+        for commit in page.commits:
+            certificate = commit.certificate
+            voter, signature = certificate.precommits[0]
+            flipped = ((voter, bytes([signature[0] ^ 1]) + signature[1:]), *certificate.precommits[1:])
+            forged.append(Commit(commit.value, replace(certificate, precommits=flipped)))
+        return Blocks(page.start, tuple(forged))
+
+    def _sync(self, index: int, actions: list[SyncAction]) -> None:
+        # Applying a commit produces node actions, which may move the planner's height,
+        # which produces planner actions: one queue per node keeps that iterative.
+        work = self._sync_work.setdefault(index, deque())
+        work.extend(actions)
+        if index in self._sync_busy:
+            return
+        self._sync_busy.add(index)
+        try:
+            while work:
+                self._sync_action(index, work.popleft(), work)
+        finally:
+            self._sync_busy.discard(index)
+        self._arm_sync(index)
+
+    def _sync_action(self, index: int, action: SyncAction, work: deque[SyncAction]) -> None:
+        planner = self.planners[index]
+        if isinstance(action, SendTo):
+            if index not in self._offline and self.byzantine.get(index) is not Behaviour.SILENT:
+                assert isinstance(action.peer, int)
+                self._send(index, action.peer, action.message)
+        elif isinstance(action, Penalize):
+            assert isinstance(action.peer, int)
+            self.record.penalties.append((index, action.peer, action.offence.value))
+        elif isinstance(action, ApplyCommit):
+            driver = self.drivers[index]
+            node = driver.node
+            if action.height != node.chain.height + 1:
+                work.extend(planner.set_height(node.chain.height, self.now))
+                return
+            try:
+                applied = node.apply_commit(action.commit, self.now, wall=self._clock(index))
+            except SyncCommitError as exc:
+                work.extend(planner.rejected(action.peer, action.height, exc.offence, self.now, str(exc)))
+                return
+            self.record.synced[index] += 1
+            for timer in applied:
+                if isinstance(timer, SetTimer):
+                    driver.schedule(timer)
+            self._apply(index, [a for a in applied if not isinstance(a, SetTimer)])
+            work.extend(planner.applied(node.chain.height, self.now))
+        elif isinstance(action, SyncDone):
+            self.record.sync_done[index].append(action.height)
+
+    def _arm_sync(self, index: int) -> None:
+        deadline = self.planners[index].next_deadline()
+        if deadline is None:
+            return
+        scheduled = self._sync_wakes.get(index)
+        if scheduled is not None and scheduled[0] <= deadline:
+            return
+        generation = (scheduled[1] if scheduled is not None else 0) + 1
+        self._sync_wakes[index] = (deadline, generation)
+        self._push(max(deadline, self.now), "sync-wake", (index, generation))
 
     def _arm(self, index: int) -> None:
         # One pending wake-up per node, at its driver's earliest timer: a generation
@@ -540,7 +716,9 @@ class World:
         if cfg.faults and not reliable and self.now < self.T0 + cfg.duration:
             if self.rng.random() < cfg.loss:
                 return
-            if self.rng.random() < cfg.duplicate:
+            # A reply is never duplicated: a relay may send a message twice, but a
+            # server answers a request once (and the wire would refuse the second).
+            if self.rng.random() < cfg.duplicate and not isinstance(message, Blocks):
                 copies = 2
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay
