@@ -61,10 +61,8 @@ def test_a_seed_with_sync_replays_exactly() -> None:
 @pytest.mark.slow
 def test_forty_seeds_of_sixty_second_faults_at_twenty_tx_per_second() -> None:
     # issue 9: before block sync, 2 of these 40 seeds ended with an honest node stuck.
-    # Known failure at the time of writing (after merging main's raced swaps): seed 21
-    # raises ProtocolError — honest nodes' FinalityCertificate re-gossip trips the
-    # wire's rate limit (100/s, burst 500) while the chain is stalled at height 4 (silent
-    # byzantine + the crashed node down), so a session closes; no block sync is involved.
+    # Seed 21 once crashed the simulator: a session closed on a rate limit and the next
+    # send raised. The mesh now dials a closed link again, as a runtime does.
     config = SimConfig(nodes=4, byzantine=1, duration=60.0, settle=40.0, tx_rate=20.0)
     summary = run_seeds(range(40), config, workers=2)
     report = summary.as_dict()

@@ -68,3 +68,18 @@ def test_a_broadcast_is_encoded_once_and_every_peer_decodes_it() -> None:
             data = mesh.send(0, target, message)
             assert mesh.deliver(0, target, data, 1.0) == ([message], b"")
     assert mesh.counters()["compressed.PROPOSAL"] == 6
+
+
+def test_a_closed_link_is_dialled_again_and_its_old_bytes_are_dropped() -> None:
+    mesh = WireMesh(DEVNET, KEYS[:2], now=0.0)
+    vote = SAMPLES[MessageType.BLOCK_VOTE]
+    stale = mesh.send(0, 1, vote)
+    assert mesh.generation(0, 1) == 0
+    mesh.session(1, 0).close()  # say, node 0 tripped node 1's rate limit
+    fresh = mesh.send(0, 1, vote, now=1.0)
+    assert mesh.generation(1, 0) == 1 and mesh.reconnects == 1
+    assert mesh.session(0, 1).state is SessionState.READY is mesh.session(1, 0).state
+    # Bytes of the old connection still in flight are dropped; the new ones arrive.
+    assert mesh.deliver(0, 1, stale, 1.1, generation=0) == ([], b"")
+    messages, _ = mesh.deliver(0, 1, fresh, 1.2, generation=1)
+    assert messages == [vote]

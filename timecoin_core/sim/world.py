@@ -384,9 +384,9 @@ class World:
             if target not in self._offline:
                 self._handle(target, message, sender)
         elif kind == "bytes":
-            sender, target, payload = data
+            sender, target, payload, generation = data
             assert self.mesh is not None
-            messages, reply = self.mesh.deliver(sender, target, payload, self.now)
+            messages, reply = self.mesh.deliver(sender, target, payload, self.now, generation)
             if reply:
                 self._route(target, sender, reply, self.now + self.config.min_delay)
             for message in messages:
@@ -727,13 +727,14 @@ class World:
             if self.mesh is None:
                 self._push(at, "deliver", (sender, target, message))
             else:
-                self._route(sender, target, self.mesh.send(sender, target, cast(Message, message)), at)
+                self._route(sender, target, self.mesh.send(sender, target, cast(Message, message), self.now), at)
 
     def _route(self, sender: int, target: int, payload: bytes, at: float) -> None:
         # A link is a stream: its bytes arrive in the order they were sent.
         at = max(at, self._link_clock.get((sender, target), at))
         self._link_clock[(sender, target)] = at
-        self._push(at, "bytes", (sender, target, payload))
+        assert self.mesh is not None
+        self._push(at, "bytes", (sender, target, payload, self.mesh.generation(sender, target)))
 
     # -- clients -------------------------------------------------------------------------
 

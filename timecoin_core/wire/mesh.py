@@ -28,7 +28,7 @@ from ..keys import PrivateKey
 from ..network import Network
 from .errors import WireConfigError
 from .registry import Message
-from .session import Closed, MessageReceived, PeerSession, SessionConfig
+from .session import Closed, MessageReceived, PeerSession, SessionConfig, SessionState
 
 __all__ = ["WireMesh"]
 
@@ -47,41 +47,76 @@ class WireMesh:
     ) -> None:
         self.size = len(keys)
         self.closed: list[tuple[int, int, Closed]] = []
+        self.reconnects = 0
+        """Links re-established after a session closed (see :meth:`send`)."""
+        self._network = network
+        self._keys = list(keys)
+        self._config = config
+        self._seed = seed
         self._sessions: dict[tuple[int, int], PeerSession] = {}
+        self._generations: dict[tuple[int, int], int] = {}
         for i in range(self.size):
             for j in range(i + 1, self.size):
-                a = PeerSession(
-                    network, keys[i], initiator=True, now=now, config=config,
-                    ephemeral=sha256(b"wire-mesh/%d/%d/" % (i, j) + seed),
-                )
-                b = PeerSession(
-                    network, keys[j], initiator=False, now=now, config=config,
-                    ephemeral=sha256(b"wire-mesh/%d/%d/" % (j, i) + seed),
-                )
-                for _ in range(3):
-                    # Empty reads would mean end of stream: feed only what was written.
-                    if data := b.data_to_send():
-                        self._note(i, j, a.receive_data(data, now))
-                    if data := a.data_to_send():
-                        self._note(j, i, b.receive_data(data, now))
-                if a.peer_hello is None or b.peer_hello is None or self.closed:
-                    raise WireConfigError(f"nodes {i} and {j} could not complete a handshake")
-                self._sessions[(i, j)] = a
-                self._sessions[(j, i)] = b
+                self._connect(i, j, now)
+
+    def _connect(self, i: int, j: int, now: float) -> None:
+        generation = self._generations.get((i, j), -1) + 1
+        tag = b"" if generation == 0 else b"/%d" % generation  # generation 0: the original bytes
+        a = PeerSession(
+            self._network, self._keys[i], initiator=True, now=now, config=self._config,
+            ephemeral=sha256(b"wire-mesh/%d/%d/" % (i, j) + self._seed + tag),
+        )
+        b = PeerSession(
+            self._network, self._keys[j], initiator=False, now=now, config=self._config,
+            ephemeral=sha256(b"wire-mesh/%d/%d/" % (j, i) + self._seed + tag),
+        )
+        closed = len(self.closed)
+        for _ in range(3):
+            # Empty reads would mean end of stream: feed only what was written.
+            if data := b.data_to_send():
+                self._note(i, j, a.receive_data(data, now))
+            if data := a.data_to_send():
+                self._note(j, i, b.receive_data(data, now))
+        if a.peer_hello is None or b.peer_hello is None or len(self.closed) > closed:
+            raise WireConfigError(f"nodes {i} and {j} could not complete a handshake")
+        self._sessions[(i, j)] = a
+        self._sessions[(j, i)] = b
+        self._generations[(i, j)] = generation
+
+    def generation(self, a: int, b: int) -> int:
+        """How many times the link between ``a`` and ``b`` was re-established."""
+        return self._generations[(min(a, b), max(a, b))]
 
     def session(self, node: int, peer: int) -> PeerSession:
         """The session ``node`` holds for ``peer``."""
         return self._sessions[(node, peer)]
 
-    def send(self, sender: int, target: int, message: Message) -> bytes:
-        """Queue ``message`` on the link ``sender -> target`` and return the bytes to deliver."""
+    def send(self, sender: int, target: int, message: Message, now: float | None = None) -> bytes:
+        """Queue ``message`` on the link ``sender -> target`` and return the bytes to deliver.
+
+        A link whose session closed (say, a peer tripped a rate limit) is dialled again
+        first, as a node's runtime would after its backoff, when ``now`` is given; its
+        :meth:`generation` goes up, and bytes of the old connection still in flight are
+        dropped by :meth:`deliver`.
+        """
         session = self._sessions[(sender, target)]
+        if now is not None and (
+            session.state is SessionState.CLOSED or self._sessions[(target, sender)].state is SessionState.CLOSED
+        ):
+            self._connect(min(sender, target), max(sender, target), now)
+            self.reconnects += 1
+            session = self._sessions[(sender, target)]
         self._note(sender, target, session.send(message))
         return session.data_to_send()
 
-    def deliver(self, sender: int, target: int, data: bytes, now: float) -> tuple[list[Message], bytes]:
+    def deliver(
+        self, sender: int, target: int, data: bytes, now: float, generation: int | None = None
+    ) -> tuple[list[Message], bytes]:
         """Feed bytes from ``sender`` to ``target``'s session: the messages it yields and the
-        bytes it sends back (to deliver on the link ``target -> sender``)."""
+        bytes it sends back (to deliver on the link ``target -> sender``). Bytes sent on an
+        earlier ``generation`` of the link are dropped: that connection is gone."""
+        if generation is not None and generation != self.generation(sender, target):
+            return [], b""
         session = self._sessions[(target, sender)]
         events = session.receive_data(data, now)
         self._note(target, sender, events)
