@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
+from timecoin_core.errors import TimecoinError
 from timecoin_core.store import MemoryStore, SqliteStore, Store
 from timecoin_core.store.check import check_store
 from timecoin_core.wire import ErrorCode
@@ -52,14 +55,24 @@ async def test_shutdown_under_load_leaves_nothing_behind(tmp_path: Path) -> None
         async with ScriptedPeer.connect(fixture.network, (hosts[1], 9000), transport=network.transport("10.7.0.1")) as watcher:
 
             async def load(node: Node, offset: int) -> None:
-                for i in range(offset, len(fixture.coins), 4):
-                    tx = fixture.payment(i)
-                    try:
-                        await node.submit(tx)
-                    except NodeStoppingError as exc:
-                        refused.append(exc)
-                        return
-                    submitted.append(tx.txid)
+                # Until the node refuses: a fast node may take every payment before the
+                # shutdown starts, so the client then sends them again (already known or
+                # spent: typed refusals it ignores), as a wallet retrying would.
+                for round_ in itertools.count():
+                    for i in range(offset, len(fixture.coins), 4):
+                        tx = fixture.payment(i)
+                        try:
+                            await node.submit(tx)
+                        except NodeStoppingError as exc:
+                            refused.append(exc)
+                            return
+                        except TimecoinError:
+                            if round_ == 0:
+                                raise
+                            continue
+                        if round_ == 0:
+                            submitted.append(tx.txid)
+                    await anyio.lowlevel.checkpoint()
 
             async with anyio.create_task_group() as clients:
                 for offset, node in enumerate(nodes):
