@@ -149,11 +149,14 @@ class SimConfig:
     (byzantine nodes draw from ``equivocate``, ``silent`` and ``invalid-proposal`` only)."""
     sync: bool = True
     """Every node runs the block-sync planner (status on a timer, pages through the network)."""
-    long_outage: bool = True
+    long_outage: bool = False
     """With faults: the crashed honest node stays down for at least ``outage_blocks``
     block intervals, longer than the engines' commit history (16), so only block sync
     brings it back to the tip — but is back by half the settle time at the latest (a
-    short run gets a shorter outage)."""
+    short run gets a shorter outage). Off by default: with a silent byzantine node the
+    outage also stops the chain (no quorum), the round timeouts grow meanwhile, and the
+    campaign's settle time no longer covers the recovery (seed 712 ends one block short);
+    the sync tests turn it on."""
     outage_blocks: int = 24
     """Least length of a long outage, in block intervals."""
 
