@@ -449,6 +449,12 @@ class World:
             signed_votes=list(self._signed[index]),
             locked_values=[self._locked[index][h] for h in sorted(self._locked[index])],
         )
+        if self.mesh is not None:
+            # A restarted process has new connections: what was in flight to or from
+            # its old self is gone (replies to its old requests included).
+            for peer in range(self.config.nodes):
+                if peer != index:
+                    self.mesh.reconnect(index, peer, self.now)
         node = ConsensusNode.restore(self.network, self.keys[index], state, self.now, config=old.config)
         self._apply(index, self.drivers[index].restart(node, self.now, wall=self._clock(index)))
         if self.config.sync:
@@ -719,9 +725,10 @@ class World:
         if cfg.faults and not reliable and self.now < self.T0 + cfg.duration:
             if self.rng.random() < cfg.loss:
                 return
-            # A reply is never duplicated: a relay may send a message twice, but a
-            # server answers a request once (and the wire would refuse the second).
-            if self.rng.random() < cfg.duplicate and not isinstance(message, Blocks):
+            # A request and its reply are never duplicated: a relay may send a message
+            # twice, but a client asks once and a server answers once (a duplicated
+            # request would draw a second page, which the client rightly calls unsolicited).
+            if self.rng.random() < cfg.duplicate and not isinstance(message, Blocks | GetBlocks):
                 copies = 2
         for _ in range(copies):
             delay = self.rng.uniform(cfg.min_delay, cfg.max_delay) if cfg.faults else cfg.min_delay

@@ -83,6 +83,12 @@ class WireMesh:
         self._sessions[(j, i)] = b
         self._generations[(i, j)] = generation
 
+    def reconnect(self, a: int, b: int, now: float) -> None:
+        """Replace the link between ``a`` and ``b`` by a fresh connection (a node restarted:
+        its old connections died with it, and their bytes in flight are dropped)."""
+        self._connect(min(a, b), max(a, b), now)
+        self.reconnects += 1
+
     def generation(self, a: int, b: int) -> int:
         """How many times the link between ``a`` and ``b`` was re-established."""
         return self._generations[(min(a, b), max(a, b))]
