@@ -10,7 +10,8 @@ every transaction someone follows (submitted here, or subscribed to) to its
 subscribers; ``waitfortxstatus`` wakes on the same notifications.
 
 Statuses: ``confirmed`` (in a block), ``final`` (certified, not yet in a block),
-``pending`` (in the pool), ``rejected`` (the node dropped it; ``reason`` says why),
+``conflicted`` (a rival spends one of its coins: the rivals, and whether the contest is
+deadlocked), ``pending`` (in the pool), ``rejected`` (the node dropped it; ``reason`` says why),
 ``unknown``. The finality latency summary is the node's own (first sight to final).
 """
 
@@ -20,17 +21,15 @@ import time
 
 import anyio
 
-from timecoin_core.consensus import BlockCommitted, NodeAction, TxDropped, TxFinal
-from timecoin_core.consensus.bft import Step
-from timecoin_core.errors import DecodeError, InvalidArgumentError, TimecoinError
-from timecoin_core.keys import Address, address_payload
+from timecoin_core.consensus import BlockCommitted, NodeAction, TxDropped, TxFinal, TxState
+from timecoin_core.errors import InvalidArgumentError, TimecoinError
+from timecoin_core.keys import Address
 from timecoin_core.transaction import Transaction
 
 from .node import Node, NodeError, NodeStoppingError
+from .rpc import views
 from .rpc.backend import Deliver, SubscriptionHub, Unsubscribe
 from .rpc.errors import (
-    DecodeFailedError,
-    InvalidAddressError,
     NotFoundError,
     ShuttingDownError,
     TransactionRejectedError,
@@ -45,7 +44,6 @@ from .rpc.models import (
     GetBlockHashParams,
     GetBlockParams,
     GetRawTransactionParams,
-    LatencySummary,
     ListUnspentParams,
     MasternodeInfo,
     MempoolInfo,
@@ -57,13 +55,11 @@ from .rpc.models import (
     TxidParams,
     TxStatusInfo,
     UnspentPage,
-    VoterInfo,
     WaitForTxStatusParams,
 )
 
 __all__ = ["NodeBackend"]
 
-_STEPS = {Step.PROPOSE: "propose", Step.PREVOTE: "prevote", Step.PRECOMMIT: "precommit"}
 _FOLLOWED = 10_000
 """Transactions whose status changes are published at most (oldest forgotten first)."""
 
@@ -121,8 +117,7 @@ class NodeBackend:
                 self._followed.pop(txid, None)
 
     def _follow(self, tx: Transaction) -> None:
-        payloads = {o.payload for o in tx.outputs} | {address_payload(i.public_key) for i in tx.inputs}
-        self._followed[tx.txid] = frozenset(payloads)
+        self._followed[tx.txid] = views.payloads_of(tx)
         if len(self._followed) > _FOLLOWED:
             del self._followed[next(iter(self._followed))]
 
@@ -140,6 +135,14 @@ class NodeBackend:
         certificate = consensus.certificates.get(txid)
         if certificate is not None:
             return TxStatusInfo(txid=txid, status="final", certificate=certificate.to_bytes().hex())
+        tracked = consensus.finality.state(txid)
+        if tracked is TxState.LOST:
+            return TxStatusInfo(txid=txid, status="rejected", reason="conflict-final")
+        contest = consensus.contest(txid)
+        if contest is not None and tracked is not None:
+            return TxStatusInfo(
+                txid=txid, status="conflicted", conflicts=list(contest.rivals), deadlocked=contest.deadlocked
+            )
         if txid in consensus.pool:
             return TxStatusInfo(txid=txid, status="pending")
         reason = self._dropped.get(txid)
@@ -148,10 +151,7 @@ class NodeBackend:
         return TxStatusInfo(txid=txid, status="unknown")
 
     def _address(self, parameter: str, text: str) -> Address:
-        try:
-            return Address.parse(text, self.node.network)
-        except TimecoinError as exc:
-            raise InvalidAddressError(parameter, str(exc)) from None
+        return views.parse_address(self.node.network, parameter, text)
 
     def _consensus(self) -> object:
         try:
@@ -189,14 +189,7 @@ class NodeBackend:
     async def getblock(self, params: GetBlockParams) -> BlockInfo | str:
         """A block by height or hash."""
         self._consensus()
-        state = self.node.consensus.chain
-        block = state.block_at(params.block) if isinstance(params.block, int) else state.block(params.block)
-        if block is None:
-            what = params.block if isinstance(params.block, int) else params.block.hex()
-            raise NotFoundError(f"no such block {what}")
-        if params.verbosity == 0:
-            return block.to_bytes().hex()
-        return BlockInfo.of(block, self.node.network, state.height, params.verbosity)
+        return views.block(self.node.consensus, params)
 
     async def getrawtransaction(self, params: GetRawTransactionParams) -> TransactionInfo | str:
         """A transaction of the pool or the chain."""
@@ -213,11 +206,7 @@ class NodeBackend:
 
     async def sendrawtransaction(self, params: SendRawTransactionParams) -> str:
         """Decode and submit a transaction to the node (verified off the loop, relayed to peers)."""
-        try:
-            tx = Transaction.from_bytes(bytes.fromhex(params.hexstring))
-        except ValueError as exc:  # DecodeError, and bytes.fromhex's own
-            detail = str(exc) if isinstance(exc, DecodeError) else "not hex"
-            raise DecodeFailedError(f"transaction decode failed: {detail}") from None
+        tx = views.decode_transaction(params.hexstring)
         if self.node.tx_status(tx.txid).value == "confirmed":
             raise TransactionRejectedError("already-confirmed", f"{tx.txid.hex()} is in a block")
         self._follow(tx)
@@ -236,44 +225,26 @@ class NodeBackend:
 
     async def waitfortxstatus(self, params: WaitForTxStatusParams) -> TxStatusInfo:
         """Wait until the status is reached (woken by the node's actions), or the timeout."""
-        with anyio.move_on_after(params.timeout):
-            while True:
-                changed = self._changed
-                info = self._status(params.txid)
-                if params.reached(info.status):
-                    return info
-                await changed.wait()
-        return self._status(params.txid)
+        return await views.wait_for_status(params, lambda: self._status(params.txid), lambda: self._changed)
 
     async def listunspent(self, params: ListUnspentParams) -> UnspentPage:
         """A page of an address's coins (the pool's view: final spends count)."""
         address = self._address("address", params.address)
         self._consensus()
         async with self.node.quiescent():
-            page = self.node.consensus.pool.utxos.coins_of(address.payload, params.after(), params.limit)
-            return UnspentPage.of(page.coins, page.next_cursor, self.node.network)
+            return views.unspent(self.node.consensus, address, params)
 
     async def getbalance(self, params: GetBalanceParams) -> BalanceInfo:
         """An address's balance (the pool's view)."""
         address = self._address("address", params.address)
         self._consensus()
         async with self.node.quiescent():
-            return BalanceInfo.of(str(address), self.node.consensus.pool.utxos.balance(address.payload))
+            return views.balance(self.node.consensus, address)
 
     async def getmempoolinfo(self) -> MempoolInfo:
         """The node's pool."""
         self._consensus()
-        consensus = self.node.consensus
-        pool = consensus.pool
-        return MempoolInfo(
-            size=len(pool),
-            bytes=pool.total_bytes,
-            final=pool.final_count,
-            pending=pool.pending_count,
-            max_bytes=consensus.config.pool_max_bytes,
-            max_count=consensus.config.pool_max_count,
-            min_fee_per_kb=self.node.network.min_fee_per_kb,
-        )
+        return views.mempool_info(self.node.consensus)
 
     async def getpeerinfo(self) -> list[PeerInfo]:
         """Every ready peer (no secrets: identity keys are public)."""
@@ -308,48 +279,13 @@ class NodeBackend:
         """The registry."""
         self._consensus()
         async with self.node.quiescent():
-            return self._masternodes()
-
-    def _masternodes(self) -> list[MasternodeInfo]:
-        consensus = self.node.consensus
-        registry = consensus.registry
-        voting = registry.voting_set_for_height(consensus.chain.height + 1)
-        active = {m.operator for m in registry.active()}
-        return [
-            MasternodeInfo.of(
-                m,
-                self.node.network,
-                active=m.operator in active,
-                banned=registry.is_banned(m.operator),
-                weight=voting.weight(m.operator),
-            )
-            for m in registry.masternodes()
-        ]
+            return views.masternodes(self.node.consensus)
 
     async def getconsensusinfo(self) -> ConsensusInfo:
         """The block round in progress, the voting set and the finality latency."""
         self._consensus()
         async with self.node.quiescent():
-            return self._consensus_info()
-
-    def _consensus_info(self) -> ConsensusInfo:
-        consensus = self.node.consensus
-        bft = consensus.bft
-        voting = consensus.registry.voting_set_for_height(consensus.chain.height + 1)
-        total = voting.total
-        height = consensus.chain.height + 1
-        current = bft.height == height
-        latencies = list(self.node._latencies)
-        return ConsensusInfo(
-            height=height,
-            round=bft.round if current else 0,
-            step=_STEPS[bft.step] if current else "propose",  # type: ignore[arg-type]
-            epoch=voting.epoch,
-            voting_set=[VoterInfo(operator=k.hex(), weight=w) for k, w in voting.weights.items()],
-            total_weight=total,
-            quorum_weight=(2 * total + 2) // 3,
-            finality_latency=LatencySummary.of(latencies),
-        )
+            return views.consensus_info(self.node.consensus, list(self.node._latencies))
 
     async def stop(self) -> None:
         """Begin the node's graceful shutdown."""
@@ -357,20 +293,4 @@ class NodeBackend:
 
     def subscribe(self, topic: SubscribeParams, deliver: Deliver) -> Unsubscribe:
         """Register ``deliver`` for ``topic`` (a txid subscription gets the current status at once)."""
-        if topic.topic == "newBlocks":
-            return self.hub.add_blocks(deliver)
-        if topic.topic == "finality":
-            return self.hub.add_finality(deliver)
-        assert topic.filter is not None
-        if topic.filter.address is not None:
-            return self.hub.add_address(self._address("address", topic.filter.address).payload, deliver)
-        txid = topic.filter.txid
-        assert txid is not None
-        remove = self.hub.add_txid(txid, deliver)
-        info = self._status(txid)
-        if info.status != "unknown":
-            deliver(info)
-        return remove
-
-
-
+        return views.subscribe(self.hub, topic, deliver, self.node.network, self._status)

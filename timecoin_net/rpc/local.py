@@ -26,20 +26,19 @@ backend to the first look that finds the transaction final.
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
 
 import anyio
 
-from timecoin_core.consensus.bft import Step
-from timecoin_core.errors import DecodeError, InvalidArgumentError, TimecoinError
-from timecoin_core.keys import Address, address_payload
+from timecoin_core.errors import InvalidArgumentError
+from timecoin_core.keys import Address
 from timecoin_core.mempool import PoolError
 from timecoin_core.testing import AlreadyConfirmedError, LocalChain, Receipt
 from timecoin_core.transaction import Transaction
 from timecoin_core.validation import TransactionError
 
+from . import views
 from .backend import Deliver, SubscriptionHub, Unsubscribe
-from .errors import DecodeFailedError, InvalidAddressError, NotFoundError, TransactionRejectedError
+from .errors import NotFoundError, TransactionRejectedError
 from .models import (
     BalanceInfo,
     BlockHeaderInfo,
@@ -50,7 +49,6 @@ from .models import (
     GetBlockHashParams,
     GetBlockParams,
     GetRawTransactionParams,
-    LatencySummary,
     ListUnspentParams,
     MasternodeInfo,
     MempoolInfo,
@@ -63,17 +61,11 @@ from .models import (
     TxStatusInfo,
     TxStatusName,
     UnspentPage,
-    VoterInfo,
     WaitForTxStatusParams,
 )
 
 __all__ = ["LocalChainBackend"]
 
-_STEPS: dict[Step, Literal["propose", "prevote", "precommit"]] = {
-    Step.PROPOSE: "propose",
-    Step.PREVOTE: "prevote",
-    Step.PRECOMMIT: "precommit",
-}
 _TERMINAL = frozenset({"confirmed", "rejected"})
 _NAMES: dict[str, TxStatusName] = {
     "unknown": "unknown",
@@ -150,9 +142,8 @@ class LocalChainBackend:
         changed.set()
 
     def _follow(self, tx: Transaction) -> None:
-        payloads = {o.payload for o in tx.outputs} | {address_payload(i.public_key) for i in tx.inputs}
         self._known.setdefault(tx.txid, "unknown")
-        self._payloads[tx.txid] = frozenset(payloads)
+        self._payloads[tx.txid] = views.payloads_of(tx)
 
     def _on_final(self, txid: bytes, receipt: Receipt) -> None:
         submitted = self._submitted.pop(txid, None)
@@ -193,10 +184,7 @@ class LocalChainBackend:
     # -- helpers ---------------------------------------------------------------------------
 
     def _address(self, parameter: str, text: str) -> Address:
-        try:
-            return Address.parse(text, self.chain.network)
-        except TimecoinError as exc:
-            raise InvalidAddressError(parameter, str(exc)) from None
+        return views.parse_address(self.chain.network, parameter, text)
 
     def _transaction(self, txid: bytes) -> Transaction:
         tx = self.chain.transaction(txid)
@@ -232,17 +220,7 @@ class LocalChainBackend:
 
     async def getblock(self, params: GetBlockParams) -> BlockInfo | str:
         """A block by height or hash."""
-        state = self.chain.node.chain
-        if isinstance(params.block, int):
-            block = state.block_at(params.block)
-        else:
-            block = state.block(params.block)
-        if block is None:
-            what = params.block if isinstance(params.block, int) else params.block.hex()
-            raise NotFoundError(f"no such block {what}")
-        if params.verbosity == 0:
-            return block.to_bytes().hex()
-        return BlockInfo.of(block, self.chain.network, state.height, params.verbosity)
+        return views.block(self.chain.node, params)
 
     async def getrawtransaction(self, params: GetRawTransactionParams) -> TransactionInfo | str:
         """A transaction of the pool or the chain."""
@@ -251,11 +229,7 @@ class LocalChainBackend:
 
     async def sendrawtransaction(self, params: SendRawTransactionParams) -> str:
         """Decode and submit a transaction to the first masternode."""
-        try:
-            tx = Transaction.from_bytes(bytes.fromhex(params.hexstring))
-        except ValueError as exc:  # DecodeError, and bytes.fromhex's own
-            detail = str(exc) if isinstance(exc, DecodeError) else "not hex"
-            raise DecodeFailedError(f"transaction decode failed: {detail}") from None
+        tx = views.decode_transaction(params.hexstring)
         chain = self.chain
         self._follow(tx)
         self._submitted.setdefault(tx.txid, chain.clock.now())
@@ -276,40 +250,21 @@ class LocalChainBackend:
 
     async def waitfortxstatus(self, params: WaitForTxStatusParams) -> TxStatusInfo:
         """Wait (real time) until the status is reached; changes come from operations on the chain."""
-        with anyio.move_on_after(params.timeout):
-            while True:
-                changed = self._changed
-                info = self._status_info(self.chain.receipt(params.txid))
-                if params.reached(info.status):
-                    return info
-                await changed.wait()
-        return self._status_info(self.chain.receipt(params.txid))
+        return await views.wait_for_status(
+            params, lambda: self._status_info(self.chain.receipt(params.txid)), lambda: self._changed
+        )
 
     async def listunspent(self, params: ListUnspentParams) -> UnspentPage:
         """A page of an address's coins at the first masternode."""
-        address = self._address("address", params.address)
-        utxos = self.chain.node.pool.utxos
-        page = utxos.coins_of(address.payload, params.after(), params.limit)
-        return UnspentPage.of(page.coins, page.next_cursor, self.chain.network)
+        return views.unspent(self.chain.node, self._address("address", params.address), params)
 
     async def getbalance(self, params: GetBalanceParams) -> BalanceInfo:
         """An address's balance at the first masternode."""
-        address = self._address("address", params.address)
-        return BalanceInfo.of(str(address), self.chain.node.pool.utxos.balance(address.payload))
+        return views.balance(self.chain.node, self._address("address", params.address))
 
     async def getmempoolinfo(self) -> MempoolInfo:
         """The first masternode's pool."""
-        node = self.chain.node
-        pool = node.pool
-        return MempoolInfo(
-            size=len(pool),
-            bytes=pool.total_bytes,
-            final=pool.final_count,
-            pending=pool.pending_count,
-            max_bytes=node.config.pool_max_bytes,
-            max_count=node.config.pool_max_count,
-            min_fee_per_kb=self.chain.network.min_fee_per_kb,
-        )
+        return views.mempool_info(self.chain.node)
 
     async def getpeerinfo(self) -> list[PeerInfo]:
         """The other in-process masternodes, as peers of the first."""
@@ -328,41 +283,11 @@ class LocalChainBackend:
 
     async def getmasternodes(self) -> list[MasternodeInfo]:
         """The registry of the first masternode."""
-        node = self.chain.node
-        registry = node.registry
-        voting = registry.voting_set_for_height(node.chain.height + 1)
-        active = {m.operator for m in registry.active()}
-        return [
-            MasternodeInfo.of(
-                m,
-                self.chain.network,
-                active=m.operator in active,
-                banned=registry.is_banned(m.operator),
-                weight=voting.weight(m.operator),
-            )
-            for m in registry.masternodes()
-        ]
+        return views.masternodes(self.chain.node)
 
     async def getconsensusinfo(self) -> ConsensusInfo:
         """The first masternode's block round and voting set."""
-        node = self.chain.node
-        bft = node.bft
-        voting = node.registry.voting_set_for_height(node.chain.height + 1)
-        total = voting.total
-        # The height being decided is the one after the tip; LocalChain starts the engine
-        # on it only when a block is asked for, so until then it is at round 0, propose.
-        height = node.chain.height + 1
-        current = bft.height == height
-        return ConsensusInfo(
-            height=height,
-            round=bft.round if current else 0,
-            step=_STEPS[bft.step] if current else "propose",
-            epoch=voting.epoch,
-            voting_set=[VoterInfo(operator=k.hex(), weight=w) for k, w in voting.weights.items()],
-            total_weight=total,
-            quorum_weight=(2 * total + 2) // 3,
-            finality_latency=LatencySummary.of(list(self._latencies)),
-        )
+        return views.consensus_info(self.chain.node, self._latencies)
 
     async def stop(self) -> None:
         """Set :attr:`stop_requested`; the host decides what stopping means."""
@@ -370,23 +295,15 @@ class LocalChainBackend:
 
     def subscribe(self, topic: SubscribeParams, deliver: Deliver) -> Unsubscribe:
         """Register ``deliver`` for ``topic`` (a txid subscription gets the current status at once)."""
-        if topic.topic == "newBlocks":
-            return self.hub.add_blocks(deliver)
-        if topic.topic == "finality":
-            return self.hub.add_finality(deliver)
-        assert topic.filter is not None
-        if topic.filter.address is not None:
-            return self.hub.add_address(self._address("address", topic.filter.address).payload, deliver)
-        txid = topic.filter.txid
-        assert txid is not None
-        remove = self.hub.add_txid(txid, deliver)
+        return views.subscribe(self.hub, topic, deliver, self.chain.network, self._watch)
+
+    def _watch(self, txid: bytes) -> TxStatusInfo:
+        # A subscriber's transaction is followed from now on, until it settles for good.
         receipt = self.chain.receipt(txid)
         status = _status_name(receipt)
-        if status != "unknown":
-            deliver(self._status_info(receipt))
-            if status not in _TERMINAL:
-                tx = self.chain.transaction(txid)
-                if tx is not None:
-                    self._follow(tx)
-                self._known[txid] = status
-        return remove
+        if status not in _TERMINAL and status != "unknown":
+            tx = self.chain.transaction(txid)
+            if tx is not None:
+                self._follow(tx)
+            self._known[txid] = status
+        return self._status_info(receipt)
