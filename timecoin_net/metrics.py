@@ -251,15 +251,7 @@ class MetricsServer:
         return f"http://{self._host}:{self.port}/metrics"
 
     async def __aenter__(self) -> MetricsServer:
-        stack = contextlib.AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            group = await stack.enter_async_context(anyio.create_task_group())
-            await group.start(self.serve)
-        except BaseException:
-            await stack.__aexit__(None, None, None)
-            raise
-        self._stack = stack
+        self._stack = await _http.serve_in_background(self.serve)
         return self
 
     async def __aexit__(

@@ -23,7 +23,7 @@ relay cannot swap in another value under the proposer's signature.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
@@ -311,6 +311,34 @@ class BlockVote:
         return vote
 
 
+def write_signed_pairs(w: Writer, pairs: Sequence[tuple[bytes, bytes]]) -> Writer:
+    """``count:varint | count x (voter:32 | signature:64)``: the votes of a certificate or a polka."""
+    w.varint(len(pairs))
+    for voter, signature in pairs:
+        w.raw(voter).raw(signature)
+    return w
+
+
+def read_signed_pairs(r: Reader, what: str) -> tuple[tuple[bytes, bytes], ...]:
+    """What :func:`write_signed_pairs` wrote: at least one pair, voters strictly ascending
+    (so distinct, and the encoding canonical); :class:`DecodeError` naming ``what`` otherwise."""
+    count_pos = r.pos
+    count = r.varint(MAX_CERTIFICATE_PRECOMMITS, f"{what} size")
+    if count == 0:
+        raise DecodeError(f"a {what} needs at least one vote", count_pos)
+    pairs = []
+    previous = b""
+    for _ in range(count):
+        pos = r.pos
+        voter = r.raw(_KEY_SIZE, "voter")
+        signature = r.raw(_SIG_SIZE, "signature")
+        if voter <= previous:
+            raise DecodeError(f"{what} voters must be strictly ascending", pos)
+        previous = voter
+        pairs.append((voter, signature))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True, slots=True)
 class CommitCertificate:
     """Precommits for ``value_id`` in one round carrying >= 2/3 of the voting weight.
@@ -395,30 +423,14 @@ class CommitCertificate:
         return all(check_signatures(self.signature_checks(chain_id)))
 
     def _write(self, w: Writer) -> None:
-        w.u64(self.height).u32(self.round).raw(self.value_id).varint(len(self.precommits))
-        for voter, signature in self.precommits:
-            w.raw(voter).raw(signature)
+        write_signed_pairs(w.u64(self.height).u32(self.round).raw(self.value_id), self.precommits)
 
     @classmethod
     def _read(cls, r: Reader) -> CommitCertificate:
         height = r.u64("height")
         round = r.u32("round")
         value_id = r.raw(_ID_SIZE, "value_id")
-        count_pos = r.pos
-        count = r.varint(MAX_CERTIFICATE_PRECOMMITS, "precommit count")
-        if count == 0:
-            raise DecodeError("a certificate needs at least one precommit", count_pos)
-        pairs = []
-        previous = b""
-        for _ in range(count):
-            pos = r.pos
-            voter = r.raw(_KEY_SIZE, "voter")
-            signature = r.raw(_SIG_SIZE, "signature")
-            if voter <= previous:
-                raise DecodeError("certificate voters must be strictly ascending", pos)
-            previous = voter
-            pairs.append((voter, signature))
-        return cls(height, round, value_id, tuple(pairs))
+        return cls(height, round, value_id, read_signed_pairs(r, "certificate"))
 
     def to_bytes(self) -> bytes:
         """Canonical encoding."""

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..codec import Reader, Writer
-from ..errors import DecodeError, InvalidArgumentError
+from ..errors import InvalidArgumentError
 from .bft_messages import (
     MAX_CERTIFICATE_PRECOMMITS,
     MAX_HEIGHT,
@@ -41,6 +41,8 @@ from .bft_messages import (
     MAX_VALUE_SIZE,
     BlockVote,
     VoteKind,
+    read_signed_pairs,
+    write_signed_pairs,
 )
 
 __all__ = ["LockedValue"]
@@ -129,9 +131,7 @@ class LockedValue:
 
     def to_bytes(self) -> bytes:
         """Canonical encoding (see the module docstring)."""
-        w = Writer().u64(self.height).u32(self.round).raw(self.value_id).varint(len(self.polka))
-        for voter, signature in self.polka:
-            w.raw(voter).raw(signature)
+        w = write_signed_pairs(Writer().u64(self.height).u32(self.round).raw(self.value_id), self.polka)
         w.var_bytes(self.value)
         return bytes(w)
 
@@ -142,20 +142,7 @@ class LockedValue:
         height = r.u64("height")
         round = r.u32("round")
         value_id = r.raw(_ID_SIZE, "value_id")
-        count_pos = r.pos
-        count = r.varint(MAX_CERTIFICATE_PRECOMMITS, "polka size")
-        if count == 0:
-            raise DecodeError("a polka needs at least one prevote", count_pos)
-        pairs = []
-        previous = b""
-        for _ in range(count):
-            pos = r.pos
-            voter = r.raw(_KEY_SIZE, "voter")
-            signature = r.raw(_SIG_SIZE, "signature")
-            if voter <= previous:
-                raise DecodeError("polka voters must be strictly ascending", pos)
-            previous = voter
-            pairs.append((voter, signature))
+        pairs = read_signed_pairs(r, "polka")
         value = r.var_bytes(min(max_value_size, MAX_VALUE_SIZE), "value")
         r.end()
-        return cls(height, round, value_id, value, tuple(pairs))
+        return cls(height, round, value_id, value, pairs)

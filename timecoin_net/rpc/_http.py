@@ -6,8 +6,10 @@ complete response.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -118,3 +120,20 @@ async def receive(stream: anyio.abc.ByteStream) -> bytes:
         return await stream.receive(READ_SIZE)
     except _STREAM_ERRORS:
         return b""
+
+
+async def serve_in_background(serve: Callable[..., Coroutine[Any, Any, None]]) -> contextlib.AsyncExitStack:
+    """Start ``serve`` (a server loop that reports readiness through ``task_status``) in
+    a task group of its own; the returned stack's exit waits for it (cancel it first).
+
+    Both servers' ``async with`` entry: on a start that fails nothing is left running.
+    """
+    stack = contextlib.AsyncExitStack()
+    await stack.__aenter__()
+    try:
+        group = await stack.enter_async_context(anyio.create_task_group())
+        await group.start(serve)
+    except BaseException:
+        await stack.__aexit__(None, None, None)
+        raise
+    return stack

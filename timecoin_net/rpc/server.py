@@ -315,15 +315,7 @@ class RpcServer:
         return f"[{self._bind}]" if ":" in self._bind else self._bind
 
     async def __aenter__(self) -> RpcServer:
-        stack = contextlib.AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            group = await stack.enter_async_context(anyio.create_task_group())
-            await group.start(self.serve)
-        except BaseException:
-            await stack.__aexit__(None, None, None)
-            raise
-        self._stack = stack
+        self._stack = await _http.serve_in_background(self.serve)
         return self
 
     async def __aexit__(
