@@ -24,6 +24,7 @@ from timecoin_net.devnet import (
     create_devnet,
     load_devnet,
 )
+from timecoin_net.testing import free_base_port
 
 MNEMONIC = entropy_to_mnemonic(bytes(16))
 OTHER = entropy_to_mnemonic(bytes([1]) * 16)
@@ -71,26 +72,10 @@ def test_the_node_count_is_bounded(nodes: int) -> None:
         devnet_genesis(nodes, MNEMONIC, timestamp=0)
 
 
-def _free_base_port(count: int) -> int:
-    # A run of free ports: bind the first, then check the rest are free too.
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 def test_create_devnet_writes_datadirs_that_load(tmp_path: Path) -> None:
-    base = _free_base_port(9)
+    base = free_base_port(9)
     genesis, datadirs, words = create_devnet(tmp_path / "net", 3, base_port=base, mnemonic=MNEMONIC, timestamp=1_800_000_000)
     assert words == MNEMONIC
     assert [d.name for d in datadirs] == ["node0", "node1", "node2"]
@@ -110,7 +95,7 @@ def test_create_devnet_writes_datadirs_that_load(tmp_path: Path) -> None:
 
 
 def test_create_devnet_refuses_a_used_directory_and_busy_ports(tmp_path: Path) -> None:
-    base = _free_base_port(6)
+    base = free_base_port(6)
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("mine")
     with pytest.raises(DevnetError, match="not an empty directory"):

@@ -9,7 +9,6 @@ sends; the test waits on those, never on a sleep.
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from timecoin_core.consensus.bft_messages import Commit
 from timecoin_net import load_datadir
 from timecoin_net.devnet import create_devnet
-from timecoin_net.testing import FaultProxy, NodeProcess, ScriptedPeer
+from timecoin_net.testing import FaultProxy, NodeProcess, ScriptedPeer, free_base_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -30,21 +29,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def free_base_port(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 def decided(peer: ScriptedPeer) -> dict[int, bytes]:

@@ -40,7 +40,7 @@ from timecoin_net.devnet import (
     stop_devnet,
     wait_for_exit,
 )
-from timecoin_net.testing import NodeProcess, NodeProcessError, ScriptedPeer
+from timecoin_net.testing import NodeProcess, NodeProcessError, ScriptedPeer, free_base_port
 
 pytestmark = pytest.mark.anyio
 
@@ -50,21 +50,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def free_base_port(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 def timecoin(*args: str | os.PathLike[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .cluster import running_nodes
 from .fixture import NetworkFixture
 from .memory import LinkModel, MemoryNetwork, MemoryStream, MemoryTransport
-from .process import MAX_LOG_LINES, READY_PATTERN, NodeProcess, NodeProcessError
+from .process import MAX_LOG_LINES, READY_PATTERN, NodeProcess, NodeProcessError, free_base_port
 from .proxy import FaultProxy
 from .scripted import ScriptedPeer, ScriptedPeerError
 from .sync import SyncTimeoutError, sync_all, wait_until
@@ -37,6 +37,7 @@ __all__ = [
     "ScriptedPeer",
     "ScriptedPeerError",
     "SyncTimeoutError",
+    "free_base_port",
     "running_nodes",
     "sync_all",
     "wait_until",

@@ -22,6 +22,7 @@ import collections
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -271,3 +272,28 @@ class NodeProcess:
     def __repr__(self) -> str:
         state = "not started" if self._process is None else f"pid {self._process.pid}, returncode {self.returncode}"
         return f"NodeProcess({str(self.datadir)!r}, {state})"
+
+
+def free_base_port(count: int, *, attempts: int = 100) -> int:
+    """A port ``p`` such that ``p .. p + count - 1`` are free on 127.0.0.1 right now (for
+    ``timecoin devnet up --base-port``, which takes ``count`` consecutive ports).
+
+    Free now is not free later: another process may take one before the node binds it,
+    so a test that gets a busy-port error may simply ask again.
+
+    :raises NodeProcessError: no such run was found in ``attempts`` tries.
+    """
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count > 65535:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise NodeProcessError(f"no run of {count} free ports on 127.0.0.1 in {attempts} tries")
