@@ -31,6 +31,9 @@ from typing import Any, NoReturn, TextIO
 from timecoin_core.errors import TimecoinError
 from timecoin_core.network import NETWORKS
 
+from ._cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ._cli_common import Formatter as _Formatter
+from ._cli_common import Parser as _Parser
 from .config import Endpoint, NodeConfig, init_datadir, load_datadir, parse_endpoint
 from .devnet import (
     DEFAULT_BASE_PORT,
@@ -46,28 +49,6 @@ from .devnet import (
 from .runner import NodeOverrides
 
 __all__ = ["build_parser", "main", "run"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the command and what is wrong), exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout and shows every option's default (when it has one)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if action.default not in (None, False, [], argparse.SUPPRESS) and "%(default)" not in text:
-            text += " (default: %(default)s)"
-        return text
 
 
 def _endpoint(allow_port_zero: bool) -> Callable[[str], Endpoint]:

@@ -46,7 +46,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -73,6 +73,9 @@ from timecoin_core.wallet import (
 )
 from timecoin_core.wallet.history import WalletTransaction
 
+from ._cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ._cli_common import Formatter as _Formatter
+from ._cli_common import Parser as _Parser
 from .rpc.auth import COOKIE_FILE, CookieError
 from .rpc.client import RpcAuthError, RpcClient, RpcConnectionError, RpcError
 from .rpc.errors import RpcErrorCode
@@ -90,10 +93,6 @@ __all__ = [
 DEFAULT_HOME = Path("~/.timecoin")
 """Where wallets (``wallets/<name>.json``) and the default node datadir live."""
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 # The node's default RPC ports when node.toml names no [rpc] listen (as timecoin_net.config has them).
 _DEFAULT_RPC_PORTS = {"mainnet": 24101, "testnet": 24201, "devnet": 24301}
@@ -859,23 +858,6 @@ def _cmd_export_watch_only(args: argparse.Namespace, out: _Output) -> int:
 
 
 # -- the command line ---------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the command and what is wrong), exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout and shows every option's default (when it has one)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if action.default not in (None, False, [], argparse.SUPPRESS) and "%(default)" not in text:
-            text += " (default: %(default)s)"
-        return text
 
 
 def _common(*, node: bool, password: bool) -> argparse.ArgumentParser:
